@@ -1,0 +1,322 @@
+"""Exact kinematics of the ROBOTIS OpenManipulator-X: the project's accuracy reference.
+
+Frames follow ``assets/urdf/open_manipulator_x.urdf`` (and DESIGN.md): the base frame is
+``link1``'s, z up, metres and radians. Every link frame of this arm has the orientation
+``Rz(q1) @ Ry(pitch)`` with ``pitch`` the sum of the pitch joints before it, so forward
+kinematics reduces to planar trigonometry in the vertical plane of joint 1 and runs at millions
+of poses per second. One implementation serves NumPy arrays and torch tensors (torch results are
+differentiable); analytic IK is closed-form and vectorised.
+
+Poses are ``[x, y, z, qx, qy, qz, qw]`` with the quaternion's scalar part made non-negative.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from sim._backend import is_torch, ops_for
+from sim.errors import InvalidInputError
+
+JOINT_NAMES: tuple[str, ...] = ("joint1", "joint2", "joint3", "joint4")
+#: Joint limits (rad), one row ``[lower, upper]`` per joint of :data:`JOINT_NAMES`.
+JOINT_LIMITS: np.ndarray = np.array([[-math.pi, math.pi], [-1.5, 1.5], [-1.5, 1.4], [-1.7, 1.97]])
+JOINT_LIMITS.setflags(write=False)
+MAX_JOINT_VELOCITY_RAD_S: float = 4.8
+#: ROBOTIS' home configuration (rad): arm folded up and back, gripper forward and down.
+HOME_CONFIGURATION: np.ndarray = np.array([0.0, -1.05, 0.35, 0.70])
+HOME_CONFIGURATION.setflags(write=False)
+GRIPPER_LIMITS_M: tuple[float, float] = (-0.011, 0.02)
+
+#: Frames returned by :func:`link_frames`, in this order.
+LINK_NAMES: tuple[str, ...] = (
+    "link1", "link2", "link3", "link4", "link5",
+    "end_effector_link", "gripper_left_link", "gripper_right_link",
+)
+EE_INDEX: int = LINK_NAMES.index("end_effector_link")
+
+# Joint origins from DESIGN.md (parent frame, metres).
+JOINT1_XYZ = (0.012, 0.0, 0.017)
+JOINT2_Z = 0.0595
+JOINT3_XZ = (0.024, 0.128)
+JOINT4_X = 0.124
+END_EFFECTOR_X = 0.126
+FINGER_XY = (0.0817, 0.021)
+
+_SHOULDER_Z = JOINT1_XYZ[2] + JOINT2_Z  # height of joint 2's axis
+_UPPER_ARM = math.hypot(*JOINT3_XZ)  # joint 2 -> joint 3
+_UPPER_ARM_ANGLE = math.atan2(JOINT3_XZ[1], JOINT3_XZ[0])  # its angle above horizontal at q2=0
+_TWO_PI = 2.0 * math.pi
+#: Reach of the wrist (joint 4) from the shoulder (joint 2), metres.
+MAX_WRIST_REACH_M: float = _UPPER_ARM + JOINT4_X
+_LIMIT_TOLERANCE = 1e-9
+
+
+class LinkFrames(NamedTuple):
+    """World poses of the frames of :data:`LINK_NAMES`."""
+
+    positions: Any  #: (..., 8, 3) metres, base frame
+    rotations: Any  #: (..., 8, 3, 3) rotation matrices, base frame
+
+
+class IKSolutions(NamedTuple):
+    """Both elbow branches of the analytic IK."""
+
+    joints: np.ndarray  #: (..., 2, 4) radians; branch 0 elbow up, branch 1 elbow down; NaN if invalid
+    valid: np.ndarray  #: (..., 2) bool: reachable and inside the joint limits
+
+
+def check_joints(q: Any, *, check_limits: bool = True, tolerance: float = 1e-6) -> None:
+    """Raise :class:`InvalidInputError` unless ``q`` is a finite ``(..., 4)`` in-limit array."""
+    shape = tuple(q.shape)
+    if len(shape) == 0 or shape[-1] != 4:
+        raise InvalidInputError(f"joint array must have shape (..., 4), got {shape}")
+    values = q.detach().cpu().numpy() if is_torch(q) else np.asarray(q)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError("joint array holds NaN or infinite values")
+    if check_limits and values.size:
+        low = values < JOINT_LIMITS[:, 0] - tolerance
+        high = values > JOINT_LIMITS[:, 1] + tolerance
+        bad = low | high
+        if np.any(bad):
+            index = np.argwhere(bad)[0]
+            joint = int(index[-1])
+            lower, upper = JOINT_LIMITS[joint]
+            raise InvalidInputError(
+                f"{JOINT_NAMES[joint]} = {values[tuple(index)]:.4f} rad at index {tuple(index[:-1])} "
+                f"is outside its limits [{lower:.4f}, {upper:.4f}]"
+            )
+
+
+def check_poses(pose: Any) -> None:
+    """Raise :class:`InvalidInputError` unless ``pose`` is finite ``(..., 7)`` with unit quaternions."""
+    shape = tuple(pose.shape)
+    if len(shape) == 0 or shape[-1] != 7:
+        raise InvalidInputError(f"pose array must have shape (..., 7) [x, y, z, qx, qy, qz, qw], got {shape}")
+    values = pose.detach().cpu().numpy() if is_torch(pose) else np.asarray(pose)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError("pose array holds NaN or infinite values")
+    norms = np.linalg.norm(values[..., 3:7], axis=-1)
+    if norms.size and np.any(np.abs(norms - 1.0) > 1e-2):
+        worst = float(norms.flat[np.argmax(np.abs(norms - 1.0))])
+        raise InvalidInputError(
+            f"pose quaternions must be unit length [qx, qy, qz, qw]; found norm {worst:.4f}"
+        )
+
+
+def link_frames(q: Any, gripper_m: float = 0.0, *, validate: bool = True) -> LinkFrames:
+    """Forward kinematics of every frame in :data:`LINK_NAMES`.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy or torch.
+        gripper_m: finger joint position (m), within :data:`GRIPPER_LIMITS_M`; fingers sit
+            at ``y = +-(0.021 + gripper_m)`` in ``link5``.
+        validate: check shape, finiteness and joint limits first.
+
+    Returns:
+        :class:`LinkFrames` of the input's type: positions (..., 8, 3) m and rotations
+        (..., 8, 3, 3), base frame.
+
+    Raises:
+        InvalidInputError: wrong shape, NaN/inf, or a joint outside its limits (with ``validate``).
+    """
+    if validate:
+        check_joints(q)
+    ops = ops_for(q)
+    q1, q2, q3, q4 = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    pitch2, pitch3, pitch4 = q2, q2 + q3, q2 + q3 + q4
+    s2, c2 = ops.sin(pitch2), ops.cos(pitch2)
+    s3, c3 = ops.sin(pitch3), ops.cos(pitch3)
+    s4, c4 = ops.sin(pitch4), ops.cos(pitch4)
+    zero = q1 * 0.0
+    # Radial (u), lateral (v) and vertical (w) coordinates in joint 1's rotating plane.
+    u3 = JOINT3_XZ[0] * c2 + JOINT3_XZ[1] * s2
+    w3 = _SHOULDER_Z - JOINT3_XZ[0] * s2 + JOINT3_XZ[1] * c2
+    u4, w4 = u3 + JOINT4_X * c3, w3 - JOINT4_X * s3
+    u_ee, w_ee = u4 + END_EFFECTOR_X * c4, w4 - END_EFFECTOR_X * s4
+    u_f, w_f = u4 + FINGER_XY[0] * c4, w4 - FINGER_XY[0] * s4
+    v_f = FINGER_XY[1] + gripper_m
+    frames_u = [zero, zero, u3, u4, u_ee, u_f, u_f]
+    frames_w = [zero + JOINT1_XYZ[2], zero + _SHOULDER_Z, w3, w4, w_ee, w_f, w_f]
+    frames_v = [zero, zero, zero, zero, zero, zero + v_f, zero - v_f]
+    s1, c1 = ops.sin(q1), ops.cos(q1)
+    u, v, w = (ops.stack(coords, -1) for coords in (frames_u, frames_v, frames_w))
+    moving = ops.stack(
+        [JOINT1_XYZ[0] + u * c1[..., None] - v * s1[..., None], u * s1[..., None] + v * c1[..., None], w], -1
+    )
+    base = ops.stack([zero, zero, zero], -1)[..., None, :]
+    if is_torch(q):
+        positions = ops.torch.cat([base, moving], dim=-2)
+    else:
+        positions = np.concatenate([base, moving], axis=-2)
+    pitches = ops.stack([zero, zero, pitch2, pitch3, pitch4, pitch4, pitch4, pitch4], -1)
+    yaws = ops.stack([zero] + [q1] * 7, -1)
+    return LinkFrames(positions, _yaw_pitch_matrix(yaws, pitches))
+
+
+def _yaw_pitch_matrix(yaw: Any, pitch: Any) -> Any:
+    """Rotation matrices ``Rz(yaw) @ Ry(pitch)``, shape ``yaw.shape + (3, 3)``."""
+    ops = ops_for(yaw)
+    sy, cy, sp, cp = ops.sin(yaw), ops.cos(yaw), ops.sin(pitch), ops.cos(pitch)
+    zero = yaw * 0.0
+    rows = [[cy * cp, -sy, cy * sp], [sy * cp, cy, sy * sp], [-sp, zero, cp]]
+    return ops.stack([ops.stack(row, -1) for row in rows], -2)
+
+
+def forward_kinematics(q: Any, *, validate: bool = True) -> Any:
+    """End-effector pose of joint configurations.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
+        validate: check shape, finiteness and joint limits first (turn off for gradients through
+            unconstrained network outputs).
+
+    Returns:
+        (..., 7) poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame), scalar part >= 0, same type.
+
+    Raises:
+        InvalidInputError: wrong shape, NaN/inf, or a joint outside its limits (with ``validate``).
+    """
+    if validate:
+        check_joints(q)
+    ops = ops_for(q)
+    q1 = q[..., 0]
+    pitch2, pitch3, pitch4 = q[..., 1], q[..., 1] + q[..., 2], q[..., 1] + q[..., 2] + q[..., 3]
+    s2, c2, s3, c3 = ops.sin(pitch2), ops.cos(pitch2), ops.sin(pitch3), ops.cos(pitch3)
+    s4, c4 = ops.sin(pitch4), ops.cos(pitch4)
+    u = JOINT3_XZ[0] * c2 + JOINT3_XZ[1] * s2 + JOINT4_X * c3 + END_EFFECTOR_X * c4
+    w = _SHOULDER_Z - JOINT3_XZ[0] * s2 + JOINT3_XZ[1] * c2 - JOINT4_X * s3 - END_EFFECTOR_X * s4
+    s1, c1 = ops.sin(q1), ops.cos(q1)
+    hs1, hc1 = ops.sin(q1 / 2), ops.cos(q1 / 2)
+    hs4, hc4 = ops.sin(pitch4 / 2), ops.cos(pitch4 / 2)
+    sign = ops.where(hc1 * hc4 < 0, -1.0, 1.0)
+    return ops.stack(
+        [JOINT1_XYZ[0] + u * c1, u * s1, w,
+         -hs1 * hs4 * sign, hc1 * hs4 * sign, hs1 * hc4 * sign, hc1 * hc4 * sign],
+        -1,
+    )
+
+
+def within_limits(q: Any, tolerance: float = 1e-9) -> Any:
+    """(...,) bool: every joint of ``q`` (..., 4) lies inside :data:`JOINT_LIMITS` +- tolerance."""
+    values = q.detach().cpu().numpy() if is_torch(q) else np.asarray(q)
+    return np.all((values >= JOINT_LIMITS[:, 0] - tolerance) & (values <= JOINT_LIMITS[:, 1] + tolerance), -1)
+
+
+def clamp_to_limits(q: Any) -> Any:
+    """``q`` (..., 4) clipped into :data:`JOINT_LIMITS` (NumPy or torch, same type)."""
+    ops = ops_for(q)
+    return ops.clip(q, ops.asarray(JOINT_LIMITS[:, 0], q), ops.asarray(JOINT_LIMITS[:, 1], q))
+
+
+def analytic_ik_solutions(pose: Any) -> IKSolutions:
+    """Closed-form IK for both elbow branches.
+
+    The 4-DOF arm realises orientations ``Rz(yaw) @ Ry(pitch)`` only. Joint 1 comes from the
+    target position (of its two readings, the one nearer the orientation's yaw; from the yaw
+    alone when the target lies on joint 1's axis); the pitch is the orientation's approach
+    direction projected onto the arm's plane. For poses the arm can realise (for instance any
+    output of :func:`forward_kinematics`) this is exact; for others the position is reached and
+    the orientation is the nearest realisable one.
+
+    Args:
+        pose: (..., 7) target poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame).
+
+    Returns:
+        :class:`IKSolutions`: joints (..., 2, 4) with NaN for invalid branches and valid (..., 2).
+
+    Raises:
+        InvalidInputError: wrong shape, NaN/inf, or quaternions far from unit length.
+    """
+    check_poses(pose)
+    pose = pose.detach().cpu().numpy() if is_torch(pose) else np.asarray(pose)
+    pose = pose.astype(np.float64, copy=False)
+    x, y, z = pose[..., 0] - JOINT1_XYZ[0], pose[..., 1], pose[..., 2]
+    quat = pose[..., 3:7] / np.linalg.norm(pose[..., 3:7], axis=-1, keepdims=True)
+    qx, qy, qz, qw = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
+    r00 = 1 - 2 * (qy * qy + qz * qz)
+    r10 = 2 * (qx * qy + qz * qw)
+    r20 = 2 * (qx * qz - qy * qw)
+    r01 = 2 * (qx * qy - qz * qw)
+    r11 = 1 - 2 * (qx * qx + qz * qz)
+    yaw_orientation = np.arctan2(-r01, r11)
+    radial = np.hypot(x, y)
+    yaw_position = np.arctan2(y, x)
+    flipped = np.abs(_wrap(yaw_position - yaw_orientation)) > math.pi / 2
+    on_axis = radial < 1e-12
+    q1 = np.where(on_axis, yaw_orientation, np.where(flipped, _wrap(yaw_position + math.pi), yaw_position))
+    u = np.where(flipped & ~on_axis, -radial, radial)
+    pitch = np.arctan2(-r20, r00 * np.cos(q1) + r10 * np.sin(q1))
+    # Wrist (joint 4) relative to the shoulder (joint 2) in the arm plane.
+    du = u - END_EFFECTOR_X * np.cos(pitch)
+    dw = z + END_EFFECTOR_X * np.sin(pitch) - _SHOULDER_Z
+    cos_bend = (du * du + dw * dw - _UPPER_ARM**2 - JOINT4_X**2) / (2 * _UPPER_ARM * JOINT4_X)
+    reachable = np.abs(cos_bend) <= 1.0
+    bend_magnitude = np.arccos(np.clip(cos_bend, -1.0, 1.0))
+    direction = np.arctan2(dw, du)
+    branches, valid = [], []
+    for bend in (-bend_magnitude, bend_magnitude):  # elbow up, elbow down
+        upper = direction - np.arctan2(JOINT4_X * np.sin(bend), _UPPER_ARM + JOINT4_X * np.cos(bend))
+        q2 = _wrap(_UPPER_ARM_ANGLE - upper)
+        q3 = _wrap(-(upper + bend) - q2)
+        low4 = JOINT_LIMITS[3, 0] - _LIMIT_TOLERANCE
+        q4 = np.mod(pitch - q2 - q3 - low4, _TWO_PI) + low4
+        joints = np.stack([q1, q2, q3, q4], -1)
+        ok = reachable & within_limits(joints, _LIMIT_TOLERANCE)
+        joints = np.where(ok[..., None], np.clip(joints, JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]), np.nan)
+        branches.append(joints)
+        valid.append(ok)
+    return IKSolutions(np.stack(branches, -2), np.stack(valid, -1))
+
+
+def analytic_ik(
+    pose: Any,
+    *,
+    branch: Literal["closest", "up", "down"] = "closest",
+    return_mask: bool = False,
+) -> Any:
+    """Closed-form inverse kinematics (see :func:`analytic_ik_solutions` for the method).
+
+    Args:
+        pose: (..., 7) target poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame), NumPy or torch.
+        branch: ``"closest"`` picks the valid elbow branch nearest the centre of the joint limits
+            (normalised distance); ``"up"`` / ``"down"`` force one branch.
+        return_mask: also return the (...,) bool reachability mask.
+
+    Returns:
+        (..., 4) joint angles (rad) of the input's type, NaN rows where no in-limit solution
+        exists; with ``return_mask``, the tuple ``(joints, mask)``.
+
+    Raises:
+        InvalidInputError: wrong shape, NaN/inf, quaternions far from unit length, bad branch.
+    """
+    if branch not in ("closest", "up", "down"):
+        raise InvalidInputError(f"unknown branch {branch!r}; valid choices: closest, up, down")
+    solutions = analytic_ik_solutions(pose)
+    if branch == "up":
+        joints, mask = solutions.joints[..., 0, :], solutions.valid[..., 0]
+    elif branch == "down":
+        joints, mask = solutions.joints[..., 1, :], solutions.valid[..., 1]
+    else:
+        centre = JOINT_LIMITS.mean(axis=1)
+        half_range = (JOINT_LIMITS[:, 1] - JOINT_LIMITS[:, 0]) / 2
+        score = np.sum(((solutions.joints - centre) / half_range) ** 2, axis=-1)
+        score = np.where(solutions.valid, score, np.inf)
+        pick_down = score[..., 1] < score[..., 0]
+        joints = np.where(pick_down[..., None], solutions.joints[..., 1, :], solutions.joints[..., 0, :])
+        mask = solutions.valid.any(-1)
+    if is_torch(pose):
+        joints = ops_for(pose).asarray(joints, pose)
+    return (joints, mask) if return_mask else joints
+
+
+def sample_joints(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` joint configurations (n, 4) drawn uniformly inside :data:`JOINT_LIMITS`."""
+    return rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], size=(n, 4))
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    """Angles wrapped into ``[-pi, pi)``."""
+    return np.mod(angle + math.pi, _TWO_PI) - math.pi

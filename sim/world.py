@@ -1,0 +1,406 @@
+"""A thin wrapper over one PyBullet client: the only module of the project that imports pybullet.
+
+Each :class:`World` owns its own physics client (DIRECT by default, GUI on request) and never
+touches PyBullet's global connection, so many worlds live in one process without interfering.
+Bodies are named by string; units are metres, radians, seconds and newtons.
+
+Example:
+    >>> from sim.world import World
+    >>> with World() as world:
+    ...     world.reset_joints([0.0, 0.3, -0.2, 0.4])
+    ...     _ = world.add_obstacle("ball", "sphere", (0.03,), position=(0.2, 0.0, 0.1))
+    ...     round(float(world.joint_positions()[1]), 3)
+    0.3
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import numpy as np
+import pybullet
+from pybullet_utils.bullet_client import BulletClient
+
+import assets
+from sim.errors import InvalidInputError, UnknownNameError
+from sim.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
+
+ObstacleKind = Literal["sphere", "box", "cylinder"]
+OBSTACLE_KINDS: tuple[str, ...] = ("sphere", "box", "cylinder")
+_SIZE_FIELDS = {"sphere": ("radius",), "box": ("half_x", "half_y", "half_z"), "cylinder": ("radius", "half_height")}
+GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
+TABLE_NAME = "table"
+
+
+class Contact(NamedTuple):
+    """One contact point between a robot link and another body."""
+
+    link: str  #: robot link name
+    body: str  #: obstacle (or table) name
+    position: tuple[float, float, float]  #: on the robot, world frame (m)
+    normal: tuple[float, float, float]  #: from the other body towards the robot
+    distance_m: float  #: negative when penetrating
+    normal_force_n: float
+
+
+class ClosestPoint(NamedTuple):
+    """Closest pair of points between a robot link and another body."""
+
+    link: str
+    body: str
+    distance_m: float  #: signed: negative when penetrating
+    point_on_robot: tuple[float, float, float]
+    point_on_body: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A look-at camera given by its target, distance and angles (degrees), as PyBullet's GUI."""
+
+    target: tuple[float, float, float] = (0.12, 0.0, 0.12)
+    distance_m: float = 0.75
+    yaw_deg: float = 50.0
+    pitch_deg: float = -30.0
+    fov_deg: float = 50.0
+
+    def orbit(self, yaw_offset_deg: float) -> "Camera":
+        """The same camera turned about the vertical axis through its target."""
+        return Camera(self.target, self.distance_m, self.yaw_deg + yaw_offset_deg, self.pitch_deg, self.fov_deg)
+
+
+#: Camera presets by name (``orbit`` is ``front`` turned a little each frame by the caller).
+CAMERA_PRESETS: dict[str, Camera] = {
+    "front": Camera(yaw_deg=50.0, pitch_deg=-30.0),
+    "side": Camera(yaw_deg=0.0, pitch_deg=-15.0, distance_m=0.8),
+    "top": Camera(yaw_deg=90.0, pitch_deg=-89.0, distance_m=0.85, target=(0.12, 0.0, 0.0)),
+    "orbit": Camera(yaw_deg=50.0, pitch_deg=-30.0),
+}
+
+
+class World:
+    """One PyBullet client holding the OpenManipulator-X on a table, plus named obstacles.
+
+    Args:
+        gui: open PyBullet's GUI instead of the headless DIRECT client.
+        time_step_s: physics time step.
+        gravity_m_s2: gravity along -z.
+        table: add a static table top under the robot (its surface is z = 0).
+
+    The robot's base (``link1``) frame is the world frame.
+    """
+
+    def __init__(
+        self,
+        *,
+        gui: bool = False,
+        time_step_s: float = 1.0 / 240.0,
+        gravity_m_s2: float = 9.81,
+        table: bool = True,
+    ) -> None:
+        self._client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
+        self.gui = gui
+        self.time_step_s = time_step_s
+        self.client_id: int = self._client._client
+        p = self._client
+        p.setTimeStep(time_step_s)
+        p.setGravity(0.0, 0.0, -gravity_m_s2)
+        if gui:
+            p.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+        self.robot: int = p.loadURDF(
+            str(assets.urdf_path()), basePosition=(0, 0, 0), useFixedBase=True,
+            flags=pybullet.URDF_USE_INERTIA_FROM_FILE,
+        )
+        self._joint_index: dict[str, int] = {}
+        self._link_index: dict[str, int] = {p.getBodyInfo(self.robot)[0].decode(): -1}
+        for index in range(p.getNumJoints(self.robot)):
+            info = p.getJointInfo(self.robot, index)
+            self._joint_index[info[1].decode()] = index
+            self._link_index[info[12].decode()] = index
+        self._link_name = {index: name for name, index in self._link_index.items()}
+        self.arm_joints: list[int] = [self._joint_index[name] for name in JOINT_NAMES]
+        self.gripper_joints: list[int] = [self._joint_index[name] for name in GRIPPER_JOINT_NAMES]
+        for index in range(p.getNumJoints(self.robot)):
+            # Remove PyBullet's default velocity motors so only our commands move the joints.
+            p.setJointMotorControl2(self.robot, index, pybullet.VELOCITY_CONTROL, force=0.0)
+        self._bodies: dict[str, int] = {}
+        self._body_names: dict[int, str] = {}
+        if table:
+            self._add_body(TABLE_NAME, "box", (0.4, 0.4, 0.01), (0.15, 0.0, -0.01), (0, 0, 0, 1),
+                           (0.78, 0.66, 0.50, 1.0), collide=True)
+        self.reset_joints(np.zeros(4))
+
+    # ----------------------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Disconnect the client (idempotent)."""
+        if self._client is not None:
+            with contextlib.suppress(pybullet.error):
+                self._client.disconnect()
+            self._client = None  # type: ignore[assignment]
+
+    @property
+    def closed(self) -> bool:
+        return self._client is None
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    @property
+    def client(self) -> BulletClient:
+        """The underlying client (raises if the world is closed)."""
+        if self._client is None:
+            raise RuntimeError("this World is closed")
+        return self._client
+
+    # ----------------------------------------------------------------------------- robot
+    def reset_joints(self, q: Sequence[float], gripper_m: float = 0.0) -> None:
+        """Teleport the arm to joint angles ``q`` (4,) rad at rest, fingers at ``gripper_m``."""
+        q = np.asarray(q, dtype=float)
+        if q.shape != (4,):
+            raise InvalidInputError(f"joint array must have shape (4,), got {q.shape}")
+        check_joints(q)
+        p = self.client
+        for index, angle in zip(self.arm_joints, q):
+            p.resetJointState(self.robot, index, float(angle), 0.0)
+        for index in self.gripper_joints:
+            p.resetJointState(self.robot, index, float(gripper_m), 0.0)
+        self.set_position_targets(q, gripper_m=gripper_m)
+
+    def set_position_targets(
+        self, q: Sequence[float], *, gripper_m: float = 0.0, max_velocity_rad_s: float = MAX_JOINT_VELOCITY_RAD_S
+    ) -> None:
+        """Command position control of the arm towards ``q`` (4,) rad, speed capped per joint."""
+        p = self.client
+        for index, angle in zip(self.arm_joints, np.asarray(q, dtype=float)):
+            p.setJointMotorControl2(
+                self.robot, index, pybullet.POSITION_CONTROL, targetPosition=float(angle),
+                force=4.1, maxVelocity=max_velocity_rad_s,
+            )
+        gripper_m = float(np.clip(gripper_m, *GRIPPER_LIMITS_M))
+        for index in self.gripper_joints:
+            p.setJointMotorControl2(self.robot, index, pybullet.POSITION_CONTROL, targetPosition=gripper_m, force=10.0)
+
+    def joint_positions(self) -> np.ndarray:
+        """(4,) arm joint angles (rad)."""
+        states = self.client.getJointStates(self.robot, self.arm_joints)
+        return np.array([state[0] for state in states])
+
+    def joint_velocities(self) -> np.ndarray:
+        """(4,) arm joint velocities (rad/s)."""
+        states = self.client.getJointStates(self.robot, self.arm_joints)
+        return np.array([state[1] for state in states])
+
+    def gripper_position(self) -> float:
+        """Left finger joint position (m)."""
+        return float(self.client.getJointState(self.robot, self.gripper_joints[0])[0])
+
+    def link_names(self) -> list[str]:
+        """Names of the robot's links, base first."""
+        return [self._link_name[index] for index in sorted(self._link_name)]
+
+    def link_pose(self, link: str) -> tuple[np.ndarray, np.ndarray]:
+        """URDF frame of ``link``: position (3,) m and quaternion (4,) ``[qx, qy, qz, qw]``."""
+        index = self._lookup(self._link_index, link, "link")
+        p = self.client
+        if index == -1:
+            position, orientation = p.getBasePositionAndOrientation(self.robot)
+        else:
+            state = p.getLinkState(self.robot, index, computeForwardKinematics=True)
+            position, orientation = state[4], state[5]
+        return np.array(position), np.array(orientation)
+
+    def step(self, n: int = 1) -> None:
+        """Advance the physics ``n`` time steps."""
+        p = self.client
+        for _ in range(n):
+            p.stepSimulation()
+
+    # ----------------------------------------------------------------------------- obstacles
+    def add_obstacle(
+        self,
+        name: str,
+        kind: ObstacleKind,
+        size: Sequence[float],
+        position: Sequence[float],
+        orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
+        rgba: Sequence[float] = (0.85, 0.25, 0.2, 1.0),
+    ) -> int:
+        """Add a static obstacle and return its body id.
+
+        Args:
+            name: unique name.
+            kind: ``"sphere"`` (size ``(radius,)``), ``"box"`` (``(half_x, half_y, half_z)``) or
+                ``"cylinder"`` (``(radius, half_height)``, axis along the body's z).
+            size: metres, as above.
+            position: (3,) centre, world frame (m).
+            orientation: (4,) quaternion ``[qx, qy, qz, qw]``.
+            rgba: colour.
+        """
+        if name in self._bodies:
+            raise InvalidInputError(f"a body named {name!r} already exists")
+        return self._add_body(name, kind, size, position, orientation, rgba, collide=True)
+
+    def add_marker(self, name: str, position: Sequence[float], radius_m: float = 0.012,
+                   rgba: Sequence[float] = (0.1, 0.8, 0.2, 0.6)) -> int:
+        """Add a visual-only sphere (no collision), e.g. the goal."""
+        return self._add_body(name, "sphere", (radius_m,), position, (0, 0, 0, 1), rgba, collide=False)
+
+    def _add_body(self, name: str, kind: str, size: Sequence[float], position: Sequence[float],
+                  orientation: Sequence[float], rgba: Sequence[float], *, collide: bool) -> int:
+        if kind not in _SIZE_FIELDS:
+            raise UnknownNameError("obstacle kind", kind, OBSTACLE_KINDS)
+        size = tuple(float(s) for s in size)
+        if len(size) != len(_SIZE_FIELDS[kind]) or not all(np.isfinite(size)) or min(size) <= 0:
+            raise InvalidInputError(f"{kind} size must be {_SIZE_FIELDS[kind]} (positive metres), got {size}")
+        p = self.client
+        if kind == "sphere":
+            shape = {"shapeType": pybullet.GEOM_SPHERE, "radius": size[0]}
+            visual_shape = dict(shape)
+        elif kind == "box":
+            shape = {"shapeType": pybullet.GEOM_BOX, "halfExtents": size}
+            visual_shape = dict(shape)
+        else:
+            shape = {"shapeType": pybullet.GEOM_CYLINDER, "radius": size[0], "height": 2 * size[1]}
+            visual_shape = {"shapeType": pybullet.GEOM_CYLINDER, "radius": size[0], "length": 2 * size[1]}
+        visual = p.createVisualShape(rgbaColor=list(rgba), **visual_shape)
+        collision = p.createCollisionShape(**shape) if collide else -1
+        body = p.createMultiBody(
+            baseMass=0.0, baseCollisionShapeIndex=collision, baseVisualShapeIndex=visual,
+            basePosition=list(position), baseOrientation=list(orientation),
+        )
+        if collide:
+            # Bullet rounds box and cylinder edges by the collision margin (1 mm by default);
+            # with no margin the solid is the exact primitive the capsule model measures.
+            p.changeDynamics(body, -1, collisionMargin=0.0)
+        self._bodies[name] = body
+        self._body_names[body] = name
+        return body
+
+    def move_obstacle(self, name: str, position: Sequence[float],
+                      orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
+        """Teleport obstacle (or marker) ``name`` to a new pose."""
+        body = self._lookup(self._bodies, name, "body")
+        self.client.resetBasePositionAndOrientation(body, list(position), list(orientation))
+
+    def remove_obstacle(self, name: str) -> None:
+        """Remove obstacle (or marker) ``name`` from the world."""
+        body = self._lookup(self._bodies, name, "body")
+        self.client.removeBody(body)
+        del self._bodies[name]
+        del self._body_names[body]
+
+    def obstacle_names(self) -> list[str]:
+        """Names of the bodies added with :meth:`add_obstacle` / :meth:`add_marker` (not the table)."""
+        return [name for name in self._bodies if name != TABLE_NAME]
+
+    def clear_obstacles(self) -> None:
+        """Remove every obstacle and marker (the table stays)."""
+        for name in self.obstacle_names():
+            self.remove_obstacle(name)
+
+    def body_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Position (3,) and quaternion (4,) of body ``name``."""
+        body = self._lookup(self._bodies, name, "body")
+        position, orientation = self.client.getBasePositionAndOrientation(body)
+        return np.array(position), np.array(orientation)
+
+    # ----------------------------------------------------------------------------- queries
+    def contacts(self, *, include_table: bool = True) -> list[Contact]:
+        """Contact points between the robot and other bodies after the last physics step."""
+        found = []
+        for point in self.client.getContactPoints(bodyA=self.robot):
+            other = self._body_names.get(point[2])
+            if other is None or (other == TABLE_NAME and not include_table):
+                continue
+            found.append(Contact(self._link_name[point[3]], other, tuple(point[5]), tuple(point[7]),
+                                 float(point[8]), float(point[9])))
+        return found
+
+    def closest_points(self, max_distance_m: float = 0.5, *, include_table: bool = False) -> list[ClosestPoint]:
+        """For each (robot link, body) pair within ``max_distance_m``, its closest points.
+
+        Distances are signed (negative when penetrating) and computed by Bullet's collision
+        detection on the URDF's capsules and the obstacles' exact primitives.
+        """
+        p = self.client
+        found: dict[tuple[str, str], ClosestPoint] = {}
+        for name, body in self._bodies.items():
+            if name == TABLE_NAME and not include_table:
+                continue
+            for point in p.getClosestPoints(self.robot, body, max_distance_m):
+                link = self._link_name[point[3]]
+                item = ClosestPoint(link, name, float(point[8]), tuple(point[5]), tuple(point[6]))
+                if (link, name) not in found or item.distance_m < found[(link, name)].distance_m:
+                    found[(link, name)] = item
+        return list(found.values())
+
+    def min_clearance(self, max_distance_m: float = 0.5) -> float:
+        """Smallest signed robot-obstacle distance (m), ``max_distance_m`` if nothing is nearer."""
+        points = self.closest_points(max_distance_m)
+        return min((point.distance_m for point in points), default=max_distance_m)
+
+    # ----------------------------------------------------------------------------- state
+    def save_state(self) -> int:
+        """Snapshot the physics state in memory; returns an id for :meth:`restore_state`."""
+        return self.client.saveState()
+
+    def restore_state(self, state_id: int) -> None:
+        """Restore a snapshot taken by :meth:`save_state` (same bodies must exist)."""
+        self.client.restoreState(stateId=state_id)
+
+    def remove_state(self, state_id: int) -> None:
+        """Free a snapshot."""
+        self.client.removeState(state_id)
+
+    @contextlib.contextmanager
+    def state_saved(self) -> Iterator[None]:
+        """Context manager: whatever happens inside, the physics state is restored afterwards."""
+        state_id = self.save_state()
+        try:
+            yield
+        finally:
+            self.restore_state(state_id)
+            self.remove_state(state_id)
+
+    # ----------------------------------------------------------------------------- rendering
+    def render(self, width: int = 640, height: int = 480, camera: Camera | str = "front",
+               *, opengl: bool = False) -> np.ndarray:
+        """An RGB image (height, width, 3) uint8 of the scene.
+
+        Args:
+            width, height: image size in pixels.
+            camera: a :class:`Camera` or a preset name from :data:`CAMERA_PRESETS`.
+            opengl: use the OpenGL renderer (needs a GUI or EGL context); TinyRenderer otherwise.
+        """
+        if isinstance(camera, str):
+            camera = self._lookup(CAMERA_PRESETS, camera, "camera preset")
+        if width < 1 or height < 1:
+            raise InvalidInputError(f"image size must be positive, got {width}x{height}")
+        p = self.client
+        view = p.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=list(camera.target), distance=camera.distance_m,
+            yaw=camera.yaw_deg, pitch=camera.pitch_deg, roll=0.0, upAxisIndex=2,
+        )
+        projection = p.computeProjectionMatrixFOV(fov=camera.fov_deg, aspect=width / height, nearVal=0.01, farVal=5.0)
+        renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if opengl else pybullet.ER_TINY_RENDERER
+        image = p.getCameraImage(width, height, view, projection, renderer=renderer,
+                                 lightDirection=[0.4, -0.6, 1.0], shadow=1)
+        rgba = np.asarray(image[2], dtype=np.uint8).reshape(height, width, 4)
+        return np.ascontiguousarray(rgba[..., :3])
+
+    # ----------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _lookup(table: dict, name: str, kind: str):  # type: ignore[no-untyped-def]
+        try:
+            return table[name]
+        except KeyError:
+            raise UnknownNameError(kind, name, [str(key) for key in table]) from None
