@@ -80,7 +80,10 @@ class TorchOps:
         return self.torch.clamp(x, low, high)
 
     def asarray(self, x: Any, like: Any) -> Any:
-        return self.torch.as_tensor(x, dtype=like.dtype, device=like.device)
+        if is_torch(x):
+            return x.to(dtype=like.dtype, device=like.device)
+        # np.array copies, so read-only constants (e.g. JOINT_LIMITS) never alias a tensor.
+        return self.torch.from_numpy(np.array(x)).to(dtype=like.dtype, device=like.device)
 
 
 _NUMPY = NumpyOps()

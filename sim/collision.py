@@ -13,7 +13,6 @@ penetration is measured from the capsule axis' deepest point, as a signed distan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim._backend import is_torch, ops_for
+from sim._distance_kernel import closest_along_segments
 from sim.errors import InvalidInputError
 from sim.kinematics import LINK_NAMES, link_frames
 
@@ -51,7 +51,6 @@ _CAPSULE_B = np.array([c.b for c in ARM_CAPSULES])
 CAPSULE_RADII_M = np.array([c.radius_m for c in ARM_CAPSULES])
 
 KIND_CODES: dict[str, int] = {"sphere": 0, "box": 1, "cylinder": 2}
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def signed_distances(
     obstacles: ObstacleSet,
     gripper_m: float = 0.0,
     *,
-    iterations: int = 36,
+    iterations: int = 48,
     validate: bool = True,
 ) -> Any:
     """Signed distance from every arm capsule to every obstacle.
@@ -156,8 +155,8 @@ def signed_distances(
         obstacles: the M obstacles.
         gripper_m: finger joint position (m).
         iterations: golden-section steps along each capsule axis (the distance to a convex
-            primitive is convex along a segment); 36 steps locate the closest point to 3e-8 of
-            the segment's length, i.e. below 1e-8 m on this arm.
+            primitive is convex along a segment); 48 steps locate the closest point to 1e-10 of
+            the segment's length, i.e. below 1e-10 m on this arm.
         validate: check ``q`` first.
 
     Returns:
@@ -176,40 +175,24 @@ def signed_distances(
     local_a = ((starts[..., :, None, :] - centres)[..., None, :] @ rotations)[..., 0, :]
     local_b = ((ends[..., :, None, :] - centres)[..., None, :] @ rotations)[..., 0, :]
     direction = local_b - local_a
-    t = _closest_parameter(local_a, direction, kinds, sizes, ops, iterations)
+    pair_shape = tuple(direction.shape[:-1])
+    kinds_b = np.broadcast_to(obstacles.kinds, pair_shape).reshape(-1)
+    sizes_b = np.broadcast_to(obstacles.sizes, pair_shape + (3,)).reshape(-1, 3)
+    if is_torch(q):
+        flat_a = local_a.detach().cpu().double().numpy().reshape(-1, 3)
+        flat_d = direction.detach().cpu().double().numpy().reshape(-1, 3)
+    else:
+        flat_a, flat_d = local_a.reshape(-1, 3), direction.reshape(-1, 3)
+    t, values = closest_along_segments(
+        np.ascontiguousarray(flat_a, dtype=np.float64), np.ascontiguousarray(flat_d, dtype=np.float64),
+        np.ascontiguousarray(kinds_b, dtype=np.int64), np.ascontiguousarray(sizes_b, dtype=np.float64), iterations,
+    )
+    if not is_torch(q):
+        return values.reshape(pair_shape) - CAPSULE_RADII_M[:, None]
+    # torch: re-evaluate at the closest points with gradients (exact by the envelope theorem).
+    t = ops.asarray(t.reshape(pair_shape), local_a)
     points = local_a + t[..., None] * direction
     return _point_sdf(points, kinds, sizes, ops) - radii[:, None]
-
-
-def _closest_parameter(local_a: Any, direction: Any, kinds: Any, sizes: Any, ops: Any, iterations: int) -> Any:
-    """Parameter t in [0, 1] minimising the primitive's SDF along each segment (no gradient)."""
-    if is_torch(local_a):
-        import torch
-
-        with torch.no_grad():
-            return _closest_parameter(local_a.detach(), direction.detach(), kinds, sizes, ops, iterations)
-
-    def along(t: Any) -> Any:
-        return _point_sdf(local_a + t[..., None] * direction, kinds, sizes, ops)
-
-    # Spheres: closed-form projection of the centre onto the segment.
-    length_sq = (direction * direction).sum(-1)
-    t_sphere = ops.clip(-(local_a * direction).sum(-1) / length_sq, 0.0, 1.0)
-    # Boxes and cylinders: golden-section search (their SDF is convex along a segment).
-    low, high = local_a[..., 0] * 0.0, local_a[..., 0] * 0.0 + 1.0
-    inner_low, inner_high = high - _GOLDEN, low + _GOLDEN
-    f_low, f_high = along(inner_low), along(inner_high)
-    for _ in range(iterations):
-        right = f_low > f_high  # the minimum lies in [inner_low, high]
-        low = ops.where(right, inner_low, low)
-        high = ops.where(right, high, inner_high)
-        span = high - low
-        new_low = ops.where(right, inner_high, high - _GOLDEN * span)
-        new_high = ops.where(right, low + _GOLDEN * span, inner_low)
-        f_probe = along(ops.where(right, new_high, new_low))
-        f_low, f_high = ops.where(right, f_high, f_probe), ops.where(right, f_probe, f_low)
-        inner_low, inner_high = new_low, new_high
-    return ops.where(kinds == 0, t_sphere, (low + high) / 2)
 
 
 def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: float = 0.0, *, validate: bool = True) -> Clearance:

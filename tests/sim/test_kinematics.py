@@ -1,0 +1,191 @@
+"""Kinematics: FK against PyBullet, NumPy against torch, analytic IK round trips, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sim.errors import InvalidInputError
+from sim.kinematics import (
+    EE_INDEX,
+    GRIPPER_LIMITS_M,
+    HOME_CONFIGURATION,
+    JOINT_LIMITS,
+    LINK_NAMES,
+    analytic_ik,
+    analytic_ik_solutions,
+    clamp_to_limits,
+    forward_kinematics,
+    link_frames,
+    sample_joints,
+    within_limits,
+)
+from sim.transforms import matrix_to_quat, quat_angle
+
+
+def quat_equal_up_to_sign(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (rad) between two rotations; PyBullet's quaternions are not exactly unit."""
+    return quat_angle(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+
+
+def test_fk_matches_pybullet_link_states_for_1000_configurations(world, rng):
+    joints = sample_joints(rng, 1000)
+    grippers = rng.uniform(*GRIPPER_LIMITS_M, size=1000)
+    poses = forward_kinematics(joints)
+    worst_position, worst_rotation = 0.0, 0.0
+    for q, gripper, pose in zip(joints, grippers, poses):
+        world.reset_joints(q, gripper_m=gripper)
+        frames = link_frames(q, gripper)
+        position, quaternion = world.link_pose("end_effector_link")
+        assert np.max(np.abs(position - pose[:3])) < 1e-6
+        assert quat_equal_up_to_sign(quaternion, pose[3:]) < 1e-6
+        for index, name in enumerate(LINK_NAMES):
+            position, quaternion = world.link_pose(name)
+            worst_position = max(worst_position, np.max(np.abs(position - frames.positions[index])))
+            worst_rotation = max(worst_rotation, quat_equal_up_to_sign(quaternion, matrix_to_quat(frames.rotations[index])))
+    assert worst_position < 1e-6
+    assert worst_rotation < 1e-6
+
+
+def test_link_frames_end_effector_equals_forward_kinematics(rng):
+    joints = sample_joints(rng, 500)
+    frames = link_frames(joints)
+    poses = forward_kinematics(joints)
+    np.testing.assert_allclose(frames.positions[:, EE_INDEX], poses[:, :3], atol=1e-12)
+    assert np.max(quat_equal_up_to_sign(matrix_to_quat(frames.rotations[:, EE_INDEX]), poses[:, 3:])) < 1e-7
+
+
+def test_quaternion_is_canonical_with_non_negative_scalar(rng):
+    poses = forward_kinematics(sample_joints(rng, 5000))
+    assert np.all(poses[:, 6] >= 0)
+    np.testing.assert_allclose(np.linalg.norm(poses[:, 3:], axis=-1), 1.0, atol=1e-12)
+
+
+def test_numpy_and_torch_forward_kinematics_agree(rng):
+    joints = sample_joints(rng, 2000)
+    numpy_poses = forward_kinematics(joints)
+    torch_poses = forward_kinematics(torch.tensor(joints))
+    np.testing.assert_allclose(torch_poses.numpy(), numpy_poses, atol=1e-12)
+    torch32 = forward_kinematics(torch.tensor(joints, dtype=torch.float32))
+    assert torch32.dtype == torch.float32
+    np.testing.assert_allclose(torch32.numpy(), numpy_poses, atol=1e-6)
+    frames_np = link_frames(joints)
+    frames_torch = link_frames(torch.tensor(joints))
+    np.testing.assert_allclose(frames_torch.positions.numpy(), frames_np.positions, atol=1e-12)
+    np.testing.assert_allclose(frames_torch.rotations.numpy(), frames_np.rotations, atol=1e-12)
+
+
+def test_torch_gradients_match_finite_differences(rng):
+    joints = torch.tensor(sample_joints(rng, 6) * 0.9, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda q: forward_kinematics(q, validate=False)[..., :3], (joints,), eps=1e-6, atol=1e-7)
+    # Orientation through a smooth function of the quaternion (sign canonicalisation is piecewise).
+    target = torch.tensor(forward_kinematics(sample_joints(rng, 6)))
+    assert torch.autograd.gradcheck(
+        lambda q: quat_angle(forward_kinematics(q, validate=False)[..., 3:], target[..., 3:]), (joints,), eps=1e-6, atol=1e-6
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(np.float64, (4,), elements=st.floats(0.0, 1.0, allow_nan=False)),
+    st.sampled_from(["closest", "up", "down"]),
+)
+def test_analytic_ik_reproduces_every_in_limit_pose(unit, branch):
+    q = JOINT_LIMITS[:, 0] + unit * (JOINT_LIMITS[:, 1] - JOINT_LIMITS[:, 0])
+    pose = forward_kinematics(q)
+    solution, reachable = analytic_ik(pose, return_mask=True)
+    assert reachable  # some in-limit solution exists: q itself
+    assert within_limits(solution)
+    reached = forward_kinematics(solution)
+    assert np.max(np.abs(reached[:3] - pose[:3])) < 1e-6
+    assert quat_angle(reached[3:], pose[3:]) < 1e-6
+    forced, ok = analytic_ik(pose, branch=branch, return_mask=True)
+    if ok:
+        np.testing.assert_allclose(forward_kinematics(forced)[:3], pose[:3], atol=1e-6)
+    else:
+        assert np.all(np.isnan(forced))
+
+
+def test_analytic_ik_batched_round_trip_and_branches(rng):
+    joints = sample_joints(rng, 100_000)
+    poses = forward_kinematics(joints)
+    solution, reachable = analytic_ik(poses, return_mask=True)
+    assert reachable.all()
+    assert np.max(np.abs(forward_kinematics(solution)[:, :3] - poses[:, :3])) < 1e-9
+    both = analytic_ik_solutions(poses)
+    assert both.joints.shape == (100_000, 2, 4) and both.valid.shape == (100_000, 2)
+    assert both.valid[:, 1].any(), "the elbow-down branch is inside the limits for some poses"
+    for branch in range(2):
+        valid = both.valid[:, branch]
+        np.testing.assert_allclose(forward_kinematics(both.joints[valid, branch])[:, :3], poses[valid, :3], atol=1e-9)
+        assert np.isnan(both.joints[~valid, branch]).all()
+
+
+def test_analytic_ik_returns_nan_outside_the_workspace():
+    far = np.array([[1.0, 0.0, 0.2, 0, 0, 0, 1], [0.0, 0.0, 0.9, 0, 0, 0, 1], [0.1, -0.6, 0.0, 0, 0, 0, 1]])
+    joints, mask = analytic_ik(far, return_mask=True)
+    assert not mask.any()
+    assert np.isnan(joints).all()
+
+
+def test_analytic_ik_nearest_orientation_for_unrealisable_pose():
+    # Roll about the approach axis is not realisable on a 4-DOF arm: position is still reached.
+    roll = np.array([math.sin(0.2), 0.0, 0.0, math.cos(0.2)])
+    pose = np.concatenate([[0.25, 0.05, 0.15], roll])
+    joints, mask = analytic_ik(pose, return_mask=True)
+    assert mask
+    np.testing.assert_allclose(forward_kinematics(joints)[:3], pose[:3], atol=1e-9)
+
+
+def test_analytic_ik_accepts_torch():
+    pose = torch.tensor(forward_kinematics(HOME_CONFIGURATION))
+    joints = analytic_ik(pose)
+    assert isinstance(joints, torch.Tensor)
+    np.testing.assert_allclose(forward_kinematics(joints.numpy())[:3], pose[:3].numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("joints", "message"),
+    [
+        (np.zeros(3), "shape"),
+        (np.zeros((5, 2)), "shape"),
+        (np.array([0.0, np.nan, 0.0, 0.0]), "NaN"),
+        (np.array([0.0, 0.0, 1.45, 0.0]), "joint3"),
+        (np.array([[0.0, 0.0, 0.0, 0.0], [0.0, -1.6, 0.0, 0.0]]), "joint2"),
+    ],
+)
+def test_forward_kinematics_rejects_bad_joint_arrays(joints, message):
+    with pytest.raises(ValueError, match=message):
+        forward_kinematics(joints)
+    with pytest.raises(InvalidInputError, match=message):
+        link_frames(joints)
+
+
+@pytest.mark.parametrize(
+    ("pose", "message"),
+    [
+        (np.zeros(6), "shape"),
+        (np.array([0.2, 0, 0.1, 0, 0, 0, np.inf]), "NaN or infinite"),
+        (np.array([0.2, 0, 0.1, 0, 0, 0, 2.0]), "unit length"),
+    ],
+)
+def test_analytic_ik_rejects_bad_poses(pose, message):
+    with pytest.raises(InvalidInputError, match=message):
+        analytic_ik(pose)
+    with pytest.raises(ValueError, match="branch"):
+        analytic_ik(forward_kinematics(HOME_CONFIGURATION), branch="sideways")
+
+
+def test_limit_helpers():
+    q = np.array([[4.0, 0.0, -2.0, 0.0], [0.0, 0.1, 0.2, 0.3]])
+    assert within_limits(q).tolist() == [False, True]
+    clamped = clamp_to_limits(q)
+    assert within_limits(clamped).all()
+    np.testing.assert_allclose(clamped[0], [math.pi, 0.0, -1.5, 0.0])
+    assert torch.equal(clamp_to_limits(torch.tensor(q)), torch.tensor(clamped))
