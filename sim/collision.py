@@ -211,3 +211,23 @@ def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: float = 0.0, *, val
     else:
         best = np.take_along_axis(flat, index[..., None], -1)[..., 0]
     return Clearance(best, index_np // len(obstacles), index_np % len(obstacles))
+
+
+#: Capsules that can move vertically (the base and the yaw link cannot reach the table).
+_TABLE_CHECKED = np.array([c.link not in ("link1", "link2") for c in ARM_CAPSULES])
+
+
+def table_clearance(q: Any, gripper_m: float = 0.0, *, table_z_m: float = 0.0, validate: bool = True) -> Any:
+    """Height (m) of the lowest point of the moving capsules above the table plane ``z = table_z_m``.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy or torch.
+
+    Returns:
+        (...,) signed clearance to the table (negative when a link is below its surface).
+    """
+    starts, ends = capsule_segments(q, gripper_m, validate=validate)
+    lowest = ops_for(q).where(starts[..., 2] < ends[..., 2], starts[..., 2], ends[..., 2])
+    radii = ops_for(q).asarray(CAPSULE_RADII_M, lowest) if is_torch(q) else CAPSULE_RADII_M
+    heights = (lowest - radii)[..., _TABLE_CHECKED]
+    return heights.min(-1) if not is_torch(q) else heights.min(-1).values

@@ -233,22 +233,8 @@ def analytic_ik_solutions(pose: Any) -> IKSolutions:
     check_poses(pose)
     pose = pose.detach().cpu().numpy() if is_torch(pose) else np.asarray(pose)
     pose = pose.astype(np.float64, copy=False)
-    x, y, z = pose[..., 0] - JOINT1_XYZ[0], pose[..., 1], pose[..., 2]
-    quat = pose[..., 3:7] / np.linalg.norm(pose[..., 3:7], axis=-1, keepdims=True)
-    qx, qy, qz, qw = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
-    r00 = 1 - 2 * (qy * qy + qz * qz)
-    r10 = 2 * (qx * qy + qz * qw)
-    r20 = 2 * (qx * qz - qy * qw)
-    r01 = 2 * (qx * qy - qz * qw)
-    r11 = 1 - 2 * (qx * qx + qz * qz)
-    yaw_orientation = np.arctan2(-r01, r11)
-    radial = np.hypot(x, y)
-    yaw_position = np.arctan2(y, x)
-    flipped = np.abs(_wrap(yaw_position - yaw_orientation)) > math.pi / 2
-    on_axis = radial < 1e-12
-    q1 = np.where(on_axis, yaw_orientation, np.where(flipped, _wrap(yaw_position + math.pi), yaw_position))
-    u = np.where(flipped & ~on_axis, -radial, radial)
-    pitch = np.arctan2(-r20, r00 * np.cos(q1) + r10 * np.sin(q1))
+    z = pose[..., 2]
+    q1, u, pitch = _plane_coordinates(pose)
     # Wrist (joint 4) relative to the shoulder (joint 2) in the arm plane.
     du = u - END_EFFECTOR_X * np.cos(pitch)
     dw = z + END_EFFECTOR_X * np.sin(pitch) - _SHOULDER_Z
@@ -269,6 +255,46 @@ def analytic_ik_solutions(pose: Any) -> IKSolutions:
         branches.append(joints)
         valid.append(ok)
     return IKSolutions(np.stack(branches, -2), np.stack(valid, -1))
+
+
+def _plane_coordinates(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joint 1 angle, signed radial distance from joint 1's axis and end-effector pitch (rad)
+    of (..., 7) poses, as :func:`analytic_ik_solutions` describes."""
+    x, y = pose[..., 0] - JOINT1_XYZ[0], pose[..., 1]
+    quat = pose[..., 3:7] / np.linalg.norm(pose[..., 3:7], axis=-1, keepdims=True)
+    qx, qy, qz, qw = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
+    r00 = 1 - 2 * (qy * qy + qz * qz)
+    r10 = 2 * (qx * qy + qz * qw)
+    r20 = 2 * (qx * qz - qy * qw)
+    r01 = 2 * (qx * qy - qz * qw)
+    r11 = 1 - 2 * (qx * qx + qz * qz)
+    yaw_orientation = np.arctan2(-r01, r11)
+    radial = np.hypot(x, y)
+    yaw_position = np.arctan2(y, x)
+    flipped = np.abs(_wrap(yaw_position - yaw_orientation)) > math.pi / 2
+    on_axis = radial < 1e-12
+    q1 = np.where(on_axis, yaw_orientation, np.where(flipped, _wrap(yaw_position + math.pi), yaw_position))
+    u = np.where(flipped & ~on_axis, -radial, radial)
+    pitch = np.arctan2(-r20, r00 * np.cos(q1) + r10 * np.sin(q1))
+    return q1, u, pitch
+
+
+def realisable_pose(pose: np.ndarray) -> np.ndarray:
+    """The nearest pose the 4-DOF arm can realise: same position, orientation ``Rz(q1) Ry(pitch)``
+    with joint 1 facing the position and the approach pitch of the given orientation.
+
+    Args:
+        pose: (..., 7) poses (m, base frame), e.g. slerp-interpolated waypoints.
+
+    Returns:
+        (..., 7) poses whose orientation the arm can reach exactly (where the position is reachable).
+    """
+    from sim.transforms import yaw_pitch_quat
+
+    check_poses(pose)
+    pose = np.asarray(pose, dtype=np.float64)
+    q1, _, pitch = _plane_coordinates(pose)
+    return np.concatenate([pose[..., :3], yaw_pitch_quat(q1, pitch)], axis=-1)
 
 
 def analytic_ik(

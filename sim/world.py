@@ -224,6 +224,44 @@ class World:
         for _ in range(n):
             p.stepSimulation()
 
+    def inverse_kinematics(
+        self,
+        pose: Sequence[float],
+        seed_q: Sequence[float] | None = None,
+        *,
+        damping: float = 1e-3,
+        max_iterations: int = 100,
+        residual_threshold: float = 1e-6,
+    ) -> np.ndarray:
+        """PyBullet's numerical IK (damped least squares) for the end effector.
+
+        The arm is first reset to ``seed_q`` (zeros if None) because PyBullet iterates from the
+        current joint state; the state is restored afterwards. Defaults are the settings under
+        which it is accurate on this arm; its answers are *not* kept inside the joint limits
+        (about 10% break them), which callers must check. ``solver=IK_SDLS`` segfaults on this
+        arm and is never used.
+
+        Args:
+            pose: (7,) target ``[x, y, z, qx, qy, qz, qw]`` (m, base frame).
+            seed_q: (4,) starting joint angles (rad).
+            damping: joint damping of the least-squares step.
+            max_iterations: iteration cap.
+            residual_threshold: stop when the position residual (m) falls below this.
+
+        Returns:
+            (4,) joint angles (rad), possibly outside the limits.
+        """
+        pose = np.asarray(pose, dtype=float)
+        p = self.client
+        with self.state_saved():
+            self.reset_joints(np.zeros(4) if seed_q is None else np.asarray(seed_q, dtype=float))
+            answer = p.calculateInverseKinematics(
+                self.robot, self._link_index["end_effector_link"], pose[:3].tolist(), pose[3:7].tolist(),
+                jointDamping=[damping] * 6,  # one per movable joint: 4 arm + 2 fingers
+                maxNumIterations=max_iterations, residualThreshold=residual_threshold,
+            )
+        return np.array(answer[:4])
+
     # ----------------------------------------------------------------------------- obstacles
     def add_obstacle(
         self,

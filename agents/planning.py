@@ -1,0 +1,183 @@
+"""Obstacle-aware Cartesian path planning for IK policies, checked with the arm's capsule model.
+
+A path runs from the current end-effector pose to the goal: positions along a straight line or
+bent through a via point, orientations slerp-interpolated and projected onto what the 4-DOF arm
+can realise. Every waypoint is turned into joints by the policy's own IK solver, so the joint
+path inherits that solver's errors, the thing this testbed measures. Candidate paths (the
+straight line, then arcs around joint 1's axis lifted and pushed in or out by a grid of via-point
+offsets) are densified in joint space and scored with the whole-arm capsule clearance to the
+obstacles and the table. The shortest candidate that keeps the margin wins; if none does, the
+one with the most clearance. This is a small sampling-based planner in the space of via points:
+it is cheap (one batched clearance query per candidate), deterministic, and explains itself
+(each candidate's clearance is recorded).
+
+A safety layer (:func:`keep_clearance`) refines single joint targets with the differentiable
+capsule distances: Gauss-Newton projection onto ``distance >= margin``, within joint limits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.solvers import IKSolver
+from sim.collision import ObstacleSet, min_clearance, signed_distances, table_clearance
+from sim.errors import InvalidInputError
+from sim.kinematics import JOINT1_XYZ, JOINT_LIMITS, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
+from sim.transforms import slerp
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Options of :func:`plan_path` (metres, radians)."""
+
+    waypoints: int = 20
+    lifts_m: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15)
+    radial_offsets_m: tuple[float, ...] = (-0.06, 0.0, 0.06)
+    margin_m: float = 0.015
+    check_step_rad: float = 0.03
+    straight_only: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedPath:
+    """The chosen joint path and how it was chosen."""
+
+    joints: np.ndarray  #: (K, 4) dense joint path (rad), start first, inside the joint limits
+    waypoints: np.ndarray  #: (W, 7) Cartesian waypoints the IK solver was given
+    candidate: str  #: which candidate won, e.g. "straight" or "arc lift=0.10 radial=+0.06"
+    min_clearance_m: float  #: capsule clearance (obstacles and table) along the dense path
+    candidates_tried: int
+    limit_violations: int  #: waypoints whose raw IK answer left the joint limits (then clamped)
+    unsolved: int  #: waypoints the solver could not answer (NaN) in the chosen candidate
+
+
+def cartesian_path(start_pose: np.ndarray, goal_pose: np.ndarray, count: int,
+                   *, arc: bool = False, lift_m: float = 0.0, radial_m: float = 0.0) -> np.ndarray:
+    """``count`` waypoints (count, 7) from ``start_pose`` to ``goal_pose`` (both (7,), m).
+
+    Straight line in Cartesian space, or (``arc``) linear in joint 1's cylindrical coordinates
+    (yaw, radius, height) with a smooth ``sin(pi s)`` bump of ``lift_m`` up and ``radial_m`` out.
+    Orientation: slerp, projected onto the arm's realisable orientations.
+    """
+    s = np.linspace(0.0, 1.0, count)
+    bump = np.sin(math.pi * s)
+    if arc:
+        (x0, y0, z0), (x1, y1, z1) = start_pose[:3] - [JOINT1_XYZ[0], 0, 0], goal_pose[:3] - [JOINT1_XYZ[0], 0, 0]
+        yaw0, yaw1 = math.atan2(y0, x0), math.atan2(y1, x1)
+        turn = (yaw1 - yaw0 + math.pi) % (2 * math.pi) - math.pi
+        yaw = yaw0 + s * turn
+        radius = np.hypot(x0, y0) + s * (np.hypot(x1, y1) - np.hypot(x0, y0)) + radial_m * bump
+        height = z0 + s * (z1 - z0) + lift_m * bump
+        positions = np.stack([JOINT1_XYZ[0] + radius * np.cos(yaw), radius * np.sin(yaw), height], -1)
+    else:
+        positions = start_pose[:3] + s[:, None] * (goal_pose[:3] - start_pose[:3])
+    orientations = slerp(start_pose[3:], goal_pose[3:], s)
+    return realisable_pose(np.concatenate([positions, orientations], -1))
+
+
+def densify(joints: np.ndarray, max_step_rad: float) -> np.ndarray:
+    """Linear joint-space interpolation of (W, 4) waypoints so no joint moves more than ``max_step_rad``."""
+    pieces = [joints[:1]]
+    for a, b in zip(joints[:-1], joints[1:]):
+        steps = max(1, int(math.ceil(np.max(np.abs(b - a)) / max_step_rad)))
+        pieces.append(a + np.linspace(0.0, 1.0, steps + 1)[1:, None] * (b - a))
+    return np.concatenate(pieces)
+
+
+def path_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
+    """(K,) capsule clearance (m) of each configuration to the obstacles and the table."""
+    table = table_clearance(joints, validate=False)
+    if len(obstacles) == 0:
+        return table
+    return np.minimum(min_clearance(joints, obstacles, validate=False).distance_m, table)
+
+
+def _candidates(config: PlannerConfig) -> list[tuple[str, dict]]:
+    found = [("straight", {})]
+    if not config.straight_only:
+        for lift in config.lifts_m:
+            for radial in config.radial_offsets_m:
+                found.append((f"arc lift={lift:.2f} radial={radial:+.2f}", {"arc": True, "lift_m": lift, "radial_m": radial}))
+    return found
+
+
+def plan_path(start_q: np.ndarray, goal_pose: np.ndarray, obstacles: ObstacleSet, solver: IKSolver,
+              config: PlannerConfig = PlannerConfig()) -> PlannedPath:
+    """Plan a joint path from ``start_q`` (4,) rad to ``goal_pose`` (7,) with ``solver``.
+
+    Raises:
+        InvalidInputError: ``start_q`` outside the limits or malformed goal.
+    """
+    start_q = np.asarray(start_q, dtype=float)
+    if start_q.shape != (4,) or not within_limits(start_q, 1e-6):
+        raise InvalidInputError(f"start configuration must be (4,) inside the joint limits, got {start_q}")
+    start_pose = forward_kinematics(clamp_to_limits(start_q))
+    best: tuple | None = None
+    candidates = _candidates(config)
+    for label, options in candidates:
+        waypoints = cartesian_path(start_pose, np.asarray(goal_pose, dtype=float), config.waypoints, **options)
+        raw = solver.solve(waypoints[1:], seed_q=start_q)
+        unsolved = int(np.isnan(raw).any(-1).sum())
+        if unsolved == len(raw):
+            continue
+        raw = _fill_unsolved(raw)
+        violations = int((~within_limits(raw, 1e-9)).sum())
+        joints = densify(np.vstack([start_q, clamp_to_limits(raw)]), config.check_step_rad)
+        clearance = float(path_clearance(joints, obstacles).min())
+        length = float(np.abs(np.diff(joints, axis=0)).sum())
+        feasible = clearance >= config.margin_m and unsolved == 0
+        key = (not feasible, length if feasible else -clearance)
+        if best is None or key < best[0]:
+            best = (key, PlannedPath(joints, waypoints, label, clearance, len(candidates), violations, unsolved))
+        if feasible and label == "straight":
+            break  # nothing is shorter than the straight path that keeps the margin
+    if best is None:  # the solver answered no waypoint at all: stay put
+        joints = start_q[None, :].copy()
+        return PlannedPath(joints, np.asarray(goal_pose)[None, :], "none", float(path_clearance(joints, obstacles)[0]),
+                           len(candidates), 0, config.waypoints - 1)
+    return best[1]
+
+
+def _fill_unsolved(joints: np.ndarray) -> np.ndarray:
+    """Replace NaN rows by the nearest earlier solved row (or the first solved one)."""
+    joints = joints.copy()
+    solved = ~np.isnan(joints).any(-1)
+    first = joints[np.argmax(solved)]
+    last = first
+    for i in range(len(joints)):
+        if solved[i]:
+            last = joints[i]
+        else:
+            joints[i] = last
+    return joints
+
+
+def keep_clearance(q: np.ndarray, obstacles: ObstacleSet, margin_m: float, *, iterations: int = 8) -> np.ndarray:
+    """Nearest joint target to ``q`` (4,) keeping ``margin_m`` from obstacles and table (Gauss-Newton projection).
+
+    Each iteration moves ``q`` along the gradient of the summed squared margin violations by the
+    step that zeroes them to first order, then clamps to the joint limits. Returns ``q``
+    unchanged when it already keeps the margin.
+    """
+    import torch
+
+    current = torch.tensor(np.asarray(q, dtype=float))
+    low, high = torch.tensor(JOINT_LIMITS[:, 0]), torch.tensor(JOINT_LIMITS[:, 1])
+    for _ in range(iterations):
+        current = current.detach().requires_grad_(True)
+        distances = table_clearance(current, validate=False)[None]
+        if len(obstacles):
+            distances = torch.cat([distances, signed_distances(current, obstacles, validate=False).reshape(-1)])
+        violation = torch.clamp(margin_m - distances, min=0.0)
+        loss = (violation * violation).sum()
+        if float(loss.detach()) <= 0.0:
+            break
+        (gradient,) = torch.autograd.grad(loss, current)
+        norm_sq = float((gradient * gradient).sum())
+        if norm_sq < 1e-18:
+            break
+        current = torch.clamp(current - 2.0 * loss.detach() / norm_sq * gradient, low, high)
+    return current.detach().numpy()
