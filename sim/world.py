@@ -60,8 +60,8 @@ class ClosestPoint(NamedTuple):
 class Camera:
     """A look-at camera given by its target, distance and angles (degrees), as PyBullet's GUI."""
 
-    target: tuple[float, float, float] = (0.12, 0.0, 0.12)
-    distance_m: float = 0.75
+    target: tuple[float, float, float] = (0.14, 0.0, 0.10)
+    distance_m: float = 0.58
     yaw_deg: float = 50.0
     pitch_deg: float = -30.0
     fov_deg: float = 50.0
@@ -74,8 +74,8 @@ class Camera:
 #: Camera presets by name (``orbit`` is ``front`` turned a little each frame by the caller).
 CAMERA_PRESETS: dict[str, Camera] = {
     "front": Camera(yaw_deg=50.0, pitch_deg=-30.0),
-    "side": Camera(yaw_deg=0.0, pitch_deg=-15.0, distance_m=0.8),
-    "top": Camera(yaw_deg=90.0, pitch_deg=-89.0, distance_m=0.85, target=(0.12, 0.0, 0.0)),
+    "side": Camera(yaw_deg=0.0, pitch_deg=-12.0, distance_m=0.62),
+    "top": Camera(yaw_deg=90.0, pitch_deg=-89.0, distance_m=0.7, target=(0.14, 0.0, 0.0)),
     "orbit": Camera(yaw_deg=50.0, pitch_deg=-30.0),
 }
 
@@ -411,14 +411,25 @@ class World:
 
     # ----------------------------------------------------------------------------- rendering
     def render(self, width: int = 640, height: int = 480, camera: Camera | str = "front",
-               *, opengl: bool = False) -> np.ndarray:
+               *, opengl: bool = False, shadow: bool = True) -> np.ndarray:
         """An RGB image (height, width, 3) uint8 of the scene.
 
         Args:
             width, height: image size in pixels.
             camera: a :class:`Camera` or a preset name from :data:`CAMERA_PRESETS`.
             opengl: use the OpenGL renderer (needs a GUI or EGL context); TinyRenderer otherwise.
+            shadow: cast shadows (no measurable cost with TinyRenderer).
         """
+        view, projection = self.camera_matrices(width, height, camera)
+        p = self.client
+        renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if opengl else pybullet.ER_TINY_RENDERER
+        image = p.getCameraImage(width, height, view, projection, renderer=renderer,
+                                 lightDirection=[0.4, -0.6, 1.0], shadow=int(shadow))
+        rgba = np.asarray(image[2], dtype=np.uint8).reshape(height, width, 4)
+        return np.ascontiguousarray(rgba[..., :3])
+
+    def camera_matrices(self, width: int, height: int, camera: Camera | str = "front") -> tuple[list, list]:
+        """PyBullet's flattened (column-major) view and projection matrices for ``camera``."""
         if isinstance(camera, str):
             camera = self._lookup(CAMERA_PRESETS, camera, "camera preset")
         if width < 1 or height < 1:
@@ -429,11 +440,16 @@ class World:
             yaw=camera.yaw_deg, pitch=camera.pitch_deg, roll=0.0, upAxisIndex=2,
         )
         projection = p.computeProjectionMatrixFOV(fov=camera.fov_deg, aspect=width / height, nearVal=0.01, farVal=5.0)
-        renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if opengl else pybullet.ER_TINY_RENDERER
-        image = p.getCameraImage(width, height, view, projection, renderer=renderer,
-                                 lightDirection=[0.4, -0.6, 1.0], shadow=1)
-        rgba = np.asarray(image[2], dtype=np.uint8).reshape(height, width, 4)
-        return np.ascontiguousarray(rgba[..., :3])
+        return list(view), list(projection)
+
+    def project(self, points: np.ndarray, width: int, height: int, camera: Camera | str = "front") -> np.ndarray:
+        """Pixel coordinates (N, 2) ``(column, row)`` of world points (N, 3) in :meth:`render`'s image."""
+        view, projection = self.camera_matrices(width, height, camera)
+        matrix = np.array(projection).reshape(4, 4).T @ np.array(view).reshape(4, 4).T
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        clip = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ matrix.T
+        ndc = clip[:, :3] / clip[:, 3:4]
+        return np.stack([(ndc[:, 0] + 1) / 2 * width, (1 - ndc[:, 1]) / 2 * height], axis=1)
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod

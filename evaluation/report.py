@@ -1,0 +1,169 @@
+"""The results folder's plots and its self-contained ``report.html``.
+
+Plots are PNG files in ``plots/`` and are also embedded in the page (base64), so ``report.html``
+opens in a browser with no server and still works when copied alone. Optional sections (SHAP
+heat maps, videos) appear when their files exist in the folder; the page never references a
+file that is not there.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.results_io import read_rows
+from evaluation.runner import EPISODES_FILE
+from evaluation.summary import SUMMARY_FILE
+
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_run(out_dir: Path) -> list[Path]:
+    """Write the standard plots of a run into ``out_dir/plots``; return their paths."""
+    plt = _pyplot()
+    rows = read_rows(out_dir / EPISODES_FILE)
+    if not rows:
+        return []
+    plots = out_dir / PLOTS_DIR
+    plots.mkdir(exist_ok=True)
+    policies = list(dict.fromkeys(row["model"] for row in rows))
+    by_policy = {p: [r for r in rows if r["model"] == p] for p in policies}
+    written = []
+    for column, label, name in (
+        ("target_error_mm", "goal position error (mm, log)", "goal_error.png"),
+        ("min_clearance_mm", "minimum clearance (mm, capsule model)", "clearance.png"),
+    ):
+        figure, axes = plt.subplots(figsize=(1.4 + 1.1 * len(policies), 3.6), dpi=110)
+        values = [np.array([float(r[column]) for r in by_policy[p]]) for p in policies]
+        axes.boxplot(values, showfliers=False)
+        for i, v in enumerate(values, start=1):
+            jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
+            collided = np.array([r["collided"] == "1" for r in by_policy[policies[i - 1]]])
+            axes.scatter(i + jitter, v, s=14, c=np.where(collided, "#d62728", "#1f77b4"), zorder=3)
+        axes.set_xticks(range(1, len(policies) + 1), policies, rotation=25, ha="right", fontsize=8)
+        axes.set_ylabel(label)
+        if column == "target_error_mm":
+            axes.set_yscale("log")
+        else:
+            axes.axhline(0.0, color="#d62728", lw=0.8, ls="--")
+        axes.set_title(label.split(" (")[0] + " per policy (red: episode collided)", fontsize=9)
+        figure.tight_layout()
+        figure.savefig(plots / name)
+        plt.close(figure)
+        written.append(plots / name)
+    figure, axes = plt.subplots(figsize=(6.0, 4.2), dpi=110)
+    for policy in policies:
+        error = [float(r["target_error_mm"]) for r in by_policy[policy]]
+        clearance = [float(r["min_clearance_mm"]) for r in by_policy[policy]]
+        axes.scatter(error, clearance, s=18, label=policy, alpha=0.8)
+    summary = json.loads((out_dir / SUMMARY_FILE).read_text()) if (out_dir / SUMMARY_FILE).exists() else {}
+    front = _pareto_front(summary.get("policies", {}))
+    if front:
+        xs, ys = zip(*front)
+        axes.plot(xs, ys, "k--", lw=1, label="Pareto front (policy medians)")
+    axes.set_xscale("log")
+    axes.set_xlabel("goal position error (mm)")
+    axes.set_ylabel("minimum clearance (mm)")
+    axes.axhline(0.0, color="#d62728", lw=0.8)
+    axes.set_title("accuracy vs safety: lower right is better", fontsize=9)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(plots / "pareto.png")
+    plt.close(figure)
+    written.append(plots / "pareto.png")
+    return written
+
+
+def _pareto_front(policies: dict) -> list[tuple[float, float]]:
+    """Policy medians (error, clearance) not dominated by another (lower error, higher clearance)."""
+    points = sorted((p["target_error_mm_median"], p["min_clearance_mm_median"]) for p in policies.values())
+    front, best_clearance = [], -np.inf
+    for error, clearance in points:
+        if clearance > best_clearance:
+            front.append((error, clearance))
+            best_clearance = clearance
+    return front
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+_TABLE_COLUMNS = (
+    ("policy", "policy", "{}"), ("episodes", "n", "{}"), ("success_rate", "success", "{:.0%}"),
+    ("collision_rate", "collisions", "{:.0%}"), ("target_error_mm_median", "goal error mm (median)", "{:.2f}"),
+    ("target_error_mm_p95", "goal error mm (p95)", "{:.2f}"),
+    ("orientation_error_deg_median", "orientation error deg", "{:.2f}"),
+    ("min_clearance_mm_median", "clearance mm (median)", "{:.1f}"),
+    ("min_clearance_mm_min", "clearance mm (min)", "{:.1f}"), ("jerk_median", "jerk rad/s3", "{:.0f}"),
+    ("ik_time_ms_per_episode_median", "IK ms / episode", "{:.1f}"),
+    ("limit_violations_total", "IK limit violations", "{}"),
+)
+
+
+def write_report(out_dir: Path) -> Path:
+    """Write ``plots/`` and ``report.html`` for the results folder; return the report's path."""
+    images = plot_run(out_dir)
+    summary = json.loads((out_dir / SUMMARY_FILE).read_text()) if (out_dir / SUMMARY_FILE).exists() else {}
+    run = summary.get("run", {})
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt.format(p[key]))}</td>" for key, _, fmt in _TABLE_COLUMNS) + "</tr>"
+        for p in summary.get("policies", {}).values()
+    )
+    header = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in _TABLE_COLUMNS)
+    sections = [f"<h2>Summary</h2><table><tr>{header}</tr>{rows}</table>"]
+    sections.append("<h2>Plots</h2>" + "".join(_image(path, path.stem.replace("_", " ")) for path in images))
+    sections.extend(_optional_sections(out_dir, summary))
+    title = f"Neural IK safety report: {run.get('scenario', '')}"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }} th {{ background: #f3f3f3; }}
+figure {{ display: inline-block; margin: 0.5em; }} img, video {{ max-width: 100%; }}
+figcaption {{ font-size: 0.8em; color: #555; text-align: center; }} code {{ background: #f3f3f3; padding: 1px 4px; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Scenario <code>{html.escape(str(run.get('scenario', '')))}</code>, seed {html.escape(str(run.get('seed', '')))},
+{html.escape(str(run.get('episodes', '')))} episodes per policy. Success: goal reached within the environment's
+threshold without any collision. Clearance: signed distance of the arm's capsules to the nearest obstacle or the table
+(negative: penetration). Files: <code>episodes.csv</code>, <code>steps.csv</code>, <code>summary.json</code>.</p>
+{''.join(sections)}
+</body></html>
+"""
+    path = out_dir / REPORT_FILE
+    path.write_text(page)
+    return path
+
+
+def _optional_sections(out_dir: Path, summary: dict) -> list[str]:
+    """SHAP figures and videos, each only if its file exists in the folder."""
+    sections = []
+    shap_dir = out_dir / "shap"
+    if shap_dir.is_dir():
+        figures = sorted(shap_dir.glob("*.png"))
+        if figures:
+            sections.append("<h2>Shapley attributions</h2>" + "".join(_image(p, p.stem.replace("_", " ")) for p in figures))
+    videos = [Path(v) for v in summary.get("videos", {}).get("comparison", [])]
+    existing = [v for v in videos if (out_dir / v).exists()]
+    if existing:
+        sections.append("<h2>Videos</h2>" + "".join(
+            f'<figure><video controls muted loop src="{html.escape(str(v))}"></video><figcaption>{html.escape(v.stem)}</figcaption></figure>'
+            for v in existing))
+    return sections

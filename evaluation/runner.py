@@ -1,0 +1,250 @@
+"""Run policies x scenario x seeds through the environment and log every episode to disk.
+
+One row per finished episode is appended to ``episodes.csv`` (and its per-step log to
+``steps.csv``) the moment it finishes, so a crash loses at most the episodes in flight; a run
+can be resumed without duplicates; ``workers > 1`` runs episodes in worker processes while the
+main process alone writes the files. Episode ``k`` of every policy uses the same scene (seed
+``seed + k``), so policies are compared on identical scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.metrics import EpisodeLog, StepRecord
+from evaluation.results_io import append_rows, filter_csv, read_rows
+from sim.errors import InvalidInputError
+
+EPISODES_FILE, STEPS_FILE, RUN_FILE = "episodes.csv", "steps.csv", "run.json"
+KEY_COLUMNS = ("model", "scenario", "seed", "episode")
+EPISODE_COLUMNS = KEY_COLUMNS + (
+    "success", "collided", "target_error_mm", "min_clearance_mm", "path_length_m", "jerk", "steps",
+    "orientation_error_deg", "min_clearance_pybullet_mm", "contact_steps", "joint_path_length_rad",
+    "duration_s", "ik_time_ms", "ik_calls", "plan_time_ms", "planner_candidate", "limit_violations",
+    "wall_time_s",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run (saved as ``run.json``)."""
+
+    scenario: str
+    policies: tuple[str, ...]
+    episodes: int
+    seed: int
+    out_dir: Path
+    workers: int = 1
+    max_steps: int = 150
+
+    def tasks(self) -> list[tuple[str, int]]:
+        """(policy, episode) pairs, episode-major so partial runs cover every policy."""
+        return [(policy, episode) for episode in range(self.episodes) for policy in self.policies]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data["policies"] = list(self.policies)
+        return data
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """One finished episode: its CSV row and its per-step rows."""
+
+    row: dict[str, Any]
+    steps: list[dict[str, Any]] = field(repr=False)
+
+
+# ------------------------------------------------------------------------------- one episode
+class EpisodeWorker:
+    """Holds an env per scenario and a policy per name, reused across episodes (one per process)."""
+
+    def __init__(self) -> None:
+        self._envs: dict[tuple[str, int], Any] = {}
+        self._policies: dict[str, Any] = {}
+
+    def env(self, scenario: str, max_steps: int) -> Any:
+        key = (scenario, max_steps)
+        if key not in self._envs:
+            import gymnasium as gym
+
+            import sim  # registers the environment
+
+            self._envs[key] = gym.make(sim.ENV_ID, scenario=scenario, max_episode_steps=max_steps)
+        return self._envs[key]
+
+    def policy(self, name: str) -> Any:
+        if name not in self._policies:
+            from agents.policy import make_policy
+
+            self._policies[name] = make_policy(name)
+        return self._policies[name]
+
+    def run(self, scenario: str, policy_name: str, seed: int, episode: int, max_steps: int,
+            observer: Any = None) -> EpisodeResult:
+        """Run one episode to its end and summarise it.
+
+        ``observer(step, env, record)``, if given, is called after the reset (``step=-1``,
+        ``record=None``) and after every control step, e.g. to record video frames.
+        """
+        from agents.policy import PolicyContext
+
+        wall_start = time.perf_counter()
+        env = self.env(scenario, max_steps)
+        policy = self.policy(policy_name)
+        base = env.unwrapped
+        observation, info = env.reset(seed=seed + episode)
+        solver_seconds = policy.solver.stats.seconds
+        policy.reset(PolicyContext.from_env(base))
+        log = EpisodeLog(control_dt_s=base.control_dt_s)
+        if observer is not None:
+            observer(-1, base, None)
+        settle = 0
+        for step in range(max_steps):
+            ik_before = policy.solver.stats.seconds
+            target = policy.act(observation)
+            ik_time = policy.solver.stats.seconds - ik_before
+            observation, _reward, terminated, truncated, info = env.step(base.joints_to_action(target))
+            log.append(_record(step, base, target, info, ik_time))
+            if observer is not None:
+                observer(step, base, log.records[-1])
+            settle = settle + 1 if policy.done else 0
+            if terminated or truncated or (settle >= 1 and info["is_success"]) or settle >= 25:
+                break
+        metrics = log.metrics()
+        plan = policy.plan
+        row = {
+            "model": policy_name, "scenario": scenario, "seed": seed, "episode": episode,
+            **asdict(metrics),
+            "ik_time_ms": 1e3 * (policy.solver.stats.seconds - solver_seconds),
+            "plan_time_ms": 1e3 * policy.plan_time_s,
+            "planner_candidate": plan.candidate if plan else "",
+            "limit_violations": plan.limit_violations if plan else 0,
+            "wall_time_s": time.perf_counter() - wall_start,
+        }
+        steps = [{"model": policy_name, "episode": episode, **record.to_row()} for record in log.records]
+        return EpisodeResult(row, steps)
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+        for policy in self._policies.values():
+            policy.close()
+
+
+def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_time: float) -> StepRecord:
+    return StepRecord(
+        step=step,
+        time_s=(step + 1) * base.control_dt_s,
+        joints_rad=tuple(base.joint_positions()),
+        target_joints_rad=tuple(float(v) for v in target),
+        ee_pose=tuple(base.ee_pose()),
+        goal_pose=tuple(base.goal_pose),
+        target_error_m=float(info["target_error_m"]),
+        min_clearance_m=float(info["min_clearance_m"]),
+        pybullet_clearance_m=float(info["pybullet_clearance_m"]),
+        contact_count=len(info["contacts"]),
+        collided=bool(info["collided"]),
+        is_success=bool(info["is_success"]),
+        ik_time_s=ik_time,
+    )
+
+
+_WORKER: EpisodeWorker | None = None
+
+
+def _run_in_worker(scenario: str, policy: str, seed: int, episode: int, max_steps: int) -> EpisodeResult:
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = EpisodeWorker()
+    return _WORKER.run(scenario, policy, seed, episode, max_steps)
+
+
+# ------------------------------------------------------------------------------- a whole run
+def prepare(config: RunConfig, *, resume: bool) -> set[tuple[str, str, str, str]]:
+    """Create or check the results folder; return the keys of episodes already finished.
+
+    Raises:
+        InvalidInputError: the folder cannot be written, holds a different run, or holds a run
+            and ``resume`` is off.
+    """
+    out = config.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise InvalidInputError(f"cannot write to output folder {out}: {error.strerror or error}") from None
+    run_file = out / RUN_FILE
+    if run_file.exists():
+        if not resume:
+            raise InvalidInputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        previous = json.loads(run_file.read_text())
+        for name in ("scenario", "seed", "max_steps"):
+            if previous.get(name) != config.to_json()[name]:
+                raise InvalidInputError(
+                    f"cannot resume: {name} was {previous.get(name)!r} in {run_file}, now {config.to_json()[name]!r}"
+                )
+    run_file.write_text(json.dumps(config.to_json(), indent=2))
+    done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_rows(out / EPISODES_FILE)}
+    finished_episodes = {(model, episode) for model, _, _, episode in done}
+    # Steps of episodes that never reached episodes.csv are dropped: they will run again.
+    filter_csv(out / STEPS_FILE, lambda row: (row["model"], row["episode"]) in finished_episodes)
+    return done
+
+
+def iterate_results(config: RunConfig, pending: list[tuple[str, int]]) -> Iterator[EpisodeResult]:
+    """Yield finished episodes as they complete (in worker processes if ``config.workers > 1``)."""
+    if config.workers <= 1:
+        worker = EpisodeWorker()
+        try:
+            for policy, episode in pending:
+                yield worker.run(config.scenario, policy, config.seed, episode, config.max_steps)
+        finally:
+            worker.close()
+        return
+    executor = ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"))
+    try:
+        futures: set[Future] = {
+            executor.submit(_run_in_worker, config.scenario, policy, config.seed, episode, config.max_steps)
+            for policy, episode in pending
+        }
+        while futures:
+            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def run(config: RunConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) ``config``; returns the results folder. Files are written as episodes finish."""
+    from tqdm import tqdm
+
+    done = prepare(config, resume=resume)
+    pending = [
+        (policy, episode) for policy, episode in config.tasks()
+        if (policy, config.scenario, str(config.seed), str(episode)) not in done
+    ]
+    bar = tqdm(total=len(config.tasks()), initial=len(config.tasks()) - len(pending), unit="episode",
+               desc=f"{config.scenario}", disable=not progress, dynamic_ncols=True)
+    try:
+        for result in iterate_results(config, pending):
+            append_rows(config.out_dir / STEPS_FILE, list(result.steps[0].keys()) if result.steps else [], result.steps)
+            append_rows(config.out_dir / EPISODES_FILE, EPISODE_COLUMNS, [result.row])
+            bar.set_postfix_str(f"{result.row['model']} ep {result.row['episode']}", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+    return config.out_dir

@@ -1,0 +1,195 @@
+"""Episode videos: PyBullet camera frames with overlays, side-by-side comparisons, MP4 writing.
+
+Frames are rendered at a fixed frame rate of simulated time (TinyRenderer on the CPU by
+default), with the goal drawn as a marker, the end-effector path as a trace, and overlays:
+policy, step, goal error (mm), clearance (mm, red under the safety margin) and a red flash on
+contact. An optional attribution panel shows, per joint, a bar chart of the Shapley values of
+the 7 pose features for the commanded target. MP4 is H.264 / yuv420p (plays in browsers), via
+imageio-ffmpeg; GIF with a warning where ffmpeg is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FEATURES = ("x", "y", "z", "qx", "qy", "qz", "qw")
+_RED, _GREEN, _WHITE, _BLACK = (220, 40, 40), (40, 170, 70), (255, 255, 255), (20, 20, 20)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+@dataclass
+class FrameRecorder:
+    """An episode observer (see ``EpisodeWorker.run``) that renders frames at ``fps``.
+
+    Args:
+        policy: shown in the overlay.
+        width, height: frame size (pixels).
+        fps: frames per second of simulated time.
+        camera: a ``sim.world`` camera preset name; ``"orbit"`` turns 20 degrees per second.
+        margin_m: clearance under which the clearance overlay turns red.
+        explain: optional ``(joints-target pose (7,)) -> (7, 4)`` attributions for the panel.
+    """
+
+    policy: str
+    width: int = 640
+    height: int = 480
+    fps: float = 10.0
+    camera: str = "front"
+    margin_m: float = 0.012
+    explain: Callable[[np.ndarray], np.ndarray] | None = None
+    frames: list[np.ndarray] = field(default_factory=list)
+    _path: list[np.ndarray] = field(default_factory=list)
+    _next_time: float = 0.0
+
+    def __call__(self, step: int, env: Any, record: Any) -> None:
+        time_s = 0.0 if record is None else record.time_s
+        self._path.append(np.asarray(env.ee_pose()[:3]))
+        if record is not None and time_s + 1e-9 < self._next_time:
+            return
+        self._next_time = time_s + 1.0 / self.fps
+        self.frames.append(self.render(env, record, time_s))
+
+    def render(self, env: Any, record: Any, time_s: float) -> np.ndarray:
+        from sim.world import CAMERA_PRESETS
+
+        camera = CAMERA_PRESETS[self.camera]
+        if self.camera == "orbit":
+            camera = camera.orbit(20.0 * time_s)
+        world = env.world
+        frame = world.render(self.width, self.height, camera)
+        image = Image.fromarray(frame)
+        draw = ImageDraw.Draw(image)
+        path = world.project(np.array(self._path), self.width, self.height, camera)
+        if len(path) > 1:
+            draw.line([tuple(p) for p in path], fill=(30, 110, 230), width=2)
+        goal = world.project(np.asarray(env.goal_pose[:3]), self.width, self.height, camera)[0]
+        draw.ellipse([goal[0] - 6, goal[1] - 6, goal[0] + 6, goal[1] + 6], outline=_GREEN, width=2)
+        self._overlay(draw, record)
+        if record is not None and record.contact_count > 0:
+            draw.rectangle([0, 0, self.width - 1, self.height - 1], outline=_RED, width=8)
+        if self.explain is not None:
+            target = record.target_joints_rad if record is not None else env.joint_positions()
+            from sim.kinematics import clamp_to_limits, forward_kinematics
+
+            pose = forward_kinematics(clamp_to_limits(np.asarray(target)))
+            image = _with_panel(image, self.explain(pose))
+        return np.asarray(image)
+
+    def _overlay(self, draw: ImageDraw.ImageDraw, record: Any) -> None:
+        font = _font(max(12, self.height // 30))
+        lines = [(self.policy, _WHITE)]
+        if record is not None:
+            clearance_mm = 1e3 * record.min_clearance_m
+            lines += [
+                (f"step {record.step + 1}  t={record.time_s:.2f}s", _WHITE),
+                (f"goal error {1e3 * record.target_error_m:.1f} mm", _WHITE),
+                (f"clearance {clearance_mm:.1f} mm", _RED if record.min_clearance_m < self.margin_m else _WHITE),
+            ]
+            if record.collided:
+                lines.append(("CONTACT", _RED))
+        line_height = max(14, self.height // 26)
+        draw.rectangle([4, 4, 4 + self.width // 3, 8 + line_height * len(lines)], fill=(0, 0, 0, 140))
+        for i, (text, colour) in enumerate(lines):
+            draw.text((10, 6 + i * line_height), text, fill=colour, font=font)
+
+
+def attribution_panel(phi: np.ndarray, height: int, width: int = 224) -> Image.Image:
+    """A panel (height x width) of one bar chart per joint over the 7 pose features.
+
+    Args:
+        phi: (7, 4) attributions of the joints (columns) to the features (rows), radians.
+    """
+    phi = np.asarray(phi, dtype=float).reshape(7, 4)
+    panel = Image.new("RGB", (width, height), (250, 250, 250))
+    draw = ImageDraw.Draw(panel)
+    font = _font(11)
+    block = height // 4
+    for joint in range(4):
+        top = joint * block
+        draw.text((6, top + 3), f"joint{joint + 1}  (max {np.abs(phi[:, joint]).max():.2f} rad)", fill=_BLACK, font=font)
+        scale = np.abs(phi[:, joint]).max() or 1.0
+        centre = width // 2 + 10
+        for feature in range(7):
+            y = top + 20 + feature * ((block - 26) / 7)
+            length = (width // 2 - 22) * phi[feature, joint] / scale
+            draw.text((4, y - 2), FEATURES[feature], fill=_BLACK, font=font)
+            colour = (40, 110, 200) if length >= 0 else _RED
+            draw.rectangle([min(centre, centre + length), y, max(centre, centre + length), y + (block - 30) / 7 - 1], fill=colour)
+        draw.line([centre, top + 18, centre, top + block - 4], fill=(120, 120, 120))
+    return panel
+
+
+def _with_panel(image: Image.Image, phi: np.ndarray) -> Image.Image:
+    panel = attribution_panel(phi, image.height)
+    joined = Image.new("RGB", (image.width + panel.width, image.height))
+    joined.paste(image, (0, 0))
+    joined.paste(panel, (image.width, 0))
+    return joined
+
+
+def comparison_grid(videos: Sequence[Sequence[np.ndarray]], titles: Sequence[str], *, columns: int | None = None,
+                    scale: int = 2) -> list[np.ndarray]:
+    """Tile synchronised frame lists into one titled grid per time step.
+
+    Shorter lists hold their last frame. Tiles are downscaled by ``scale``.
+    """
+    if not videos:
+        return []
+    columns = columns or min(3, len(videos))
+    rows = math.ceil(len(videos) / columns)
+    length = max(len(v) for v in videos)
+    tile_h, tile_w = videos[0][0].shape[0] // scale, videos[0][0].shape[1] // scale
+    title_h = 22
+    font = _font(14)
+    grid = []
+    for t in range(length):
+        canvas = Image.new("RGB", (columns * tile_w, rows * (tile_h + title_h)), _WHITE)
+        draw = ImageDraw.Draw(canvas)
+        for i, (frames, title) in enumerate(zip(videos, titles)):
+            frame = frames[min(t, len(frames) - 1)][::scale, ::scale][:tile_h, :tile_w]
+            x, y = (i % columns) * tile_w, (i // columns) * (tile_h + title_h)
+            canvas.paste(Image.fromarray(np.ascontiguousarray(frame)), (x, y + title_h))
+            draw.text((x + 6, y + 3), title, fill=_BLACK, font=font)
+        grid.append(np.asarray(canvas))
+    return grid
+
+
+def write_video(frames: Sequence[np.ndarray], path: Path, fps: float) -> Path:
+    """Write ``frames`` (H, W, 3) uint8 as H.264/yuv420p MP4; GIF (with a warning) without ffmpeg.
+
+    Returns:
+        The path written (``.gif`` instead of ``.mp4`` on fallback).
+    """
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    even = [np.ascontiguousarray(f[: height - height % 2, : width - width % 2]) for f in frames]
+    try:
+        import imageio_ffmpeg  # noqa: F401
+
+        with imageio.get_writer(path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
+                                quality=7, ffmpeg_log_level="error") as writer:
+            for frame in even:
+                writer.append_data(frame)
+        return path
+    except ImportError:
+        gif = path.with_suffix(".gif")
+        warnings.warn(f"imageio-ffmpeg is not installed; writing {gif.name} instead of MP4", stacklevel=2)
+        imageio.mimsave(gif, even, duration=1.0 / fps)
+        return gif
