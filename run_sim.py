@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"policies: SOLVER[+MODIFIER...] with SOLVER in {', '.join(solver_names())}, iknet:PATH.pt;\n"
             f"  modifiers: {', '.join(MODIFIERS)} (safe: clearance safety layer; straight: no obstacle-aware "
             "planning; refine: damped least-squares refinement of an IKNet answer).\n"
-            f"  examples: {', '.join(EXAMPLE_POLICIES)}."
+            f"  examples: {', '.join(EXAMPLE_POLICIES)}.\n"
+            "baselines: rl:sac:PATH.zip, rl:ppo:PATH.zip (extra 'rl'), ompl:rrtconnect or ompl:PLANNER (extra 'plan')."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> CliConfig:
     """Parse and validate; every bad value ends in ``parser.error`` (one line, exit status 2)."""
-    from agents.policy import parse_policy
+    from agents.policy import validate_policy_name
     from scenarios import get_scenario
     from sim.errors import ProjectError
 
@@ -114,7 +115,7 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Cli
     try:
         scenario = get_scenario(args.scenario)
         for model in models:
-            parse_policy(model)
+            validate_policy_name(model)
     except ProjectError as error:
         parser.error(str(error))
     scenario_label = Path(args.scenario).stem if args.scenario.endswith(".toml") else args.scenario

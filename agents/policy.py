@@ -46,18 +46,50 @@ class PolicyContext:
     dynamic: bool = False  #: obstacles move during the episode
     joints_from_observation: Callable[[Any], np.ndarray] | None = None
 
+    @staticmethod
+    def from_env(env: Any) -> "PolicyContext":
+        """The context of the current episode of an ``ObstacleReachEnv`` (pass ``env.unwrapped``)."""
+        scene = env.scene
+        return PolicyContext(
+            start_q=env.joint_positions(),
+            goal_pose=env.goal_pose,
+            obstacles_at=scene.obstacle_set,
+            control_dt_s=env.control_period_s,
+            dynamic=scene.is_dynamic,
+            joints_from_observation=lambda observation: np.asarray(observation["observation"][:4], dtype=float),
+        )
+
 
 class Policy(Protocol):
-    """The interface of every controller in the testbed."""
+    """The interface of every controller in the testbed (IK policies, RL agents, planners)."""
 
     name: str
 
     def reset(self, context: PolicyContext) -> None:
-        """Start an episode."""
+        """Start an episode (plan, if the policy plans)."""
         ...
 
     def act(self, observation: Any) -> np.ndarray:
         """(4,) joint targets (rad) for the next control step."""
+        ...
+
+    @property
+    def done(self) -> bool:
+        """The policy has nothing more to command (the runner then lets the arm settle)."""
+        ...
+
+    @property
+    def ik_seconds(self) -> float:
+        """Cumulative time spent in IK / inference since construction (s)."""
+        ...
+
+    def episode_info(self) -> dict[str, float | int | str]:
+        """Extra per-episode columns: ``ik_calls``, ``plan_time_ms``, ``planner_candidate``,
+        ``limit_violations`` (IK answers outside the joint limits)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources."""
         ...
 
 
@@ -138,6 +170,7 @@ class IKPolicy:
 
     def reset(self, context: PolicyContext) -> None:
         self._context = context
+        self._calls_at_reset = self.solver.stats.calls
         self._step = 0
         self._time_s = 0.0
         self.plan_time_s = 0.0
@@ -151,6 +184,18 @@ class IKPolicy:
         steps = np.max(np.abs(np.diff(self.plan.joints, axis=0)), axis=-1) if len(self.plan.joints) > 1 else np.zeros(0)
         self._cumulative = np.concatenate([[0.0], np.cumsum(steps)])
         self._arc, self._arc_total = 0.0, float(self._cumulative[-1])
+
+    @property
+    def ik_seconds(self) -> float:
+        return self.solver.stats.seconds
+
+    def episode_info(self) -> dict[str, float | int | str]:
+        return {
+            "ik_calls": self.solver.stats.calls - self._calls_at_reset,
+            "plan_time_ms": 1e3 * self.plan_time_s,
+            "planner_candidate": self.plan.candidate if self.plan else "",
+            "limit_violations": self.plan.limit_violations if self.plan else 0,
+        }
 
     @property
     def done(self) -> bool:
@@ -190,6 +235,36 @@ class IKPolicy:
             close()
 
 
-def make_policy(name: str, *, safety_margin_m: float = 0.012) -> IKPolicy:
-    """Build the policy a name describes (see :func:`parse_policy`)."""
+#: Policy families other than the IK policies, by name prefix: ``prefix -> (module, factory)``.
+#: Each factory takes the full name and returns a :class:`Policy`; it raises
+#: ``sim.errors.DependencyNotInstalled`` naming the extra when its library is missing.
+BASELINE_FAMILIES: dict[str, tuple[str, str]] = {
+    "rl": ("agents.rl", "make_rl_policy"),
+    "ompl": ("agents.planner", "make_planner_policy"),
+}
+
+
+def validate_policy_name(name: str) -> None:
+    """Raise :class:`UnknownNameError` (or ``DependencyNotInstalled``) unless ``name`` can be built."""
+    prefix = name.split(":", 1)[0]
+    if prefix in BASELINE_FAMILIES:
+        import importlib
+
+        module, _ = BASELINE_FAMILIES[prefix]
+        validate = getattr(importlib.import_module(module), "validate_name", None)
+        if validate is not None:
+            validate(name)
+        return
+    parse_policy(name)
+
+
+def make_policy(name: str, *, safety_margin_m: float = 0.012) -> Policy:
+    """Build the policy a name describes (IK policies: see :func:`parse_policy`; ``rl:...`` and
+    ``ompl:...`` baselines: see :data:`BASELINE_FAMILIES`)."""
+    prefix = name.split(":", 1)[0]
+    if prefix in BASELINE_FAMILIES:
+        import importlib
+
+        module, factory = BASELINE_FAMILIES[prefix]
+        return getattr(importlib.import_module(module), factory)(name)
     return IKPolicy(parse_policy(name), safety_margin_m=safety_margin_m)

@@ -32,7 +32,7 @@ class StepRecord:
     contact_count: int
     collided: bool
     is_success: bool
-    ik_time_s: float  #: time the policy spent in IK for this step (0 when it only followed its path)
+    ik_time_s: float  #: time the policy spent in IK during this step (0 when it only followed its plan)
 
     def to_row(self) -> dict[str, float | int | str]:
         """Flat dict for the steps CSV (vectors spread over numbered columns)."""
@@ -61,8 +61,6 @@ class EpisodeMetrics:
     jerk: float  #: RMS joint jerk (rad/s^3)
     steps: int
     duration_s: float
-    ik_time_ms: float  #: total IK time of the episode
-    ik_calls: int
 
 
 @dataclass
@@ -84,7 +82,6 @@ class EpisodeLog:
         joints = np.array([r.joints_rad for r in self.records])
         orientation_error = float(quat_angle(np.array(final.ee_pose[3:]), np.array(final.goal_pose[3:])))
         collided = any(r.collided for r in self.records)
-        ik_times = [r.ik_time_s for r in self.records if r.ik_time_s > 0]
         return EpisodeMetrics(
             success=bool(final.is_success and not collided),
             collided=collided,
@@ -98,8 +95,6 @@ class EpisodeLog:
             jerk=rms_jerk(joints, self.control_dt_s),
             steps=len(self.records),
             duration_s=len(self.records) * self.control_dt_s,
-            ik_time_ms=1e3 * float(sum(ik_times)),
-            ik_calls=len(ik_times),
         )
 
 

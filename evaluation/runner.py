@@ -4,7 +4,8 @@ One row per finished episode is appended to ``episodes.csv`` (and its per-step l
 ``steps.csv``) the moment it finishes, so a crash loses at most the episodes in flight; a run
 can be resumed without duplicates; ``workers > 1`` runs episodes in worker processes while the
 main process alone writes the files. Episode ``k`` of every policy uses the same scene (seed
-``seed + k``), so policies are compared on identical scenes.
+``seed + k``; fixed scene ``k mod n`` for scenarios of n fixed scenes, e.g. ``benchmark``), so
+policies are compared on identical scenes.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ import numpy as np
 from evaluation.metrics import EpisodeLog, StepRecord
 from evaluation.results_io import append_rows, filter_csv, read_rows
 from sim.errors import InvalidInputError
+from sim.kinematics import forward_kinematics
 
 EPISODES_FILE, STEPS_FILE, RUN_FILE = "episodes.csv", "steps.csv", "run.json"
+#: An episode ends once the policy has commanded its last target and the arm is still
+#: (every joint slower than SETTLED_RAD_S), or SETTLE_STEPS control steps after that.
+SETTLED_RAD_S, SETTLE_STEPS = 0.02, 30
 KEY_COLUMNS = ("model", "scenario", "seed", "episode")
 EPISODE_COLUMNS = KEY_COLUMNS + (
     "success", "collided", "target_error_mm", "min_clearance_mm", "path_length_m", "jerk", "steps",
@@ -80,7 +85,8 @@ class EpisodeWorker:
 
             import sim  # registers the environment
 
-            self._envs[key] = gym.make(sim.ENV_ID, scenario=scenario, max_episode_steps=max_steps)
+            self._envs[key] = gym.make(sim.ENV_IDS[0], scenario=scenario, max_episode_steps=max_steps,
+                                       terminate_on_success=False)
         return self._envs[key]
 
     def policy(self, name: str) -> Any:
@@ -103,33 +109,34 @@ class EpisodeWorker:
         env = self.env(scenario, max_steps)
         policy = self.policy(policy_name)
         base = env.unwrapped
-        observation, info = env.reset(seed=seed + episode)
-        solver_seconds = policy.solver.stats.seconds
+        fixed = len(base.scenario.fixed_scenes)
+        # Scenarios of fixed scenes (benchmark) cycle through them: episode k is scene k mod n.
+        options = {"scene_index": episode % fixed} if fixed else None
+        observation, info = env.reset(seed=seed + episode, options=options)
+        ik_seconds = policy.ik_seconds
         policy.reset(PolicyContext.from_env(base))
-        log = EpisodeLog(control_dt_s=base.control_dt_s)
+        log = EpisodeLog(control_dt_s=base.control_period_s)
         if observer is not None:
             observer(-1, base, None)
         settle = 0
         for step in range(max_steps):
-            ik_before = policy.solver.stats.seconds
+            ik_before = policy.ik_seconds
             target = policy.act(observation)
-            ik_time = policy.solver.stats.seconds - ik_before
-            observation, _reward, terminated, truncated, info = env.step(base.joints_to_action(target))
+            ik_time = policy.ik_seconds - ik_before
+            observation, _reward, terminated, truncated, info = env.step(base.joint_targets_to_action(target))
             log.append(_record(step, base, target, info, ik_time))
             if observer is not None:
                 observer(step, base, log.records[-1])
             settle = settle + 1 if policy.done else 0
-            if terminated or truncated or (settle >= 1 and info["is_success"]) or settle >= 25:
+            still = float(np.max(np.abs(observation["observation"][4:8]))) < SETTLED_RAD_S  # joint velocities
+            if terminated or truncated or (settle >= 1 and still) or settle >= SETTLE_STEPS:
                 break
         metrics = log.metrics()
-        plan = policy.plan
         row = {
             "model": policy_name, "scenario": scenario, "seed": seed, "episode": episode,
             **asdict(metrics),
-            "ik_time_ms": 1e3 * (policy.solver.stats.seconds - solver_seconds),
-            "plan_time_ms": 1e3 * policy.plan_time_s,
-            "planner_candidate": plan.candidate if plan else "",
-            "limit_violations": plan.limit_violations if plan else 0,
+            "ik_time_ms": 1e3 * (policy.ik_seconds - ik_seconds),
+            **policy.episode_info(),
             "wall_time_s": time.perf_counter() - wall_start,
         }
         steps = [{"model": policy_name, "episode": episode, **record.to_row()} for record in log.records]
@@ -143,12 +150,13 @@ class EpisodeWorker:
 
 
 def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_time: float) -> StepRecord:
+    joints = base.joint_positions()
     return StepRecord(
         step=step,
-        time_s=(step + 1) * base.control_dt_s,
-        joints_rad=tuple(base.joint_positions()),
+        time_s=(step + 1) * base.control_period_s,
+        joints_rad=tuple(float(v) for v in joints),
         target_joints_rad=tuple(float(v) for v in target),
-        ee_pose=tuple(base.ee_pose()),
+        ee_pose=tuple(float(v) for v in forward_kinematics(joints, validate=False)),
         goal_pose=tuple(base.goal_pose),
         target_error_m=float(info["target_error_m"]),
         min_clearance_m=float(info["min_clearance_m"]),

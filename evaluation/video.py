@@ -56,8 +56,10 @@ class FrameRecorder:
     _next_time: float = 0.0
 
     def __call__(self, step: int, env: Any, record: Any) -> None:
+        from sim.kinematics import forward_kinematics
+
         time_s = 0.0 if record is None else record.time_s
-        self._path.append(np.asarray(env.ee_pose()[:3]))
+        self._path.append(forward_kinematics(env.joint_positions(), validate=False)[:3])
         if record is not None and time_s + 1e-9 < self._next_time:
             return
         self._next_time = time_s + 1.0 / self.fps
@@ -174,22 +176,76 @@ def write_video(frames: Sequence[np.ndarray], path: Path, fps: float) -> Path:
     Returns:
         The path written (``.gif`` instead of ``.mp4`` on fallback).
     """
-    import imageio.v2 as imageio
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    even = [np.ascontiguousarray(f[: height - height % 2, : width - width % 2]) for f in frames]
+    height, width = height - height % 2, width - width % 2  # yuv420p needs even sizes
+    even = [np.ascontiguousarray(f[:height, :width]) for f in frames]
     try:
-        import imageio_ffmpeg  # noqa: F401
-
-        with imageio.get_writer(path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
-                                quality=7, ffmpeg_log_level="error") as writer:
-            for frame in even:
-                writer.append_data(frame)
-        return path
+        import imageio_ffmpeg
     except ImportError:
+        import imageio.v2 as imageio
+
         gif = path.with_suffix(".gif")
         warnings.warn(f"imageio-ffmpeg is not installed; writing {gif.name} instead of MP4", stacklevel=2)
         imageio.mimsave(gif, even, duration=1.0 / fps)
         return gif
+    # imageio-ffmpeg's own generator closes ffmpeg's pipes when closed (imageio's plugin leaves them to the GC).
+    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                         quality=7, macro_block_size=1, ffmpeg_log_level="error")
+    writer.send(None)
+    try:
+        for frame in even:
+            writer.send(frame)
+    finally:
+        writer.close()
+    return path
+
+
+def _file_stem(policy: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in policy)
+
+
+def record_run_videos(config: Any, *, episodes: int = 1, progress: bool = True, fps: float = 10.0,
+                      width: int = 640, height: int = 480, camera: str = "front",
+                      explainers: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
+    """Replay the first ``episodes`` episodes of a run with recording; write per-episode and comparison videos.
+
+    Episodes are deterministic (same seed, same commands), so the replay is the logged episode.
+
+    Args:
+        config: the run's ``evaluation.runner.RunConfig``.
+        explainers: optional per-policy attribution functions for the live panel.
+
+    Returns:
+        ``{"per_episode": [...], "comparison": [...], "fps", "size", "camera"}`` with paths
+        relative to the results folder.
+    """
+    from tqdm import tqdm
+
+    from evaluation.runner import EpisodeWorker
+
+    out_dir = Path(config.out_dir)
+    videos_dir = out_dir / "videos"
+    per_episode, comparison = [], []
+    count = min(episodes, config.episodes)
+    worker = EpisodeWorker()
+    bar = tqdm(total=count * len(config.policies), unit="video", desc="videos", disable=not progress)
+    try:
+        for episode in range(count):
+            recorded = []
+            for policy in config.policies:
+                explain = (explainers or {}).get(policy)
+                recorder = FrameRecorder(policy, width, height, fps, camera, explain=explain)
+                worker.run(config.scenario, policy, config.seed, episode, config.max_steps, observer=recorder)
+                path = write_video(recorder.frames, videos_dir / f"{_file_stem(policy)}_ep{episode}.mp4", fps)
+                per_episode.append(str(path.relative_to(out_dir)))
+                recorded.append(recorder.frames)
+                bar.update(1)
+            grid = comparison_grid(recorded, list(config.policies))
+            path = write_video(grid, videos_dir / f"comparison_ep{episode}.mp4", fps)
+            comparison.append(str(path.relative_to(out_dir)))
+    finally:
+        bar.close()
+        worker.close()
+    return {"per_episode": per_episode, "comparison": comparison, "fps": fps, "size": [width, height], "camera": camera}

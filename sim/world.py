@@ -16,6 +16,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -80,6 +82,12 @@ CAMERA_PRESETS: dict[str, Camera] = {
 }
 
 
+def gui_available() -> bool:
+    """True if PyBullet's GUI can open here (on Linux it needs an X display; without one,
+    connecting ends the whole process instead of raising)."""
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY"))
+
+
 class World:
     """One PyBullet client holding the OpenManipulator-X on a table, plus named obstacles.
 
@@ -100,6 +108,8 @@ class World:
         gravity_m_s2: float = 9.81,
         table: bool = True,
     ) -> None:
+        if gui and not gui_available():
+            raise InvalidInputError("PyBullet's GUI needs a display (DISPLAY is not set); use the headless client")
         self._client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
         self.gui = gui
         self.time_step_s = time_step_s
@@ -188,6 +198,12 @@ class World:
         gripper_m = float(np.clip(gripper_m, *GRIPPER_LIMITS_M))
         for index in self.gripper_joints:
             p.setJointMotorControl2(self.robot, index, pybullet.POSITION_CONTROL, targetPosition=gripper_m, force=10.0)
+
+    def reset_gripper(self, gripper_m: float = 0.0) -> None:
+        """Teleport both fingers to ``gripper_m`` (m) at rest, undoing pushes from contacts."""
+        p = self.client
+        for index in self.gripper_joints:
+            p.resetJointState(self.robot, index, float(gripper_m), 0.0)
 
     def joint_positions(self) -> np.ndarray:
         """(4,) arm joint angles (rad)."""
@@ -352,12 +368,21 @@ class World:
         return np.array(position), np.array(orientation)
 
     # ----------------------------------------------------------------------------- queries
-    def contacts(self, *, include_table: bool = True) -> list[Contact]:
-        """Contact points between the robot and other bodies after the last physics step."""
+    def detect_collisions(self) -> None:
+        """Refresh :meth:`contacts` for the current poses without advancing time (e.g. after a reset)."""
+        self.client.performCollisionDetection()
+
+    def contacts(self, *, include_table: bool = True, max_distance_m: float = 0.0) -> list[Contact]:
+        """Contact points between the robot and other bodies after the last physics step.
+
+        Bullet also keeps speculative manifold points a little apart (within its contact
+        threshold, with zero force); only points at most ``max_distance_m`` apart (0: touching
+        or penetrating) are reported.
+        """
         found = []
         for point in self.client.getContactPoints(bodyA=self.robot):
             other = self._body_names.get(point[2])
-            if other is None or (other == TABLE_NAME and not include_table):
+            if other is None or (other == TABLE_NAME and not include_table) or point[8] > max_distance_m:
                 continue
             found.append(Contact(self._link_name[point[3]], other, tuple(point[5]), tuple(point[7]),
                                  float(point[8]), float(point[9])))
@@ -450,6 +475,14 @@ class World:
         clip = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ matrix.T
         ndc = clip[:, :3] / clip[:, 3:4]
         return np.stack([(ndc[:, 0] + 1) / 2 * width, (1 - ndc[:, 1]) / 2 * height], axis=1)
+
+    def aim_gui_camera(self, camera: Camera | str = "front") -> None:
+        """Point the GUI's camera like ``camera`` (no effect on a headless world)."""
+        if isinstance(camera, str):
+            camera = self._lookup(CAMERA_PRESETS, camera, "camera preset")
+        if self.gui:
+            self.client.resetDebugVisualizerCamera(camera.distance_m, camera.yaw_deg, camera.pitch_deg,
+                                                   list(camera.target))
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod

@@ -1,0 +1,428 @@
+"""``OpenManipulatorX-ObstacleReach-v0``: reach a goal pose among obstacles (Gymnasium env).
+
+Registered when :mod:`sim` is imported; create it with
+``gymnasium.make("OpenManipulatorX-ObstacleReach-v0", scenario="cluttered")``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from sim.collision import CAPSULE_LINKS, ObstacleSet, min_clearance
+from sim.env_spaces import (
+    ActionMode, RewardSpec, RewardType, action_to_joint_targets, goal_errors, joint_targets_to_action,
+    obstacle_features, observation_bounds, observation_space, pack_observation,
+)
+from sim.errors import InvalidInputError, UnknownNameError
+from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
+from sim.scenario_spec import ScenarioSpec
+from sim.scene import Scene
+from sim.scene_sampling import scene_for_episode
+from sim.transforms import quat_to_matrix
+from sim.world import Camera, World, gui_available
+
+PHYSICS_FREQUENCY_HZ: float = 240.0
+#: PyBullet closest points are searched up to this distance (m); farther counts as +inf.
+CLEARANCE_HORIZON_M: float = 1.0
+_RENDER_MODES = ("human", "rgb_array")
+#: The default view: the robot and its reach in front and to the sides, from above the front right.
+DEFAULT_CAMERA = Camera(target=(0.06, 0.0, 0.1), distance_m=0.72, yaw_deg=40.0, pitch_deg=-32.0)
+
+
+class ObstacleReachEnv(gym.Env):
+    """Move the OpenManipulator-X's end effector to a goal pose without touching obstacles.
+
+    ## Description
+    A 4-DOF ROBOTIS OpenManipulator-X stands on a table (surface z = 0, base at the origin) in
+    PyBullet. Each episode a scene is drawn from a scenario (``scenarios/``): obstacles (spheres,
+    boxes, cylinders, possibly moving), a start configuration and a goal pose reachable by
+    construction. Obstacles are placed so the straight joint-space path to the goal is usually
+    blocked. Clearance is measured every step both with the capsule model (:mod:`sim.collision`)
+    and with PyBullet's closest points; contacts come from PyBullet. The gripper has no action:
+    its fingers are held closed and rigid, so both clearance measures see the same solid.
+    Physics runs at 240 Hz; every episode gets a fresh PyBullet client, so a seed fixes the
+    episode exactly whatever ran before.
+
+    ## Action Space
+    ``Box(-1, 1, (4,), float32)``, one value per joint (joint1..joint4). ``action_mode="absolute"``
+    maps [-1, 1] linearly onto each joint's limits (the position target); ``"delta"`` adds
+    ``action * 4.8 rad/s * control period`` to the measured joint angles. Targets are clipped to
+    the limits and reached by PyBullet's position control at most 4.8 rad/s per joint. Actions
+    outside [-1, 1] are clipped.
+
+    ## Observation Space
+    A ``Dict`` as in Gymnasium-Robotics (all float32, clipped into the bounds):
+    ``achieved_goal`` = end-effector pose, ``desired_goal`` = goal pose (7 each:
+    ``[x, y, z, qx, qy, qz, qw]``, m, base frame, qw >= 0) and ``observation``:
+
+    | index | meaning | unit | min | max |
+    |---|---|---|---|---|
+    | 0-3 | joint positions joint1..4 | rad | limit - 0.1 | limit + 0.1 |
+    | 4-7 | joint velocities | rad/s | -9.6 | 9.6 |
+    | 8-14 | end-effector pose x, y, z, qx, qy, qz, qw | m, 1 | -0.5, -0.5, -0.4, -1... | 0.5, 0.5, 0.6, 1... |
+    | 15-21 | goal pose (as above) | m, 1 | as above | as above |
+    | 22 + 17 k | obstacle slot k present (0 = padding) | 1 | 0 | 1 |
+    | 23-25 + 17 k | kind one-hot: sphere, box, cylinder | 1 | 0 | 1 |
+    | 26-28 + 17 k | obstacle centre x, y, z | m | -1.1 | 1.1 |
+    | 29-32 + 17 k | obstacle quaternion qx, qy, qz, qw | 1 | -1 | 1 |
+    | 33-35 + 17 k | size: sphere (r, 0, 0), box half extents, cylinder (r, half height, 0) | m | 0 | 0.3 |
+    | 36-38 + 17 k | obstacle velocity | m/s | -1 | 1 |
+
+    with ``k = 0 .. max_obstacles - 1`` (``22 + 17 * max_obstacles`` values; 158 by default).
+
+    ## Rewards
+    ``compute_reward(achieved_goal, desired_goal, info)`` (vectorised, for HER). With ``d`` the
+    position error (m) and ``theta`` the geodesic orientation error (rad): ``"dense"`` gives
+    ``-(d + 0.05 * theta)``; ``"sparse"`` gives 0 on success (``d < 0.01`` and
+    ``theta < 0.1745``) and -1 otherwise. Either loses ``collision_penalty`` (1.0) on every step
+    the robot touches an obstacle or the table (``info["collided"]``).
+
+    ## Starting State
+    The scene's start configuration, at rest; obstacles at their time-0 poses. Start and goal
+    keep at least the scenario's clearance margin (1.5 cm by default) from every obstacle.
+
+    ## Episode End
+    Terminated on success (``terminate_on_success``) or on contact (``terminate_on_collision``);
+    truncated after ``max_episode_steps`` (100 through ``gymnasium.make``, i.e. 5 s at 20 Hz).
+
+    ## Info
+    ``is_success``, ``collided``, ``target_error_m``, ``orientation_error_rad``,
+    ``min_clearance_m`` (capsule model; +inf with no obstacle), ``closest_link`` and
+    ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet closest
+    points, +inf beyond 1 m), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
+    body, position, normal, distance, normal force in N, from the latest physics substep of the
+    step that had any, so a touch in mid-step counts; ``collided`` is ``bool(contacts)``) and
+    ``time_s``.
+
+    ## Arguments
+    * ``scenario``: a built-in name (``scenarios.scenario_names()``), a path to a TOML file, or a
+      :class:`~sim.scenario_spec.ScenarioSpec`; default ``"benchmark"``.
+    * ``render_mode``: ``None``, ``"rgb_array"`` (TinyRenderer frames, ``render_height`` x
+      ``render_width`` x 3) or ``"human"`` (PyBullet's GUI, real-time pace; needs a display).
+    * ``max_episode_steps``: truncate after this many steps (``None``: never; ``gymnasium.make``
+      adds a ``TimeLimit`` instead, set with its own ``max_episode_steps``).
+    * ``control_frequency_hz``: steps per simulated second; must divide 240 Hz physics.
+    * ``action_mode``: ``"absolute"`` or ``"delta"``; ``reward_type``: ``"dense"`` or ``"sparse"``.
+    * ``terminate_on_collision`` (False), ``terminate_on_success`` (True).
+    * ``max_obstacles``: obstacle slots in the observation (8).
+    * ``success_distance_m``, ``success_angle_rad``, ``orientation_weight_m_per_rad``,
+      ``collision_penalty``: see Rewards.
+    * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
+      :class:`sim.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
+      as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
+
+    Reset options: ``{"scene": Scene}`` uses that scene; ``{"scene_index": i}`` picks fixed scene
+    ``i`` of a scenario that has them (``benchmark``).
+
+    ## Version History
+    * v0: initial version.
+
+    Example:
+        >>> import gymnasium as gym, sim
+        >>> env = gym.make("OpenManipulatorX-ObstacleReach-v0", scenario="cluttered")
+        >>> observation, info = env.reset(seed=1)
+        >>> observation["observation"].shape, observation["desired_goal"].shape
+        ((158,), (7,))
+        >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> sorted(k for k in info if k.endswith("_m"))
+        ['min_clearance_m', 'pybullet_clearance_m', 'target_error_m']
+        >>> env.close()
+    """
+
+    metadata: dict[str, Any] = {"render_modes": list(_RENDER_MODES), "render_fps": 20}
+
+    def __init__(
+        self,
+        scenario: ScenarioSpec | str = "benchmark",
+        *,
+        render_mode: str | None = None,
+        max_episode_steps: int | None = None,
+        control_frequency_hz: float = 20.0,
+        action_mode: ActionMode = "absolute",
+        reward_type: RewardType = "dense",
+        terminate_on_collision: bool = False,
+        terminate_on_success: bool = True,
+        max_obstacles: int = 8,
+        success_distance_m: float = 0.01,
+        success_angle_rad: float = 0.1745,
+        orientation_weight_m_per_rad: float = 0.05,
+        collision_penalty: float = 1.0,
+        render_width: int = 480,
+        render_height: int = 360,
+        camera: Camera | str = DEFAULT_CAMERA,
+    ) -> None:
+        self._init_kwargs = {key: value for key, value in locals().items() if key not in ("self", "__class__")}
+        self._world: World | None = None
+        if render_mode is not None and render_mode not in _RENDER_MODES:
+            raise UnknownNameError("render mode", str(render_mode), _RENDER_MODES)
+        if action_mode not in ("absolute", "delta"):
+            raise UnknownNameError("action mode", str(action_mode), ("absolute", "delta"))
+        if reward_type not in ("dense", "sparse"):
+            raise UnknownNameError("reward type", str(reward_type), ("dense", "sparse"))
+        substeps = PHYSICS_FREQUENCY_HZ / control_frequency_hz if control_frequency_hz > 0 else math.nan
+        if not (math.isfinite(substeps) and substeps >= 1 and abs(substeps - round(substeps)) < 1e-9):
+            raise InvalidInputError(f"control_frequency_hz must divide {PHYSICS_FREQUENCY_HZ:g} Hz "
+                                    f"(e.g. 10, 20, 30, 60), got {control_frequency_hz}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise InvalidInputError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps}")
+        if not isinstance(max_obstacles, int) or max_obstacles < 0:
+            raise InvalidInputError(f"max_obstacles must be a non-negative integer, got {max_obstacles}")
+        if render_mode == "human" and not gui_available():
+            raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
+        self.scenario: ScenarioSpec = self._resolve(scenario)
+        if self.scenario.max_obstacle_count() > max_obstacles:
+            raise InvalidInputError(
+                f"scenario {self.scenario.name!r} can hold {self.scenario.max_obstacle_count()} obstacles "
+                f"but max_obstacles is {max_obstacles}"
+            )
+        self.render_mode = render_mode
+        self.action_mode: ActionMode = action_mode
+        self.max_episode_steps = max_episode_steps
+        self.substeps = int(round(substeps))
+        self.control_period_s = self.substeps / PHYSICS_FREQUENCY_HZ
+        self._max_step_rad = MAX_JOINT_VELOCITY_RAD_S * self.control_period_s  # delta mode, action 1
+        self.max_obstacles = max_obstacles
+        self.terminate_on_collision = bool(terminate_on_collision)
+        self.terminate_on_success = bool(terminate_on_success)
+        self.reward_spec = RewardSpec(reward_type, success_distance_m, success_angle_rad,
+                                      orientation_weight_m_per_rad, collision_penalty)
+        self.render_width, self.render_height, self.camera = int(render_width), int(render_height), camera
+        # Instance metadata: the frame rate follows the control frequency, and "human" is
+        # declared only where a GUI can open (checkers create every declared mode).
+        self.metadata = {
+            "render_modes": [mode for mode in _RENDER_MODES if mode != "human" or gui_available()],
+            "render_fps": control_frequency_hz,
+        }
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+        self.observation_space = observation_space(max_obstacles)
+        self._bounds = observation_bounds(max_obstacles)
+        self._scene: Scene | None = None
+        self._step_count = 0
+        self._episode = 0
+        self._static_obstacles: tuple[ObstacleSet, np.ndarray] | None = None
+        self._saved: dict[int, tuple[int, int, tuple]] = {}
+        self._contacts: tuple = ()
+
+    @staticmethod
+    def _resolve(scenario: ScenarioSpec | str) -> ScenarioSpec:
+        if isinstance(scenario, ScenarioSpec):
+            return scenario
+        # The one upward reference of sim: names and TOML paths live in the scenarios
+        # catalogue, imported only when a name is given (see DESIGN.md's dependency rule).
+        from scenarios import get_scenario
+
+        return get_scenario(scenario)
+
+    # ----------------------------------------------------------------------------- Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+        """Start an episode: draw a scene with ``np_random`` (seeded by ``seed``), or take
+        ``options["scene"]`` / ``options["scene_index"]``; returns ``(observation, info)``."""
+        super().reset(seed=seed)
+        scene = scene_for_episode(self.scenario, self.np_random, options)
+        if len(scene.obstacles) > self.max_obstacles:
+            raise InvalidInputError(
+                f"the scene has {len(scene.obstacles)} obstacles; max_obstacles is {self.max_obstacles}")
+        self._load(scene)
+        return self._observe()
+
+    def step(self, action: Any):  # type: ignore[override]
+        """Command the joint targets of ``action`` (4,), advance one control period (fixed physics
+        substeps, moving obstacles moved), measure; returns ``(obs, reward, terminated, truncated, info)``."""
+        if self._world is None or self._scene is None:
+            raise InvalidInputError("call reset() before step()")
+        started = time.perf_counter()
+        world = self._world
+        world.set_position_targets(self.action_to_joint_targets(action))
+        # Moving obstacles' poses at the end of every substep, computed in one go per obstacle.
+        first = self._step_count * self.substeps + 1
+        times = np.arange(first, first + self.substeps) / PHYSICS_FREQUENCY_HZ
+        moving = [(obstacle, obstacle.position_at(times)) for obstacle in self._scene.obstacles if obstacle.motion]
+        self._contacts = ()
+        for substep in range(self.substeps):
+            for obstacle, path in moving:
+                world.move_obstacle(obstacle.name, path[substep], obstacle.orientation)
+            world.step()
+            # Keep the latest substep's contacts that had any, so a touch in mid-step counts.
+            self._contacts = tuple(world.contacts()) or self._contacts
+        # The task has no gripper: keep the fingers closed and rigid, so the capsule model
+        # (fingers at 0) and PyBullet measure the same solid even after impacts.
+        world.reset_gripper(0.0)
+        # Bullet finds contacts before it integrates a substep: refresh them for the final poses
+        # too, so an overlap the last substep moved into is not reported one step late.
+        world.detect_collisions()
+        self._contacts = tuple(world.contacts()) or self._contacts
+        self._step_count += 1
+        observation, info = self._observe()
+        # The same arithmetic as compute_reward(achieved_goal, desired_goal, info), errors computed once.
+        reward = float(self.reward_spec.reward_from_errors(info["target_error_m"], info["orientation_error_rad"],
+                                                           float(info["collided"])))
+        terminated = bool((self.terminate_on_success and info["is_success"])
+                          or (self.terminate_on_collision and info["collided"]))
+        truncated = self.max_episode_steps is not None and self._step_count >= self.max_episode_steps
+        if self.render_mode == "human":
+            time.sleep(max(0.0, self.control_period_s - (time.perf_counter() - started)))
+        return observation, reward, terminated, bool(truncated), info
+
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> np.ndarray | float:
+        """Reward of ``(..., 7)`` achieved and desired goals (vectorised; see the class doc)."""
+        return self.reward_spec.compute_reward(achieved_goal, desired_goal, info)
+
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """An RGB frame (render_height, render_width, 3) uint8 in ``rgb_array`` mode, else None."""
+        if self.render_mode != "rgb_array":
+            return None
+        if self._world is None:
+            raise InvalidInputError("call reset() before render()")
+        return self._world.render(self.render_width, self.render_height, self.camera)
+
+    def close(self) -> None:
+        """Free the PyBullet client (idempotent)."""
+        if self._world is not None:
+            self._world.close()
+            self._world = None
+        self._saved.clear()
+
+    # ----------------------------------------------------------------------------- for policies
+    @property
+    def scene(self) -> Scene:
+        """The current episode's scene (obstacles with motions, start, goal joints and pose)."""
+        if self._scene is None:
+            raise InvalidInputError("call reset() first: there is no scene yet")
+        return self._scene
+
+    @property
+    def time_s(self) -> float:
+        """Simulated time since the reset (s)."""
+        return self._step_count * self.control_period_s
+
+    @property
+    def goal_pose(self) -> np.ndarray:
+        """(7,) goal pose ``[x, y, z, qx, qy, qz, qw]`` (m, base frame)."""
+        return np.array(self.scene.goal_pose)
+
+    def obstacle_set(self, time_s: float | None = None) -> ObstacleSet:
+        """The obstacles at ``time_s`` (default: now) for the capsule model (:mod:`sim.collision`)."""
+        return self.scene.obstacle_set(self.time_s if time_s is None else float(time_s))
+
+    @property
+    def world(self) -> World:
+        """The episode's :class:`sim.world.World` (for cameras and overlays; do not step it)."""
+        return self._live_world()
+
+    def joint_positions(self) -> np.ndarray:
+        """(4,) measured joint angles (rad)."""
+        return self._live_world().joint_positions()
+
+    def action_to_joint_targets(self, action: Any) -> np.ndarray:
+        """(4,) joint targets (rad, within the limits) that ``action`` (4,) commands now."""
+        now = self.joint_positions() if self.action_mode == "delta" else None
+        return action_to_joint_targets(action, self.action_mode, now, self._max_step_rad)
+
+    def joint_targets_to_action(self, joints: Any) -> np.ndarray:
+        """(4,) float32 action in [-1, 1] commanding joint targets ``joints`` (4,) rad (the
+        inverse of :meth:`action_to_joint_targets`; in delta mode, as far as one step reaches)."""
+        now = self.joint_positions() if self.action_mode == "delta" else None
+        return joint_targets_to_action(joints, self.action_mode, now, self._max_step_rad)
+
+    # ----------------------------------------------------------------------------- state
+    def save_state(self) -> int:
+        """Snapshot the physics and the episode clock (valid until the next reset)."""
+        state_id = self._live_world().save_state()
+        self._saved[state_id] = (self._episode, self._step_count, self._contacts)
+        return state_id
+
+    def restore_state(self, state_id: int) -> None:
+        """Go back to a snapshot of this episode taken by :meth:`save_state`."""
+        if self._saved.get(state_id, (None,))[0] != self._episode:
+            raise InvalidInputError(f"no saved state {state_id} in this episode (states end at reset)")
+        self._live_world().restore_state(state_id)
+        _, self._step_count, self._contacts = self._saved[state_id]
+
+    def remove_state(self, state_id: int) -> None:
+        """Free a snapshot."""
+        if self._saved.pop(state_id, (None,))[0] == self._episode:
+            self._live_world().remove_state(state_id)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles carry the constructor arguments; the copy is a fresh env to be reset."""
+        return {"init_kwargs": self._init_kwargs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["init_kwargs"])  # type: ignore[misc]
+
+    # ----------------------------------------------------------------------------- internals
+    def _live_world(self) -> World:
+        if self._world is None:
+            raise InvalidInputError("call reset() first: the environment has no world yet")
+        return self._world
+
+    def _load(self, scene: Scene) -> None:
+        """Put ``scene`` into the world: a fresh PyBullet client per episode (headless), because
+        PyBullet never frees removed bodies' shapes; the GUI's client is kept and refilled."""
+        if self._world is not None and self._world.gui:
+            self._world.clear_obstacles()
+        else:
+            self.close()
+            self._world = World(gui=self.render_mode == "human", time_step_s=1.0 / PHYSICS_FREQUENCY_HZ)
+            self._world.aim_gui_camera(self.camera)
+        world = self._world
+        for obstacle in scene.obstacles:
+            world.add_obstacle(obstacle.name, obstacle.kind, obstacle.size, obstacle.position_at(0.0),
+                               obstacle.orientation)
+        if self.render_mode is not None:  # visual-only markers cost ~1 ms each to create; draw them only if seen
+            goal = np.array(scene.goal_pose)
+            world.add_marker("marker:goal", goal[:3], radius_m=0.012)
+            approach = quat_to_matrix(goal[3:])[:, 0]  # the gripper's pointing direction at the goal
+            world.add_marker("marker:goal_approach", goal[:3] - 0.03 * approach, radius_m=0.007,
+                             rgba=(0.1, 0.5, 0.9, 0.8))
+        world.reset_joints(scene.start_joints)
+        world.detect_collisions()
+        self._contacts = tuple(world.contacts())
+        self._scene, self._step_count = scene, 0
+        self._episode += 1
+        self._saved.clear()
+        self._static_obstacles = None
+        if not scene.is_dynamic:
+            self._static_obstacles = (scene.obstacle_set(), obstacle_features(scene, 0.0, self.max_obstacles))
+
+    def _observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        world, scene = self._live_world(), self.scene
+        q, qd = world.joint_positions(), world.joint_velocities()
+        ee_pose = forward_kinematics(q, validate=False)
+        if self._static_obstacles is not None:
+            obstacles, features = self._static_obstacles
+        else:
+            obstacles = scene.obstacle_set(self.time_s)
+            features = obstacle_features(scene, self.time_s, self.max_obstacles)
+        observation = pack_observation(q, qd, ee_pose, np.array(scene.goal_pose), features, self._bounds)
+        if len(obstacles):
+            clearance = min_clearance(q, obstacles, validate=False)
+            min_clearance_m = float(clearance.distance_m)
+            closest_link = CAPSULE_LINKS[int(clearance.link)]
+            closest_obstacle = scene.obstacles[int(clearance.obstacle)].name
+        else:
+            min_clearance_m, closest_link, closest_obstacle = math.inf, "", ""
+        points = world.closest_points(CLEARANCE_HORIZON_M)
+        contacts = self._contacts
+        position_error, angle = (float(value) for value in goal_errors(observation["achieved_goal"],
+                                                                        observation["desired_goal"]))
+        reward_spec = self.reward_spec
+        info = {
+            "is_success": bool(position_error < reward_spec.success_distance_m
+                               and angle < reward_spec.success_angle_rad),
+            "collided": bool(contacts),
+            "target_error_m": position_error,
+            "orientation_error_rad": angle,
+            "min_clearance_m": min_clearance_m,
+            "closest_link": closest_link,
+            "closest_obstacle": closest_obstacle,
+            "pybullet_clearance_m": min((point.distance_m for point in points), default=math.inf),
+            "contacts": contacts,
+            "time_s": self.time_s,
+        }
+        return observation, info

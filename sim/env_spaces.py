@@ -1,0 +1,188 @@
+"""Action mapping, observation layout, spaces and the goal-conditioned reward of the
+obstacle-reach env.
+
+Kept apart from :mod:`sim.env` so the layout (what each index means) and the reward (a pure,
+vectorised function of achieved goal, desired goal and info, as HER needs) can be read and
+tested on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from gymnasium import spaces
+
+from sim.errors import InvalidInputError
+from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
+from sim.scene import MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, WORKSPACE_BOUND_M, Scene
+
+RewardType = Literal["dense", "sparse"]
+ActionMode = Literal["absolute", "delta"]
+
+#: Features per obstacle slot: presence, kind one-hot (sphere, box, cylinder), centre (3, m),
+#: quaternion (4), size padded to 3 (m), velocity (3, m/s).
+OBSTACLE_FEATURES: int = 17
+ROBOT_FEATURES: int = 22  # joint positions 4, joint velocities 4, end-effector pose 7, goal pose 7
+_KIND_COLUMN = {"sphere": 1, "box": 2, "cylinder": 3}
+_MAX_MOTION_M = 0.3
+
+_POSE_LOW = np.array([-0.5, -0.5, -0.4, -1.0, -1.0, -1.0, -1.0])
+_POSE_HIGH = np.array([0.5, 0.5, 0.6, 1.0, 1.0, 1.0, 1.0])
+_JOINT_MARGIN_RAD = 0.1
+_VELOCITY_BOUND = 2.0 * MAX_JOINT_VELOCITY_RAD_S
+_OBSTACLE_LOW = np.array([0.0] * 4 + [-(WORKSPACE_BOUND_M + _MAX_MOTION_M)] * 3 + [-1.0] * 4 + [0.0] * 3
+                         + [-MAX_OBSTACLE_SPEED_M_S] * 3)
+_OBSTACLE_HIGH = np.array([1.0] * 4 + [WORKSPACE_BOUND_M + _MAX_MOTION_M] * 3 + [1.0] * 4 + [MAX_OBSTACLE_SIZE_M] * 3
+                          + [MAX_OBSTACLE_SPEED_M_S] * 3)
+
+
+def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
+                            max_step_rad: float) -> np.ndarray:
+    """(4,) joint targets (rad, clipped to the limits) of an action (4,) in [-1, 1] (clipped).
+
+    ``"absolute"`` maps [-1, 1] linearly onto each joint's limits; ``"delta"`` moves the
+    current joints ``joints_now`` (4,) by ``action * max_step_rad``.
+    """
+    action = np.asarray(action, dtype=np.float64)
+    if action.shape != (4,) or not np.all(np.isfinite(action)):
+        raise InvalidInputError(f"action must be 4 finite values, got shape {action.shape}")
+    action = np.clip(action, -1.0, 1.0)
+    low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
+    if action_mode == "absolute":
+        targets = low + (action + 1.0) * 0.5 * (high - low)
+    else:
+        targets = joints_now + action * max_step_rad
+    return np.clip(targets, low, high)
+
+
+def joint_targets_to_action(joints: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
+                            max_step_rad: float) -> np.ndarray:
+    """(4,) float32 action in [-1, 1] commanding targets ``joints`` (4,) rad: the inverse of
+    :func:`action_to_joint_targets` (in delta mode, as far as one step reaches)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.shape != (4,) or not np.all(np.isfinite(joints)):
+        raise InvalidInputError(f"joints must be 4 finite angles (rad), got shape {joints.shape}")
+    low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
+    if action_mode == "absolute":
+        action = 2.0 * (joints - low) / (high - low) - 1.0
+    else:
+        action = (joints - joints_now) / max_step_rad
+    return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def observation_bounds(max_obstacles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high bounds (float64) of the ``observation`` vector with ``max_obstacles`` slots."""
+    low = np.concatenate([JOINT_LIMITS[:, 0] - _JOINT_MARGIN_RAD, np.full(4, -_VELOCITY_BOUND), _POSE_LOW, _POSE_LOW,
+                          np.tile(_OBSTACLE_LOW, max_obstacles)])
+    high = np.concatenate([JOINT_LIMITS[:, 1] + _JOINT_MARGIN_RAD, np.full(4, _VELOCITY_BOUND), _POSE_HIGH, _POSE_HIGH,
+                           np.tile(_OBSTACLE_HIGH, max_obstacles)])
+    return low, high
+
+
+def observation_space(max_obstacles: int) -> spaces.Dict:
+    """The goal-conditioned Dict space: ``observation``, ``achieved_goal``, ``desired_goal`` (float32)."""
+    low, high = observation_bounds(max_obstacles)
+    goal = spaces.Box(_POSE_LOW.astype(np.float32), _POSE_HIGH.astype(np.float32), dtype=np.float32)
+    return spaces.Dict({
+        "observation": spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32),
+        "achieved_goal": goal,
+        "desired_goal": spaces.Box(goal.low.copy(), goal.high.copy(), dtype=np.float32),
+    })
+
+
+def obstacle_features(scene: Scene, time_s: float, max_obstacles: int) -> np.ndarray:
+    """(max_obstacles * 17,) float64 features of the scene's obstacles at ``time_s``, zero-padded."""
+    features = np.zeros((max_obstacles, OBSTACLE_FEATURES))
+    for row, obstacle in zip(features, scene.obstacles):
+        row[0] = 1.0
+        row[_KIND_COLUMN[obstacle.kind]] = 1.0
+        row[4:7] = obstacle.position_at(time_s)
+        row[7:11] = obstacle.orientation
+        row[11:14] = obstacle.padded_size()
+        row[14:17] = obstacle.velocity_at(time_s)
+    return features.reshape(-1)
+
+
+def pack_observation(q: np.ndarray, qd: np.ndarray, ee_pose: np.ndarray, goal_pose: np.ndarray,
+                     obstacles: np.ndarray, bounds: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """The observation dict (fresh float32 arrays), clipped into ``bounds`` (from :func:`observation_bounds`)."""
+    vector = np.concatenate([q, qd, ee_pose, goal_pose, obstacles])
+    vector = np.clip(vector, bounds[0], bounds[1]).astype(np.float32)
+    return {
+        "observation": vector,
+        "achieved_goal": np.clip(ee_pose, _POSE_LOW, _POSE_HIGH).astype(np.float32),
+        "desired_goal": np.clip(goal_pose, _POSE_LOW, _POSE_HIGH).astype(np.float32),
+    }
+
+
+def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Position error (m) and geodesic orientation error (rad) between ``(..., 7)`` poses.
+
+    Written element-wise (no reductions) so a batch gives bit-identical values to single calls.
+    """
+    a = np.asarray(achieved_goal, dtype=np.float64)
+    d = np.asarray(desired_goal, dtype=np.float64)
+    dx, dy, dz = a[..., 0] - d[..., 0], a[..., 1] - d[..., 1], a[..., 2] - d[..., 2]
+    position_error = np.sqrt(dx * dx + dy * dy + dz * dz)
+    dot = a[..., 3] * d[..., 3] + a[..., 4] * d[..., 4] + a[..., 5] * d[..., 5] + a[..., 6] * d[..., 6]
+    norm_a = np.sqrt(a[..., 3] ** 2 + a[..., 4] ** 2 + a[..., 5] ** 2 + a[..., 6] ** 2)
+    norm_d = np.sqrt(d[..., 3] ** 2 + d[..., 4] ** 2 + d[..., 5] ** 2 + d[..., 6] ** 2)
+    cosine = np.clip(np.abs(dot) / np.maximum(norm_a * norm_d, 1e-12), 0.0, 1.0)
+    angle = 2.0 * np.arctan2(np.sqrt(np.clip(1.0 - cosine * cosine, 0.0, 1.0)), cosine)
+    return position_error, angle
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """Parameters of the goal-conditioned reward.
+
+    Attributes:
+        reward_type: ``"dense"``: ``-(position_error_m + orientation_weight_m_per_rad * angle_rad)``;
+            ``"sparse"``: ``0`` on success, ``-1`` otherwise.
+        success_distance_m: success needs the position error below this (m) ...
+        success_angle_rad: ... and the orientation error below this (rad).
+        orientation_weight_m_per_rad: metres of position error one radian of orientation error costs.
+        collision_penalty: subtracted from either reward while the robot touches an obstacle or the table.
+    """
+
+    reward_type: RewardType = "dense"
+    success_distance_m: float = 0.01
+    success_angle_rad: float = 0.1745
+    orientation_weight_m_per_rad: float = 0.05
+    collision_penalty: float = 1.0
+
+    def is_success(self, achieved_goal: Any, desired_goal: Any) -> np.ndarray:
+        """(...,) bool: position and orientation errors both under their thresholds."""
+        position_error, angle = goal_errors(achieved_goal, desired_goal)
+        return (position_error < self.success_distance_m) & (angle < self.success_angle_rad)
+
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> np.ndarray | float:
+        """Vectorised reward of ``(..., 7)`` goals; ``info`` is one info dict or an array of them
+        (HER passes one per transition), read for ``collided``. Returns a float for single goals."""
+        position_error, angle = goal_errors(achieved_goal, desired_goal)
+        return self.reward_from_errors(position_error, angle, _collided(info, np.shape(position_error)))
+
+    def reward_from_errors(self, position_error: Any, angle: Any, collided: Any) -> np.ndarray | float:
+        """The reward from position errors (m), orientation errors (rad) and collision flags
+        (all broadcastable); :meth:`compute_reward` is this after :func:`goal_errors`."""
+        position_error, angle = np.asarray(position_error, dtype=np.float64), np.asarray(angle, dtype=np.float64)
+        if self.reward_type == "dense":
+            reward = -(position_error + self.orientation_weight_m_per_rad * angle)
+        else:
+            success = (position_error < self.success_distance_m) & (angle < self.success_angle_rad)
+            reward = -(~success).astype(np.float64)
+        reward = reward - self.collision_penalty * np.asarray(collided, dtype=np.float64)
+        return float(reward) if np.ndim(reward) == 0 else reward
+
+
+def _collided(info: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The ``collided`` flags of one info dict or an array of them, as floats of ``shape``."""
+    if info is None:
+        return np.zeros(shape)
+    if isinstance(info, Mapping):
+        return np.full(shape, float(bool(info.get("collided", False))))
+    flags = np.array([float(bool(item.get("collided", False))) for item in np.asarray(info, dtype=object).flat])
+    return np.broadcast_to(flags.reshape(np.shape(info)), shape) if flags.size != 1 else np.full(shape, flags[0])

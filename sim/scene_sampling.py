@@ -1,0 +1,371 @@
+"""Seeded sampling of scenes from a :class:`~sim.scenario_spec.ScenarioSpec`, and the naive-path check.
+
+Every draw comes from the ``numpy.random.Generator`` passed in (the env passes its
+``np_random``), so a seed fixes the scene. A scene is accepted only if
+
+* its start and goal configurations lie inside the joint limits, keep their moving links'
+  capsules ``table_margin_m`` above the table and are ``clearance_margin_m`` clear of every
+  obstacle (capsule model, :mod:`sim.collision`; moving obstacles at 16 phases of their period);
+* its goal is reachable: goals are drawn as joint configurations and converted with forward
+  kinematics, so an in-limit solution exists and the goal orientation is realisable;
+* every obstacle centre stays inside the scenario's region (at every phase of its motion) and
+  every obstacle surface keeps :data:`~sim.scene.MIN_BASE_DISTANCE_M` from the base's axis.
+
+``path`` placements put obstacles on the arm's straight joint-space path from start to goal,
+which is what a policy commanding the goal joints directly would follow; :func:`path_clearance`
+measures whether that naive path collides.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.collision import CAPSULE_RADII_M, ObstacleSet, capsule_segments, signed_distances
+from sim.errors import InvalidInputError, UnknownNameError
+from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
+from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
+from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
+from sim.transforms import quat_angle, slerp
+
+#: Largest joint change (rad) between consecutive configurations of the naive joint path.
+PATH_STEP_RAD: float = 0.02
+#: Phases per period at which moving obstacles are checked.
+MOTION_PHASES: int = 16
+_CANDIDATES = 32
+_CONFIGURATION_CANDIDATES = 64
+# Which capsules (in ARM_CAPSULES order) path placements aim at: the links that sweep space.
+_AIM_WEIGHTS = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 0.5, 0.5])
+_MOVING_CAPSULES = slice(2, None)  # link3 onwards; link1 and link2 never move vertically
+_KIND_SIZE_COUNT = {"sphere": 1, "box": 3, "cylinder": 2}
+
+
+def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
+    """Draw one scene of ``spec`` with ``rng``.
+
+    Raises:
+        InvalidInputError: no valid scene within ``spec.max_sample_attempts`` attempts.
+    """
+    if spec.fixed_scenes:
+        return spec.fixed_scenes[int(rng.integers(len(spec.fixed_scenes)))]
+    for _ in range(spec.max_sample_attempts):
+        start = sample_configuration(spec.start, rng, spec.table_margin_m)
+        goal = sample_configuration(spec.goal, rng, spec.table_margin_m)
+        if start is None or goal is None:
+            continue
+        ends = forward_kinematics(np.stack([start, goal]), validate=False)
+        if np.linalg.norm(ends[0, :3] - ends[1, :3]) < spec.min_goal_distance_m:
+            continue
+        ends_q = np.stack([start, goal])
+        obstacles: list[Obstacle] = []
+        if spec.gate is not None:
+            obstacles += _gate(spec.gate, goal, rng)
+        if spec.shelf is not None:
+            obstacles += _shelf(spec.shelf, goal, rng)
+        if obstacles and not _structures_valid(obstacles, ends_q, spec):
+            continue
+        path_segments = capsule_segments(straight_joint_path(start, goal), validate=False)
+        complete = True
+        for group in spec.obstacles:
+            for _ in range(int(rng.integers(group.count[0], group.count[1] + 1))):
+                placed = _place(group, len(obstacles), path_segments, ends_q, spec, rng)
+                if placed is None:
+                    complete = False
+                    break
+                obstacles.append(placed)
+            if not complete:
+                break
+        if complete:
+            return Scene(tuple(obstacles), _floats(start), _floats(goal), spec.name)
+    raise InvalidInputError(
+        f"scenario {spec.name!r}: no valid scene in {spec.max_sample_attempts} attempts; widen the region "
+        "or the start/goal ranges, or lower the obstacle counts, sizes or margins"
+    )
+
+
+def scene_for_episode(spec: ScenarioSpec, rng: np.random.Generator, options: dict | None = None) -> Scene:
+    """The scene of a new episode, as the env's ``reset(options=...)`` asks.
+
+    Args:
+        spec: the scenario.
+        rng: the env's ``np_random``.
+        options: ``{"scene": Scene}`` uses that scene; ``{"scene_index": i}`` fixed scene ``i`` of
+            ``spec``; empty or ``None`` samples one.
+
+    Raises:
+        UnknownNameError: an unknown option.
+        InvalidInputError: a bad scene or index.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - {"scene", "scene_index"})
+    if unknown:
+        raise UnknownNameError("reset option", unknown[0], ("scene", "scene_index"))
+    if "scene" in options:
+        if not isinstance(options["scene"], Scene):
+            raise InvalidInputError(
+                f"options['scene'] must be a sim.scene.Scene, got {type(options['scene']).__name__}")
+        return options["scene"]
+    if "scene_index" in options:
+        index, fixed = options["scene_index"], spec.fixed_scenes
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(fixed):
+            raise InvalidInputError(
+                f"options['scene_index'] must be an integer in [0, {len(fixed)}) for scenario {spec.name!r}, "
+                f"got {index!r}"
+            )
+        return fixed[int(index)]
+    return sample_scene(spec, rng)
+
+
+def sample_configuration(spec: ConfigurationSpec, rng: np.random.Generator, table_margin_m: float) -> np.ndarray | None:
+    """One (4,) configuration drawn from ``spec`` whose moving capsules clear the table by
+    ``table_margin_m``, or ``None`` if a batch of candidates held none."""
+    low, high = np.array(spec.joint_low), np.array(spec.joint_high)
+    q = rng.uniform(low, high, size=(_CONFIGURATION_CANDIDATES, 4))
+    valid = np.ones(len(q), dtype=bool)
+    if spec.pitch_rad is not None:
+        q[:, 3] = rng.uniform(*spec.pitch_rad, len(q)) - q[:, 1] - q[:, 2]
+        valid &= (q[:, 3] >= low[3]) & (q[:, 3] <= high[3])
+    q = np.clip(q, low, high)
+    poses = forward_kinematics(q, validate=False)
+    if spec.ee_radius_m is not None:
+        radius = np.hypot(poses[:, 0], poses[:, 1])
+        valid &= (radius >= spec.ee_radius_m[0]) & (radius <= spec.ee_radius_m[1])
+    if spec.ee_z_m is not None:
+        valid &= (poses[:, 2] >= spec.ee_z_m[0]) & (poses[:, 2] <= spec.ee_z_m[1])
+    valid &= table_clearance(q) >= table_margin_m
+    index = np.flatnonzero(valid)
+    return q[index[0]] if len(index) else None
+
+
+def table_clearance(q: np.ndarray) -> np.ndarray:
+    """(...,) height (m) of the lowest moving capsule surface (link3 onwards) above the table."""
+    starts, ends = capsule_segments(np.asarray(q, dtype=float), validate=False)
+    lowest = np.minimum(starts[..., _MOVING_CAPSULES, 2], ends[..., _MOVING_CAPSULES, 2])
+    return np.min(lowest - CAPSULE_RADII_M[_MOVING_CAPSULES], axis=-1)
+
+
+def straight_joint_path(start: np.ndarray, goal: np.ndarray, max_step_rad: float = PATH_STEP_RAD) -> np.ndarray:
+    """(K, 4) configurations evenly spaced on the joint-space segment from ``start`` to ``goal``
+    (both included), at most ``max_step_rad`` apart per joint."""
+    start, goal = np.asarray(start, dtype=float), np.asarray(goal, dtype=float)
+    count = int(np.clip(math.ceil(np.max(np.abs(goal - start)) / max_step_rad) + 1, 2, 2000))
+    fraction = np.linspace(0.0, 1.0, count)[:, None]
+    return start + fraction * (goal - start)
+
+
+def straight_cartesian_path(scene: Scene, step_m: float = 0.004, step_rad: float = 0.02) -> np.ndarray | None:
+    """(K, 4) configurations solving, with the analytic IK on the start's elbow branch, the
+    Cartesian straight line (position) and slerp (orientation) from the start pose to the goal
+    pose; ``None`` if a waypoint has no in-limit solution on that branch."""
+    start_q, goal_q = np.asarray(scene.start_joints), np.asarray(scene.goal_joints)
+    poses = forward_kinematics(np.stack([start_q, goal_q]))
+    distance = float(np.linalg.norm(poses[1, :3] - poses[0, :3]))
+    angle = float(quat_angle(poses[0, 3:], poses[1, 3:]))
+    count = max(2, math.ceil(max(distance / step_m, angle / step_rad)) + 1)
+    fraction = np.linspace(0.0, 1.0, count)
+    positions = poses[0, :3] + fraction[:, None] * (poses[1, :3] - poses[0, :3])
+    waypoints = np.concatenate([positions, slerp(poses[0, 3:], poses[1, 3:], fraction)], -1)
+    solutions = analytic_ik_solutions(waypoints)
+    first = analytic_ik_solutions(poses[0])
+    branch = int(np.nanargmin(np.where(first.valid, np.abs(first.joints - start_q).sum(-1), np.inf)))
+    if not first.valid[branch] or not np.all(solutions.valid[:, branch]):
+        return None
+    return solutions.joints[:, branch]
+
+
+def path_clearance(scene: Scene, path: str = "joint") -> float:
+    """Smallest capsule clearance (m) along the scene's naive path from start to goal.
+
+    Args:
+        scene: the scene.
+        path: ``"joint"`` (straight line in joint space) or ``"cartesian"`` (straight line of the
+            end effector, see :func:`straight_cartesian_path`).
+
+    Returns:
+        Negative if the naive path collides, ``+inf`` with no obstacles, NaN if a Cartesian path
+        leaves the reachable set. Moving obstacles are taken at the time the arm passes, the path
+        being run at the joint velocity limit.
+    """
+    if path not in ("joint", "cartesian"):
+        raise InvalidInputError(f"unknown path {path!r}; valid choices: cartesian, joint")
+    if path == "joint":
+        configurations = straight_joint_path(scene.start_joints, scene.goal_joints)
+    else:
+        configurations = straight_cartesian_path(scene)
+    if configurations is None:
+        return math.nan
+    if not scene.obstacles:
+        return math.inf
+    if not scene.is_dynamic:
+        return float(signed_distances(configurations, scene.obstacle_set(), validate=False).min())
+    travel = np.concatenate([[0.0], np.cumsum(np.max(np.abs(np.diff(configurations, axis=0)), axis=1))])
+    times = travel / MAX_JOINT_VELOCITY_RAD_S
+    return float(min(
+        signed_distances(q, scene.obstacle_set(time_s), validate=False).min()
+        for q, time_s in zip(configurations, times)
+    ))
+
+
+def straight_path_blocked(scene: Scene, path: str = "joint") -> bool:
+    """True if the naive path (see :func:`path_clearance`) collides with an obstacle."""
+    return bool(path_clearance(scene, path) < 0.0)
+
+
+# --------------------------------------------------------------------------------- placement
+def _floats(values: np.ndarray) -> tuple:
+    return tuple(float(v) for v in values)
+
+
+def _yaw_quaternions(yaw: np.ndarray) -> np.ndarray:
+    yaw = np.asarray(yaw, dtype=float)
+    zero = np.zeros_like(yaw)
+    return np.stack([zero, zero, np.sin(yaw / 2), np.cos(yaw / 2)], -1)
+
+
+def _place(group: ObstacleGroup, index: int, segments: tuple[np.ndarray, np.ndarray], ends_q: np.ndarray,
+           spec: ScenarioSpec, rng: np.random.Generator) -> Obstacle | None:
+    """One obstacle of ``group`` passing every placement rule, or ``None`` (batched candidates)."""
+    count = _CANDIDATES
+    kinds = [group.kinds[i] for i in rng.integers(len(group.kinds), size=count)]
+    radius = rng.uniform(*group.radius_m, count)
+    half_extents = rng.uniform(*group.half_extent_m, (count, 3))
+    half_height = rng.uniform(*group.half_height_m, count)
+    sizes = np.zeros((count, 3))
+    for i, kind in enumerate(kinds):
+        sizes[i] = {"sphere": (radius[i], 0, 0), "box": half_extents[i],
+                    "cylinder": (radius[i], half_height[i], 0)}[kind]
+    yaw = rng.uniform(-math.pi, math.pi, count) if group.random_yaw else np.zeros(count)
+    if group.placement == "path":
+        starts, ends = segments
+        steps = len(starts)
+        which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
+        capsule = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
+        along = rng.uniform(0.0, 1.0, count)[:, None]
+        centres = starts[which, capsule] + along * (ends[which, capsule] - starts[which, capsule])
+        direction = rng.normal(size=(count, 3))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        centres = centres + direction * group.path_jitter_m * np.cbrt(rng.uniform(0, 1, count))[:, None]
+    else:
+        centres = spec.region.sample(rng, count)
+    is_box = np.array([kind == "box" for kind in kinds])
+    heights = np.where(is_box, sizes[:, 2], np.where([kind == "cylinder" for kind in kinds], sizes[:, 1], sizes[:, 0]))
+    if group.on_table:
+        centres[:, 2] = heights
+    yaw = np.where(is_box, yaw, 0.0)
+    motion_phase = rng.uniform(0, 2 * math.pi, count)
+    amplitude = rng.uniform(*group.motion.amplitude_m, count) if group.motion else np.zeros(count)
+    period = rng.uniform(*group.motion.period_s, count) if group.motion else np.ones(count)
+    axis = rng.normal(size=(count, 3))
+    if group.on_table:
+        axis[:, 2] = 0.0  # obstacles standing on the table slide on it
+    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
+    positions = centres[:, None, :] + _motion_offsets(group, amplitude, motion_phase, axis)  # (C, T, 3)
+    horizontal = np.where(is_box, np.hypot(sizes[:, 0], sizes[:, 1]), sizes[:, 0])
+    valid = np.all(spec.region.contains(positions), axis=1)
+    valid &= np.all(np.hypot(positions[..., 0], positions[..., 1]) - horizontal[:, None] >= MIN_BASE_DISTANCE_M, axis=1)
+    if not valid.any():
+        return None
+    phases_count = positions.shape[1]
+    obstacles = ObstacleSet.from_list(
+        [kind for kind in kinds for _ in range(phases_count)], positions.reshape(-1, 3),
+        np.repeat(sizes, phases_count, axis=0), np.repeat(_yaw_quaternions(yaw), phases_count, axis=0),
+    )
+    clearance = signed_distances(ends_q, obstacles, validate=False).reshape(2, -1, count, phases_count)
+    valid &= clearance.min(axis=(0, 1, 3)) >= spec.clearance_margin_m
+    chosen = np.flatnonzero(valid)
+    if not len(chosen):
+        return None
+    i = int(chosen[0])
+    kind = kinds[i]
+    motion = None
+    if group.motion is not None:
+        motion = Motion(group.motion.kind, float(amplitude[i]), float(period[i]), float(motion_phase[i]),
+                        _floats(axis[i]))
+    return Obstacle(f"{kind}_{index}", kind, _floats(sizes[i, : _KIND_SIZE_COUNT[kind]]), _floats(centres[i]),
+                    _floats(_yaw_quaternions(yaw[i])), motion)
+
+
+def _motion_offsets(group: ObstacleGroup, amplitude: np.ndarray, phase: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(C, T, 3) offsets of C candidate motions at :data:`MOTION_PHASES` evenly spaced phases of
+    their period (T = 1, zero offset, for static groups); same formulas as :class:`~sim.scene.Motion`."""
+    if group.motion is None:
+        return np.zeros((len(amplitude), 1, 3))
+    angle = np.linspace(0.0, 2 * math.pi, MOTION_PHASES, endpoint=False) + phase[:, None]
+    if group.motion.kind == "linear":
+        return amplitude[:, None, None] * np.sin(angle)[..., None] * axis[:, None, :]
+    return amplitude[:, None, None] * np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], -1)
+
+
+def _arm_plane(goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The goal arm's vertical plane: origin (3,) on joint 1's axis at table height, unit
+    direction (3,) of its reach, and the end effector's signed reach along it (m)."""
+    yaw = float(goal[0])
+    direction = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    origin = np.array([JOINT1_XYZ[0], 0.0, 0.0])
+    reach = float((forward_kinematics(goal, validate=False)[:3] - origin) @ direction)
+    return origin, direction, reach
+
+
+def _gate(spec: GateSpec, goal: np.ndarray, rng: np.random.Generator) -> list[Obstacle]:
+    """Two posts either side of the goal arm's plane, at a fraction of its reach."""
+    origin, direction, reach = _arm_plane(goal)
+    tangent = np.array([-direction[1], direction[0], 0.0])
+    gap, radius = rng.uniform(*spec.gap_m), rng.uniform(*spec.post_radius_m)
+    height = rng.uniform(*spec.post_height_m)
+    centre = origin + rng.uniform(*spec.reach_fraction) * reach * direction + np.array([0.0, 0.0, height / 2])
+    return [
+        Obstacle(f"gate_post_{side}", "cylinder", (float(radius), float(height / 2)),
+                 _floats(centre + sign * (gap / 2 + radius) * tangent))
+        for side, sign in (("left", 1.0), ("right", -1.0))
+    ]
+
+
+def _shelf(spec: ShelfSpec, goal: np.ndarray, rng: np.random.Generator) -> list[Obstacle]:
+    """An open box around the goal end effector, its opening facing the base."""
+    pose = forward_kinematics(goal, validate=False)
+    _, direction, reach = _arm_plane(goal)
+    inward = direction * (1.0 if reach >= 0 else -1.0)  # from the base towards the goal
+    yaw = math.atan2(inward[1], inward[0])
+    width, height = rng.uniform(*spec.inner_half_width_m), rng.uniform(*spec.inner_half_height_m)
+    depth, back = rng.uniform(*spec.depth_m), rng.uniform(*spec.back_gap_m)
+    t = spec.wall_half_thickness_m
+    middle = back - depth / 2
+    plates = {  # name: (centre, half extents) in the shelf frame (x into the shelf, z up)
+        "bottom": ((middle, 0.0, -(height + t)), (depth / 2 + t, width + 2 * t, t)),
+        "top": ((middle, 0.0, height + t), (depth / 2 + t, width + 2 * t, t)),
+        "back": ((back + t, 0.0, 0.0), (t, width + 2 * t, height + 2 * t)),
+        "left": ((middle, width + t, 0.0), (depth / 2, t, height)),
+        "right": ((middle, -(width + t), 0.0), (depth / 2, t, height)),
+    }
+    rotation = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+    quaternion = _floats(_yaw_quaternions(np.array(yaw)))
+    return [
+        Obstacle(f"shelf_{name}", "box", _floats(half), _floats(pose[:3] + rotation @ np.array(centre)), quaternion)
+        for name, (centre, half) in plates.items()
+    ]
+
+
+def _structures_valid(obstacles: list[Obstacle], ends_q: np.ndarray, spec: ScenarioSpec) -> bool:
+    """Region, base distance, table and start/goal clearance rules for gate and shelf parts."""
+    positions = np.array([obstacle.position for obstacle in obstacles])
+    if not np.all(spec.region.contains(positions)):
+        return False
+    horizontal = np.array([obstacle.horizontal_radius_m() for obstacle in obstacles])
+    if np.any(np.hypot(positions[:, 0], positions[:, 1]) - horizontal < MIN_BASE_DISTANCE_M):
+        return False
+    lowest = positions[:, 2] - np.array([obstacle.size[-1] if obstacle.kind != "sphere" else obstacle.size[0]
+                                         for obstacle in obstacles])
+    if np.any(lowest < -1e-9):
+        return False
+    scene_set = ObstacleSet.from_list(
+        [obstacle.kind for obstacle in obstacles], positions, [obstacle.padded_size() for obstacle in obstacles],
+        [obstacle.orientation for obstacle in obstacles],
+    )
+    return bool(signed_distances(ends_q, scene_set, validate=False).min() >= spec.clearance_margin_m)
+
+
+__all__ = [
+    "MOTION_PHASES", "PATH_STEP_RAD", "path_clearance", "sample_configuration", "sample_scene", "scene_for_episode",
+    "straight_cartesian_path", "straight_joint_path", "straight_path_blocked", "table_clearance",
+]

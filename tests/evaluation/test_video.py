@@ -1,0 +1,108 @@
+"""Videos: MP4 round trip, frame content, comparison grid, no rendering unless asked, GIF fallback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from evaluation.runner import EpisodeWorker
+from evaluation.video import FrameRecorder, attribution_panel, comparison_grid, write_video
+from sim.world import World
+
+
+def read_video(path) -> list[np.ndarray]:
+    """All frames of a video, decoded by the ffmpeg binary itself (independent of the writer;
+    imageio's readers leave ffmpeg's pipes to the garbage collector, which warnings flag)."""
+    if str(path).endswith(".gif"):
+        return list(imageio.mimread(path))
+    import imageio_ffmpeg
+
+    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                            capture_output=True, check=True)
+    width, height = map(int, re.search(r"Video: h264.*?, (\d+)x(\d+)", result.stderr.decode()).groups())
+    frames = np.frombuffer(result.stdout, np.uint8)
+    assert frames.size % (width * height * 3) == 0
+    return list(frames.reshape(-1, height, width, 3))
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """Frames of two policies on the same cluttered scene (320x240, 10 fps)."""
+    worker = EpisodeWorker()
+    try:
+        frames = {}
+        for policy in ("analytic", "analytic+straight"):
+            recorder = FrameRecorder(policy, width=320, height=240, fps=10.0)
+            result = worker.run("cluttered", policy, 0, 1, 150, observer=recorder)
+            frames[policy] = (recorder.frames, result.row)
+        yield frames
+    finally:
+        worker.close()
+
+
+def test_mp4_reads_back_with_expected_frames_and_size(recorded, tmp_path):
+    frames, row = recorded["analytic"]
+    expected = 1 + int(np.ceil(row["steps"] * 0.05 * 10.0 - 1e-9))  # reset frame + one per 0.1 s
+    assert abs(len(frames) - expected) <= 1
+    path = write_video(frames, tmp_path / "episode.mp4", fps=10.0)
+    assert path.suffix == ".mp4"
+    back = read_video(path)
+    assert len(back) == len(frames)
+    assert back[0].shape == (240, 320, 3)
+    assert np.mean(np.abs(back[-1].astype(float) - frames[-1].astype(float))) < 8, "H.264 keeps the picture"
+
+
+def test_frames_show_the_scene_and_change_over_time(recorded):
+    frames, _ = recorded["analytic"]
+    assert all(frame.std() > 10 for frame in frames), "no blank frame"
+    moving = np.mean(np.any(frames[0] != frames[-1], axis=-1))
+    assert moving > 0.01, "the arm moved, so the picture changed"
+
+
+def test_comparison_grid_holds_every_policy(recorded, tmp_path):
+    videos = [recorded[p][0] for p in ("analytic", "analytic+straight")] * 2
+    titles = ["a", "b", "c", "d"]
+    grid = comparison_grid(videos, titles, columns=2, scale=2)
+    assert len(grid) == max(len(v) for v in videos)
+    tile_h, tile_w = 240 // 2, 320 // 2
+    assert grid[0].shape == (2 * (tile_h + 22), 2 * tile_w, 3)
+    for row in range(2):
+        for column in range(2):
+            tile = grid[-1][row * (tile_h + 22) + 22:(row + 1) * (tile_h + 22), column * tile_w:(column + 1) * tile_w]
+            assert tile.std() > 10, "every tile shows a scene"
+    path = write_video(grid, tmp_path / "grid.mp4", fps=10.0)
+    assert read_video(path)[0].shape == grid[0].shape
+
+
+def test_no_frame_is_rendered_without_a_recorder(monkeypatch):
+    calls = []
+    original = World.render
+    monkeypatch.setattr(World, "render", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    worker = EpisodeWorker()
+    try:
+        worker.run("cluttered", "analytic", 0, 0, 150)
+    finally:
+        worker.close()
+    assert calls == []
+
+
+def test_attribution_panel_draws_bars():
+    phi = np.zeros((7, 4))
+    phi[0, 0], phi[3, 2] = 0.5, -0.2
+    panel = np.asarray(attribution_panel(phi, height=240))
+    assert panel.shape == (240, 224, 3)
+    assert (panel[..., 2] > 150).sum() > 50 and (panel[..., 0] > 150).sum() > 50
+
+
+def test_gif_fallback_warns_without_ffmpeg(monkeypatch, tmp_path, recorded):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    frames, _ = recorded["analytic"]
+    with pytest.warns(UserWarning, match="imageio-ffmpeg"):
+        path = write_video(frames[:5], tmp_path / "episode.mp4", fps=10.0)
+    assert path.suffix == ".gif" and path.exists()
+    assert len(read_video(path)) == 5

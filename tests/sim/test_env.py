@@ -1,0 +1,371 @@
+"""The Gymnasium environment: API checkers, determinism, collisions and clearances, resources,
+rendering, wrappers, vector envs, goal-conditioned reward."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import pickle
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pybullet
+import pytest
+from gymnasium.utils.env_checker import check_env, data_equivalence
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import sim
+import sim.env
+from scenarios import get_scenario, scenario_names
+from sim.errors import InvalidInputError, UnknownNameError
+from sim.kinematics import JOINT_LIMITS, forward_kinematics
+from sim.scene import Obstacle, Scene
+
+ENV_ID = sim.ENV_IDS[0]
+ROBOT_LINKS = {"link1", "link2", "link3", "link4", "link5", "end_effector_link", "gripper_left_link",
+               "gripper_right_link"}
+
+
+def make(scenario: str = "cluttered", **kwargs) -> gym.Env:
+    return gym.make(ENV_ID, scenario=scenario, **kwargs)
+
+
+def test_the_env_is_registered_by_string_entry_point():
+    assert sim.ENV_IDS == ("OpenManipulatorX-ObstacleReach-v0",)
+    spec = gym.spec(ENV_ID)
+    assert spec.entry_point == "sim.env:ObstacleReachEnv" and spec.max_episode_steps == 100
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_both_env_checkers_pass(scenario):
+    env = make(scenario, render_mode="rgb_array")
+    try:
+        check_env(env.unwrapped)  # rendering included: every declared render mode is created and rendered
+        sb3_check_env(env.unwrapped)
+    finally:
+        env.close()
+
+
+def run_episode(seed: int, scenario: str, steps: int = 200) -> list[tuple]:
+    env = make(scenario, max_episode_steps=steps, terminate_on_success=False)
+    env.action_space.seed(seed)
+    records = [env.reset(seed=seed)]
+    for _ in range(steps):
+        records.append(env.step(env.action_space.sample()))
+    env.close()
+    return records
+
+
+@pytest.mark.parametrize("scenario", ["cluttered", "dynamic"])
+def test_same_seed_same_episode_exactly(scenario):
+    first, second = run_episode(11, scenario), run_episode(11, scenario)
+    assert len(first) == len(second) == 201
+    for a, b in zip(first, second):
+        assert data_equivalence(a, b, exact=True)
+    contacts = [record[-1]["contacts"] for record in first[1:]]
+    assert any(contacts), "the compared episode must include contacts"
+    assert first[-1][2] is False and first[-1][3] is True  # truncated by TimeLimit at 200, not terminated
+
+
+def test_different_seeds_give_different_scenes():
+    env = make("cluttered")
+    scenes = set()
+    for seed in range(10):
+        env.reset(seed=seed)
+        scenes.add(env.unwrapped.scene)
+    env.close()
+    assert len(scenes) == 10
+
+
+def collision_scene(kind: str) -> tuple[Scene, np.ndarray]:
+    """A scene with one obstacle of ``kind`` where the gripper will be, and the joints to drive to."""
+    start, target = np.array([0.0, -0.6, 0.2, 0.3]), np.array([0.0, 0.3, 0.2, 0.3])
+    size = {"sphere": (0.03,), "box": (0.03, 0.06, 0.03), "cylinder": (0.03, 0.05)}[kind]
+    obstacle = Obstacle("block", kind, size, tuple(forward_kinematics(target)[:3]))
+    return Scene((obstacle,), tuple(start), tuple(target), "test"), target
+
+
+@pytest.mark.parametrize("kind", ["sphere", "box", "cylinder"])
+def test_driving_into_an_obstacle_reports_the_collision(kind):
+    scene, target = collision_scene(kind)
+    env = make("empty", terminate_on_success=False)
+    _, info = env.reset(seed=0, options={"scene": scene})
+    assert not info["collided"] and info["contacts"] == ()
+    action = env.unwrapped.joint_targets_to_action(target)
+    infos = [env.step(action)[-1] for _ in range(30)]
+    env.close()
+    touching = [info for info in infos if info["collided"]]
+    assert touching, "driving the gripper into the obstacle must collide"
+    contacts = [contact for info in touching for contact in info["contacts"]]
+    assert {contact.body for contact in contacts} == {"block"}
+    assert {contact.link for contact in contacts} <= ROBOT_LINKS
+    assert max(contact.normal_force_n for contact in contacts) > 0
+    # Before contact, the capsule model and PyBullet agree (collision.py: 1e-6 m for spheres and
+    # boxes, ~3e-5 m for cylinders).
+    tolerance = 5e-5 if kind == "cylinder" else 2e-6
+    for info in infos[: infos.index(touching[0])]:
+        assert abs(info["min_clearance_m"] - info["pybullet_clearance_m"]) < tolerance
+        assert info["closest_obstacle"] == "block" and info["closest_link"] in ROBOT_LINKS
+
+
+def test_terminate_on_collision_ends_the_episode():
+    scene, target = collision_scene("box")
+    env = make("empty", terminate_on_collision=True, terminate_on_success=False)
+    env.reset(seed=0, options={"scene": scene})
+    action = env.unwrapped.joint_targets_to_action(target)
+    for _ in range(30):
+        _, reward, terminated, _, info = env.step(action)
+        if info["collided"]:
+            break
+    env.close()
+    assert terminated and info["collided"] and reward <= -1.0  # the collision penalty applies
+
+
+def test_capsule_and_pybullet_clearances_agree_along_random_episodes():
+    env = make("cluttered", max_episode_steps=150, terminate_on_success=False)
+    compared = 0
+    for seed in range(3):
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        for _ in range(150):
+            *_, info = env.step(env.action_space.sample())
+            capsule, bullet = info["min_clearance_m"], info["pybullet_clearance_m"]
+            if capsule > 1e-3:  # penetration depths are defined differently; compare clearances
+                assert abs(capsule - bullet) < 5e-5, (capsule, bullet)
+                compared += 1
+            if capsule < -1e-4:
+                assert info["collided"], "overlapping solids must be reported as a collision"
+    env.close()
+    assert compared > 300
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096 / 1e6
+
+
+def connected_clients() -> int:
+    return sum(pybullet.getConnectionInfo(client)["isConnected"] for client in range(64))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_resets_and_steps_do_not_grow_memory_or_clients():
+    env = make("narrow")  # obstacles every episode, the cheapest scenario to sample
+    for seed in range(100):  # warm-up: allocator pools, numba, caches
+        env.reset(seed=seed)
+        env.step(env.action_space.sample())
+    before, clients = rss_mb(), connected_clients()
+    for seed in range(2000):
+        env.reset(seed=seed)
+        env.step(env.action_space.sample())
+    assert connected_clients() == clients == 1
+    env.close()
+    assert connected_clients() == 0
+    assert rss_mb() - before < 15.0, f"memory grew by {rss_mb() - before:.1f} MB over 2000 resets"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_creating_and_closing_many_envs_frees_everything():
+    def cycle() -> None:
+        env = make("single")
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        env.close()
+
+    for _ in range(20):
+        cycle()
+    before = rss_mb()
+    for _ in range(200):
+        cycle()
+    assert connected_clients() == 0
+    assert rss_mb() - before < 10.0, f"memory grew by {rss_mb() - before:.1f} MB over 200 envs"
+    env = make("single")
+    env.close()
+    env.close()  # closing twice is allowed; closing before reset too
+
+
+def test_rgb_frames_have_the_declared_shape_show_the_arm_and_follow_it():
+    env = make("single", render_mode="rgb_array", render_width=160, render_height=120,
+               terminate_on_success=False)
+    env.reset(seed=3)
+    first = env.render()
+    assert first.shape == (120, 160, 3) and first.dtype == np.uint8
+    assert first.std() > 10, "the frame must not be blank"
+    start = env.unwrapped.joint_positions()
+    away = np.clip(start + np.array([1.5, 0.6, -0.6, 0.5]), JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])
+    for _ in range(10):
+        env.step(env.unwrapped.joint_targets_to_action(away))
+    second = env.render()
+    env.close()
+    assert np.mean(np.any(first != second, axis=-1)) > 0.01, "the frame must change when the arm moves"
+    assert make("single").unwrapped.render() is None  # no render mode: nothing to draw
+
+
+def test_human_mode_without_a_display_fails_cleanly(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(InvalidInputError, match="display"):
+        make("empty", render_mode="human")
+
+
+def test_gymnasium_wrappers_work(tmp_path):
+    env = gym.wrappers.FlattenObservation(make("cluttered", max_episode_steps=5, terminate_on_success=False))
+    observation, _ = env.reset(seed=0)
+    assert observation.shape == (158 + 7 + 7,) and observation in env.observation_space
+    for step in range(5):
+        observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert observation in env.observation_space and not terminated
+    assert truncated and step == 4  # TimeLimit from gymnasium.make
+    env.close()
+    pytest.importorskip("moviepy", reason="RecordVideo needs moviepy (pip install moviepy)")
+    folder = tmp_path / "videos"
+    env = gym.wrappers.RecordVideo(make("single", render_mode="rgb_array", render_width=96, render_height=64,
+                                        max_episode_steps=8), str(folder), disable_logger=True)
+    env.reset(seed=0)
+    for _ in range(8):
+        env.step(env.action_space.sample())
+    env.close()
+    assert [path.suffix for path in folder.iterdir()] == [".mp4"]
+
+
+@pytest.mark.parametrize("vector", [gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv])
+def test_vector_envs_work_and_match_single_envs(vector):
+    envs = vector([lambda: make("dynamic")] * 2)
+    observations, infos = envs.reset(seed=5)
+    assert observations["observation"].shape == (2, 158)
+    single = make("dynamic")
+    expected, _ = single.reset(seed=5)
+    assert data_equivalence({key: value[0] for key, value in observations.items()}, expected, exact=True)
+    actions = np.tile(single.unwrapped.joint_targets_to_action(np.zeros(4)), (2, 1))
+    for _ in range(3):
+        observations, rewards, _, _, infos = envs.step(actions)
+        expected, reward, *_ = single.step(actions[0])
+    assert rewards[0] == reward and observations["observation"][0].tolist() == expected["observation"].tolist()
+    assert infos["collided"].shape == (2,) and infos["min_clearance_m"].shape == (2,)
+    envs.close()
+    single.close()
+
+
+def test_compute_reward_is_vectorised_and_goal_relabelling_works():
+    env = make("cluttered").unwrapped
+    observation, info = env.reset(seed=2)
+    observation, reward, *_, info = env.step(env.action_space.sample())
+    achieved, desired = observation["achieved_goal"], observation["desired_goal"]
+    assert env.compute_reward(achieved, desired, info) == reward
+    batch = env.compute_reward(np.stack([achieved, desired]), np.stack([desired, desired]), np.array([info, info]))
+    assert batch.shape == (2,) and batch[0] == reward
+    assert batch[1] == -1.0 * info["collided"]  # a relabelled goal the arm achieved costs only collisions
+    quiet = {**info, "collided": False}
+    assert env.compute_reward(achieved, achieved, quiet) == 0.0
+    sparse = make("cluttered", reward_type="sparse").unwrapped
+    assert sparse.compute_reward(achieved, achieved, quiet) == 0.0
+    assert sparse.compute_reward(achieved, achieved + np.float32(0.05), quiet) == -1.0
+    env.close()
+
+
+def test_her_trains_on_the_env():
+    stable_baselines3 = pytest.importorskip("stable_baselines3")
+    env = make("single", max_episode_steps=10)
+    model = stable_baselines3.SAC(
+        "MultiInputPolicy", env, replay_buffer_class=stable_baselines3.HerReplayBuffer,
+        replay_buffer_kwargs={"n_sampled_goal": 2, "goal_selection_strategy": "future"},
+        learning_starts=40, batch_size=16, policy_kwargs={"net_arch": [16]}, seed=0, device="cpu",
+    )
+    model.learn(total_timesteps=60)
+    env.close()
+
+
+def test_action_conversion_round_trips():
+    env = make("empty").unwrapped
+    env.reset(seed=0)
+    joints = np.array([0.4, -0.3, 0.2, 1.0])
+    np.testing.assert_allclose(env.action_to_joint_targets(env.joint_targets_to_action(joints)), joints, atol=1e-6)
+    np.testing.assert_allclose(env.action_to_joint_targets(-np.ones(4)), JOINT_LIMITS[:, 0])
+    np.testing.assert_allclose(env.action_to_joint_targets(2 * np.ones(4)), JOINT_LIMITS[:, 1])  # clipped
+    with pytest.raises(InvalidInputError, match="4 finite"):
+        env.action_to_joint_targets([0.0, math.nan, 0.0, 0.0])
+    env.close()
+    delta = make("empty", action_mode="delta").unwrapped
+    delta.reset(seed=0)
+    now = delta.joint_positions()
+    step_rad = 4.8 * delta.control_period_s
+    np.testing.assert_allclose(delta.action_to_joint_targets(np.array([1.0, -1.0, 0.5, 0.0])),
+                               now + step_rad * np.array([1.0, -1.0, 0.5, 0.0]))
+    np.testing.assert_allclose(delta.joint_targets_to_action(now + 0.5 * step_rad), np.full(4, 0.5), atol=1e-6)
+    delta.close()
+
+
+def test_the_scene_is_public_for_policies():
+    env = make("dynamic").unwrapped
+    env.reset(seed=4)
+    scene = env.scene
+    np.testing.assert_allclose(env.goal_pose, forward_kinematics(np.array(scene.goal_joints)))
+    np.testing.assert_allclose(env.joint_positions(), scene.start_joints, atol=1e-9)
+    for _ in range(4):
+        env.step(env.action_space.sample())
+    assert env.time_s == pytest.approx(4 * env.control_period_s)
+    np.testing.assert_allclose(env.obstacle_set().positions, scene.obstacle_set(env.time_s).positions)
+    env.close()
+
+
+def test_fixed_scenes_can_be_chosen_by_index():
+    env = make("benchmark")
+    env.reset(options={"scene_index": 7})
+    assert env.unwrapped.scene == get_scenario("benchmark").fixed_scenes[7]
+    with pytest.raises(InvalidInputError, match="scene_index"):
+        env.reset(options={"scene_index": 10})
+    with pytest.raises(UnknownNameError, match="scene_index"):
+        env.reset(options={"seen": 1})
+    env.close()
+
+
+def test_bad_arguments_fail_with_the_valid_choices():
+    with pytest.raises(UnknownNameError, match="benchmark, cluttered"):
+        make("clutter")
+    with pytest.raises(UnknownNameError, match="absolute, delta"):
+        make(action_mode="joint")
+    with pytest.raises(UnknownNameError, match="dense, sparse"):
+        make(reward_type="shaped")
+    with pytest.raises(InvalidInputError, match="divide 240"):
+        make(control_frequency_hz=7)
+    with pytest.raises(InvalidInputError, match="max_obstacles"):
+        make("shelf", max_obstacles=3)
+
+
+def test_pickle_and_state_round_trips():
+    env = make("empty", terminate_on_success=False)
+    copy = pickle.loads(pickle.dumps(env))
+    assert data_equivalence(env.reset(seed=3), copy.reset(seed=3), exact=True)
+    copy.close()
+    unwrapped = env.unwrapped
+    actions = [unwrapped.joint_targets_to_action(np.array([0.3 * i, 0.2, -0.1, 0.4])) for i in range(5)]
+    for action in actions:
+        env.step(action)
+    state = unwrapped.save_state()
+    first = [env.step(action) for action in actions]
+    unwrapped.restore_state(state)
+    assert data_equivalence([env.step(action) for action in actions], first, exact=True)
+    unwrapped.remove_state(state)
+    env.reset(seed=4)
+    with pytest.raises(InvalidInputError, match="no saved state"):
+        unwrapped.restore_state(state)
+    env.close()
+
+
+def test_sim_does_not_import_the_scenarios_package_for_a_spec():
+    code = (
+        "import sys, gymnasium as gym, sim\n"
+        "from sim.scenario_spec import ScenarioSpec\n"
+        "env = gym.make(sim.ENV_IDS[0], scenario=ScenarioSpec(name='bare'))\n"
+        "env.reset(seed=0); env.step(env.action_space.sample()); env.close()\n"
+        "assert 'scenarios' not in sys.modules, 'sim imported scenarios'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_the_documented_example_runs():
+    result = doctest.testmod(sim.env, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
