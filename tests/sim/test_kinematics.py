@@ -189,3 +189,16 @@ def test_limit_helpers():
     assert within_limits(clamped).all()
     np.testing.assert_allclose(clamped[0], [math.pi, 0.0, -1.5, 0.0])
     assert torch.equal(clamp_to_limits(torch.tensor(q)), torch.tensor(clamped))
+
+
+def test_quat_angle_is_the_rotation_angle(rng):
+    from scipy.spatial.transform import Rotation
+
+    from sim.transforms import quat_normalize
+
+    a, b = quat_normalize(rng.normal(size=(1000, 4))), quat_normalize(rng.normal(size=(1000, 4)))
+    expected = (Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude()
+    np.testing.assert_allclose(quat_angle(a, b), expected, atol=1e-12)
+    np.testing.assert_allclose(quat_angle(a, -b), expected, atol=1e-12)  # q and -q: one rotation
+    assert np.all(quat_angle(a, a) == 0.0)
+    np.testing.assert_allclose(quat_angle(torch.tensor(a), torch.tensor(b)).numpy(), expected, atol=1e-12)
