@@ -127,11 +127,16 @@ def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.n
     d = np.asarray(desired_goal, dtype=np.float64)
     dx, dy, dz = a[..., 0] - d[..., 0], a[..., 1] - d[..., 1], a[..., 2] - d[..., 2]
     position_error = np.sqrt(dx * dx + dy * dy + dz * dz)
-    dot = a[..., 3] * d[..., 3] + a[..., 4] * d[..., 4] + a[..., 5] * d[..., 5] + a[..., 6] * d[..., 6]
     norm_a = np.sqrt(a[..., 3] ** 2 + a[..., 4] ** 2 + a[..., 5] ** 2 + a[..., 6] ** 2)
     norm_d = np.sqrt(d[..., 3] ** 2 + d[..., 4] ** 2 + d[..., 5] ** 2 + d[..., 6] ** 2)
-    cosine = np.clip(np.abs(dot) / np.maximum(norm_a * norm_d, 1e-12), 0.0, 1.0)
-    angle = 2.0 * np.arctan2(np.sqrt(np.clip(1.0 - cosine * cosine, 0.0, 1.0)), cosine)
+    qa = [a[..., i] / norm_a for i in range(3, 7)]
+    qd = [d[..., i] / norm_d for i in range(3, 7)]
+    sign = np.where(qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0, -1.0, 1.0)
+    # The geodesic angle as sim.transforms.quat_angle computes it, 4 atan2(|a - b|, |a + b|):
+    # exactly 0 for equal rotations (acos-style forms leave a ~3e-8 rad floor).
+    minus = sum((x - sign * y) ** 2 for x, y in zip(qa, qd))
+    plus = sum((x + sign * y) ** 2 for x, y in zip(qa, qd))
+    angle = 4.0 * np.arctan2(np.sqrt(minus), np.sqrt(plus))
     return position_error, angle
 
 
