@@ -31,8 +31,25 @@ def run_pipeline(cli: Any) -> Path:
     if cli.video:
         from evaluation.video import record_run_videos
 
+        explainers = attribution_panels(config.policies, config.seed) if cli.shap else None
         write_summary(config.out_dir, {"videos": record_run_videos(config, episodes=cli.video_episodes,
-                                                                   progress=cli.progress)})
+                                                                   progress=cli.progress, explainers=explainers)})
     print()
     print(format_table(summarise_rows(read_rows(config.out_dir / EPISODES_FILE))))
     return write_report(config.out_dir)
+
+
+def attribution_panels(policies: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """Per IKNet policy, ``pose (7,) -> (7, 4)`` exact attributions against a 16-row k-means
+    background of fresh poses, for the videos' live attribution panel."""
+    from agents import load_model
+    from evaluation.explain import TraceExplainer
+    from evaluation.shap_study import fresh_poses, iknet_models_of
+
+    background = fresh_poses(seed + 20_011, 200)
+    panels: dict[str, Any] = {}
+    for model_name, users in iknet_models_of(policies).items():
+        tracer = TraceExplainer(load_model(model_name), background)
+        for policy in users:
+            panels[policy] = lambda pose, tracer=tracer: tracer.explain(pose[None])[0]
+    return panels

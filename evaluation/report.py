@@ -112,6 +112,7 @@ _TABLE_COLUMNS = (
     ("min_clearance_mm_median", "clearance mm (median)", "{:.1f}"),
     ("min_clearance_mm_min", "clearance mm (min)", "{:.1f}"), ("jerk_median", "jerk rad/s3", "{:.0f}"),
     ("ik_time_ms_per_episode_median", "IK ms / episode", "{:.1f}"),
+    ("plan_time_ms_median", "planning ms / episode", "{:.1f}"),
     ("limit_violations_total", "IK limit violations", "{}"),
 )
 

@@ -174,6 +174,9 @@ _WORKER: EpisodeWorker | None = None
 def _run_in_worker(scenario: str, policy: str, seed: int, episode: int, max_steps: int) -> EpisodeResult:
     global _WORKER
     if _WORKER is None:
+        import torch
+
+        torch.set_num_threads(1)  # one process per core: torch's own threads would oversubscribe
         _WORKER = EpisodeWorker()
     return _WORKER.run(scenario, policy, seed, episode, max_steps)
 

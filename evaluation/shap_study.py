@@ -64,7 +64,7 @@ def bootstrap_spearman(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, r
     return rho, float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def _fresh_poses(seed: int, count: int) -> np.ndarray:
+def fresh_poses(seed: int, count: int) -> np.ndarray:
     """Poses of joints drawn uniformly within the limits with the end effector above the table."""
     from sim.kinematics import forward_kinematics, sample_joints
 
@@ -74,7 +74,7 @@ def _fresh_poses(seed: int, count: int) -> np.ndarray:
     return poses[poses[:, 2] > 0.0][:count]
 
 
-def _models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
+def iknet_models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
     """IKNet model name -> policies of the run that use it."""
     from agents.policy import parse_policy
 
@@ -102,9 +102,9 @@ def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | 
 
     out = Path(config.out_dir) / SHAP_DIR
     out.mkdir(parents=True, exist_ok=True)
-    used = _models_of(tuple(config.policies))
+    used = iknet_models_of(tuple(config.policies))
     names = list(dict.fromkeys(list(MODEL_NAMES) + list(used)))
-    pool = _fresh_poses(config.seed + 10_007, 2000)
+    pool = fresh_poses(config.seed + 10_007, 2000)
     explained, background = published_setup(pool, seed=config.seed)
     balances, importances, figures = {}, {}, []
     models = {}

@@ -1,0 +1,482 @@
+"""A sampling-based motion-planning baseline: OMPL's planners in joint space, as a policy.
+
+The planner searches the arm's 4-D joint box (:data:`~sim.kinematics.JOINT_LIMITS`) with an OMPL
+planner (RRT-Connect by default). A state is valid when every capsule of the arm's collision model
+(:mod:`sim.collision`) keeps ``margin_m`` from every obstacle and the table; motions are checked
+in one batched capsule query per edge, at ``check_step_rad`` joint resolution. The solution is
+shortcut with OMPL's path simplifier, then checked twice at the finer ``final_step_rad``: with the
+capsule model (clearance >= ``final_margin_m``) and, wherever the capsules come within 3 cm,
+with PyBullet's distances on the URDF (no penetration of an obstacle or, for the links that can
+reach it, the table); a path failing either is planned again within the budget. Goal joints come
+from the analytic solver (both elbow branches are offered as goal states) or from an IKNet (its
+answer, clamped to the joint limits). The path is finally timed rest-to-rest per segment with a
+trapezoidal profile in the Chebyshev arc length, so no joint exceeds ``speed_fraction`` of the
+joint velocity limit nor ``max_acceleration_rad_s2``.
+
+Names (see :func:`parse_planner_name`): ``ompl:PLANNER[:GOAL_SOLVER]``, e.g. ``ompl:rrtconnect``,
+``ompl:rrtstar``, ``ompl:rrtconnect:iknet:improved``. OMPL is an optional dependency (extra
+``plan``); without it every entry point raises :class:`~sim.errors.DependencyNotInstalled`.
+
+Determinism: each query seeds OMPL's global RNG (``ompl.util.RNG.setSeed``) from the config's
+``seed`` and the query itself (start and goal), so a query answered within its time budget gives
+the same path on every run. The optimising planners (RRT*, BIT*...), which search until the budget
+ends, and queries that hit the budget depend on the machine's speed and are not reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from agents.planning import densify, path_clearance
+from sim.collision import ObstacleSet
+from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
+from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, check_joints, check_poses
+from sim.transforms import matrix_to_quat
+
+#: Planner names -> OMPL geometric planner classes. RRT*, informed RRT*, PRM*, BIT*, AORRTC and FMT
+#: use their whole search budget (they optimise path length); the others stop at the first path.
+PLANNERS: dict[str, str] = {
+    "rrtconnect": "RRTConnect", "rrt": "RRT", "kpiece": "KPIECE1", "bkpiece": "BKPIECE1", "lbkpiece": "LBKPIECE1",
+    "prm": "PRM", "rrtstar": "RRTstar", "informedrrtstar": "InformedRRTstar", "prmstar": "PRMstar",
+    "bitstar": "BITstar", "aorrtc": "AORRTC", "fmt": "FMT",
+}
+_KIND_NAMES = ("sphere", "box", "cylinder")
+#: Links that can never touch the table (the base and the yaw link), skipped in the table check.
+_FIXED_LINKS = ("link1", "link2", "world", "base")
+
+
+def import_ompl() -> tuple[Any, Any, Any]:
+    """``(ompl.base, ompl.geometric, ompl.util)`` with OMPL's console output limited to errors.
+
+    Raises:
+        DependencyNotInstalled: OMPL's Python bindings are missing (extra ``plan``).
+    """
+    try:
+        from ompl import base, geometric, util
+    except ImportError:
+        raise DependencyNotInstalled("ompl", "plan") from None
+    util.setLogLevel(util.LOG_ERROR)
+    return base, geometric, util
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Options of :class:`JointSpacePlanner` (metres, radians, seconds)."""
+
+    planner: str = "rrtconnect"
+    time_budget_s: float = 5.0  #: wall time per query: search, simplification and checks
+    margin_m: float = 0.008  #: capsule clearance every planned state keeps (obstacles and table)
+    final_margin_m: float = 0.002  #: capsule clearance the densified final path keeps
+    check_step_rad: float = 0.02  #: largest joint change between checked states of an edge
+    final_step_rad: float = 0.005  #: resolution of the final capsule and PyBullet checks
+    simplify: bool = True
+    pybullet_check: bool = True
+    pybullet_check_below_m: float = 0.03  #: PyBullet checks the states with less capsule clearance
+    speed_fraction: float = 0.6  #: share of the joint velocity limit
+    max_acceleration_rad_s2: float = 20.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.planner not in PLANNERS:
+            raise UnknownNameError("OMPL planner", self.planner, PLANNERS)
+        for name in ("time_budget_s", "check_step_rad", "final_step_rad", "speed_fraction", "max_acceleration_rad_s2"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise InvalidInputError(f"{name} must be positive, got {getattr(self, name)}")
+        if not (0 <= self.final_margin_m <= self.margin_m and self.speed_fraction <= 1):
+            raise InvalidInputError("options must satisfy 0 <= final_margin_m <= margin_m and speed_fraction <= 1")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """One planning query's answer.
+
+    Attributes:
+        waypoints: (K, 4) simplified joint path (rad), start first; just the start when ``not solved``.
+        solved: a path to a goal state passed every check.
+        status: ``"exact"``, or why not: ``"invalid_start"``, ``"invalid_goal"``, ``"timeout"``, ``"rejected"``.
+        plan_time_s: wall time of the whole query.
+        attempts: planner runs (a run whose path fails a final check is repeated within the budget).
+        min_clearance_m: capsule clearance along the densified path (obstacles and table).
+        pybullet_clearance_m: PyBullet's smallest signed distance along it (NaN if not checked).
+    """
+
+    waypoints: np.ndarray
+    solved: bool
+    status: str
+    plan_time_s: float
+    attempts: int
+    min_clearance_m: float
+    pybullet_clearance_m: float
+
+
+def query_seed(base_seed: int, start_q: np.ndarray, goals: np.ndarray) -> int:
+    """A positive 31-bit seed for OMPL's RNG, fixed by ``base_seed`` and the query's joints."""
+    digest = zlib.crc32(np.round(np.concatenate([start_q.ravel(), goals.ravel()]), 9).tobytes())
+    return (digest ^ (base_seed * 2654435761)) % (2**31 - 2) + 1
+
+
+class JointSpacePlanner:
+    """OMPL in the joint box, the capsule model as validity checker, PyBullet as the final check.
+
+    Args:
+        config: planner options.
+    """
+
+    def __init__(self, config: PlannerConfig = PlannerConfig()) -> None:
+        self.config = config
+        self._ompl = import_ompl()
+        self._world: Any = None
+        # Warm up (load the compiled distance kernel, open the checking world) so that one-time
+        # costs are not charged to the first query's time budget.
+        warm = ObstacleSet.from_list(["sphere"], [[0.3, 0.0, 0.3]], [[0.01]])
+        path_clearance(np.zeros((1, 4)), warm)
+        if config.pybullet_check:
+            self._world_with(warm)
+
+    def plan(self, start_q: np.ndarray, goal_candidates: np.ndarray, obstacles: ObstacleSet) -> PlanResult:
+        """Plan from ``start_q`` (4,) to any of ``goal_candidates`` (G, 4), rad.
+
+        Raises:
+            InvalidInputError: joints malformed or outside the limits.
+        """
+        started = time.perf_counter()
+        start_q = np.asarray(start_q, dtype=float)
+        goals = np.asarray(goal_candidates, dtype=float).reshape(-1, 4)
+        check_joints(start_q.reshape(1, 4))
+        check_joints(goals)
+        config = self.config
+        margin = config.margin_m
+        start_clearance = float(path_clearance(start_q[None], obstacles)[0])
+        goal_clearance = path_clearance(goals, obstacles) if len(goals) else np.zeros(0)
+
+        def failed(status: str, attempts: int = 0) -> PlanResult:
+            return PlanResult(start_q[None].copy(), False, status, time.perf_counter() - started, attempts,
+                              start_clearance, math.nan)
+
+        if start_clearance < config.final_margin_m:
+            return failed("invalid_start")
+        keep = goal_clearance >= config.final_margin_m
+        goals, goal_clearance = goals[keep], goal_clearance[keep]
+        if not len(goals):
+            return failed("invalid_goal")
+        # Start or goal nearer than the margin (e.g. a replan beside an obstacle): shrink it.
+        margin = max(min(margin, 0.9 * min(start_clearance, float(goal_clearance.min()))), config.final_margin_m)
+        util = self._ompl[2]
+        previous_level = util.getLogLevel()
+        util.setLogLevel(util.LOG_NONE)  # re-seeding logs a (harmless) error after the first query
+        util.RNG.setSeed(query_seed(config.seed, start_q, goals))
+        util.setLogLevel(previous_level)
+        attempts, status = 0, "timeout"
+        while time.perf_counter() - started < config.time_budget_s:
+            attempts += 1
+            remaining = config.time_budget_s - (time.perf_counter() - started)
+            waypoints = self._search(start_q, goals, obstacles, margin, remaining)
+            if waypoints is None:
+                break
+            dense = densify(waypoints, config.final_step_rad)
+            clearances = path_clearance(dense, obstacles)
+            clearance = float(clearances.min())
+            exact = math.nan
+            if config.pybullet_check:  # where the capsules come near; elsewhere both models agree it is clear
+                exact = self.pybullet_clearance(dense[clearances < config.pybullet_check_below_m], obstacles)
+            if clearance >= config.final_margin_m and not exact < 0.0:
+                return PlanResult(waypoints, True, "exact", time.perf_counter() - started, attempts, clearance, exact)
+            status = "rejected"
+        return failed(status, attempts)
+
+    def _search(self, start_q: np.ndarray, goals: np.ndarray, obstacles: ObstacleSet, margin_m: float,
+                budget_s: float) -> np.ndarray | None:
+        """One OMPL run; the simplified (K, 4) path, or ``None`` without an exact solution."""
+        base, geometric, _ = self._ompl
+        space = base.RealVectorStateSpace(4)
+        bounds = base.RealVectorBounds(4)
+        for joint, (low, high) in enumerate(JOINT_LIMITS):
+            bounds.setLow(joint, float(low))
+            bounds.setHigh(joint, float(high))
+        space.setBounds(bounds)
+        info = base.SpaceInformation(space)
+        step = self.config.check_step_rad
+
+        def valid(state: Any) -> bool:
+            return bool(path_clearance(np.array(state[0:4])[None], obstacles)[0] >= margin_m)
+
+        def motion_valid(a: Any, b: Any) -> bool:
+            qa, qb = np.array(a[0:4]), np.array(b[0:4])
+            count = max(1, int(math.ceil(np.max(np.abs(qb - qa)) / step)))
+            states = qa + np.linspace(1.0 / count, 1.0, count)[:, None] * (qb - qa)
+            return bool(path_clearance(states, obstacles).min() >= margin_m)
+
+        class BatchedMotionValidator(base.MotionValidator):
+            def checkMotion(self, a: Any, b: Any) -> bool:  # noqa: N802 (OMPL's name)
+                return motion_valid(a, b)
+
+        info.setStateValidityChecker(valid)
+        validator = BatchedMotionValidator(info)
+        info.setMotionValidator(validator)
+        info.setup()
+        def state(q: np.ndarray) -> Any:
+            allocated = info.allocState()
+            allocated[0:4] = [float(v) for v in q]
+            return allocated
+
+        problem = base.ProblemDefinition(info)
+        problem.addStartState(state(start_q))
+        goal = base.GoalStates(info)
+        for q in goals:
+            goal.addState(state(q))
+        problem.setGoal(goal)
+        planner = getattr(geometric, PLANNERS[self.config.planner])(info)
+        planner.setProblemDefinition(problem)
+        planner.setup()
+        # Keep a fifth of the budget for simplification and the final checks; non-optimising planners
+        # stop at their first solution.
+        planner.solve(base.timedPlannerTerminationCondition(0.8 * budget_s))
+        if not problem.hasExactSolution():
+            return None
+        path = problem.getSolutionPath()
+        if self.config.simplify and len(path.getStates()) > 2:
+            simplifier = geometric.PathSimplifier(info)
+            simplifier.simplifyMax(path)
+        waypoints = np.array([vertex[0:4] for vertex in path.getStates()], dtype=float)
+        planner.clear()
+        del planner, problem, goal, validator, info
+        return waypoints
+
+    def pybullet_clearance(self, joints: np.ndarray, obstacles: ObstacleSet) -> float:
+        """PyBullet's smallest signed distance (m) of the arm at each of ``joints`` (K, 4) to the
+        obstacles and (links beyond ``link2``) the table; 0.05 m if nothing is nearer."""
+        world = self._world_with(obstacles)
+        smallest = 0.05
+        for q in joints:
+            world.reset_joints(q)
+            for point in world.closest_points(0.05, include_table=True):
+                if point.body == "table" and point.link in _FIXED_LINKS:
+                    continue
+                smallest = min(smallest, point.distance_m)
+        return smallest
+
+    def _world_with(self, obstacles: ObstacleSet) -> Any:
+        """The checking world holding ``obstacles`` (reloaded only when they change)."""
+        if self._world is None:
+            from sim.world import World
+
+            self._world, self._loaded = World(), None
+        world = self._world
+        key = tuple(np.concatenate([a.ravel() for a in (obstacles.kinds, obstacles.positions, obstacles.rotations,
+                                                        obstacles.sizes)]))
+        if key == self._loaded:
+            return world
+        self._loaded = key
+        world.clear_obstacles()
+        quaternions = matrix_to_quat(obstacles.rotations) if len(obstacles) else np.zeros((0, 4))
+        for index, (kind, position, size) in enumerate(zip(obstacles.kinds, obstacles.positions, obstacles.sizes)):
+            name = _KIND_NAMES[int(kind)]
+            sizes = {"sphere": size[:1], "box": size, "cylinder": size[:2]}[name]
+            world.add_obstacle(f"obstacle{index}", name, sizes, position, quaternions[index])
+        return world
+
+    def close(self) -> None:
+        """Close the PyBullet world of the final check (idempotent)."""
+        if self._world is not None:
+            self._world.close()
+            self._world = None
+
+    def __enter__(self) -> "JointSpacePlanner":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def time_parameterise(waypoints: np.ndarray, control_dt_s: float, max_velocity_rad_s: float,
+                      max_acceleration_rad_s2: float) -> np.ndarray:
+    """Sample a rest-to-rest trapezoidal timing of the piecewise-linear path at the control rate.
+
+    Each segment is timed along its Chebyshev length (the largest joint change), so every joint's
+    speed stays within ``max_velocity_rad_s`` and its acceleration within ``max_acceleration_rad_s2``.
+
+    Args:
+        waypoints: (K, 4) joint path (rad).
+        control_dt_s: control period (s).
+
+    Returns:
+        (T, 4) joint targets at times ``dt, 2 dt, ...``; the last row is the last waypoint.
+    """
+    waypoints = np.asarray(waypoints, dtype=float).reshape(-1, 4)
+    velocity, acceleration = max_velocity_rad_s, max_acceleration_rad_s2
+    samples = [waypoints[:1]]
+    carry_s = 0.0  # time already elapsed into the next segment at its first sample
+    for a, b in zip(waypoints[:-1], waypoints[1:]):
+        length = float(np.max(np.abs(b - a)))
+        if length <= 1e-12:
+            continue
+        peak = min(velocity, math.sqrt(length * acceleration))
+        ramp_s = peak / acceleration
+        duration = length / peak + ramp_s
+        times = np.arange(control_dt_s - carry_s, duration + 1e-12, control_dt_s)
+        arc = np.where(times < ramp_s, 0.5 * acceleration * times**2,
+                       np.where(times > duration - ramp_s, length - 0.5 * acceleration * (duration - times) ** 2,
+                                peak * (times - 0.5 * ramp_s)))
+        samples.append(a + (np.clip(arc, 0.0, length) / length)[:, None] * (b - a))
+        carry_s = duration - (times[-1] if len(times) else -carry_s)
+    trajectory = np.concatenate(samples)[1:]
+    if not len(trajectory) or np.any(trajectory[-1] != waypoints[-1]):
+        trajectory = np.vstack([trajectory, waypoints[-1:]])
+    return trajectory
+
+
+# --------------------------------------------------------------------------- the policy adapter
+@dataclass(frozen=True)
+class PlannerSpec:
+    """A parsed ``ompl:PLANNER[:GOAL_SOLVER]`` name."""
+
+    name: str
+    planner: str  #: a key of :data:`PLANNERS`
+    goal_solver: str  #: ``"analytic"``, ``"pybullet-ik"``, ``"iknet:MODEL"`` or ``"iknet:PATH.pt"``
+
+
+def parse_planner_name(name: str) -> PlannerSpec:
+    """Parse ``ompl:PLANNER[:GOAL_SOLVER]`` (goal solver ``analytic`` when omitted).
+
+    Raises:
+        UnknownNameError: not an ``ompl:`` name, unknown planner or goal solver.
+    """
+    from agents.policy import solver_names
+
+    prefix, _, rest = name.strip().partition(":")
+    planner, _, goal_solver = rest.partition(":")
+    if prefix != "ompl" or planner not in PLANNERS:
+        raise UnknownNameError("OMPL planner policy", name, [f"ompl:{key}" for key in PLANNERS])
+    goal_solver = goal_solver or "analytic"
+    valid = solver_names()
+    if goal_solver not in valid and not (goal_solver.startswith("iknet:") and goal_solver.endswith(".pt")):
+        raise UnknownNameError("planner goal solver", goal_solver, valid + ["iknet:PATH.pt"])
+    return PlannerSpec(name.strip(), planner, goal_solver)
+
+
+def validate_name(name: str) -> None:
+    """Raise unless ``name`` names a planner policy that can be built here.
+
+    Raises:
+        DependencyNotInstalled: OMPL is missing (extra ``plan``).
+        UnknownNameError: see :func:`parse_planner_name`.
+    """
+    import_ompl()
+    parse_planner_name(name)
+
+
+def make_planner_policy(name: str, *, config: PlannerConfig | None = None) -> "PlannerPolicy":
+    """The policy ``name`` describes (see :func:`parse_planner_name`); ``config`` overrides the
+    default :class:`PlannerConfig` (its ``planner`` field is set from the name)."""
+    validate_name(name)
+    return PlannerPolicy(parse_planner_name(name), config=config or PlannerConfig())
+
+
+class PlannerPolicy:
+    """Plan once per episode with OMPL, then play the timed joint trajectory (the Policy protocol).
+
+    Goal joints come from the spec's goal solver; when obstacles move, the rest of the trajectory
+    is checked against their current positions every ``replan_every`` steps and replanned from the
+    current joints if it would pass nearer than ``final_margin_m``.
+
+    Args:
+        spec: the parsed name.
+        config: planner options (``planner`` is taken from ``spec``).
+        replan_every: control steps between checks in dynamic scenes.
+    """
+
+    def __init__(self, spec: PlannerSpec, *, config: PlannerConfig = PlannerConfig(), replan_every: int = 5) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.planner = JointSpacePlanner(replace(config, planner=spec.planner))
+        self.replan_every = replan_every
+        self.solver: Any = None
+        if spec.goal_solver != "analytic":
+            from agents.policy import make_solver, parse_policy
+
+            self.solver = make_solver(parse_policy(spec.goal_solver))
+        self.result: PlanResult | None = None
+        self.plan_time_s = 0.0
+        self._ik_seconds = 0.0
+        self._limit_violations = 0
+        self._context: Any = None
+        self._trajectory = np.zeros((0, 4))
+        self._index = 0
+        self._step = 0
+        self._goals = np.zeros((0, 4))
+
+    def goal_candidates(self, goal_pose: np.ndarray, seed_q: np.ndarray) -> np.ndarray:
+        """(G, 4) goal joints (rad) for ``goal_pose`` (7,): both valid analytic elbow branches, or
+        the goal solver's answer clamped to the limits (none if it has no answer)."""
+        started = time.perf_counter()
+        if self.solver is None:
+            solutions = analytic_ik_solutions(goal_pose)
+            self._ik_seconds += time.perf_counter() - started
+            return solutions.joints[solutions.valid]
+        raw = self.solver.solve(goal_pose[None], seed_q=seed_q)[0]  # the solver times itself
+        self._limit_violations += int(np.any((raw < JOINT_LIMITS[:, 0]) | (raw > JOINT_LIMITS[:, 1])))
+        return np.clip(raw, JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])[None] if np.all(np.isfinite(raw)) else np.zeros((0, 4))
+
+    def reset(self, context: Any) -> None:
+        """Compute goal joints and plan from ``context.start_q`` (a :class:`agents.policy.PolicyContext`)."""
+        goal_pose = np.asarray(context.goal_pose, dtype=float)
+        check_poses(goal_pose)
+        self._context = context
+        self._step, self._limit_violations, self.plan_time_s = 0, 0, 0.0
+        start_q = np.asarray(context.start_q, dtype=float)
+        self._goals = self.goal_candidates(goal_pose, start_q)
+        self._plan(start_q, context.obstacles_at(0.0))
+
+    def _plan(self, start_q: np.ndarray, obstacles: ObstacleSet) -> None:
+        self.result = self.planner.plan(start_q, self._goals, obstacles)
+        self.plan_time_s += self.result.plan_time_s
+        config = self.planner.config
+        self._trajectory = time_parameterise(
+            self.result.waypoints, self._context.control_dt_s, config.speed_fraction * MAX_JOINT_VELOCITY_RAD_S,
+            config.max_acceleration_rad_s2,
+        )
+        self._index = 0
+
+    def act(self, observation: Any) -> np.ndarray:
+        """(4,) joint target (rad) for the next control step."""
+        context = self._context
+        if context is None:
+            raise RuntimeError("call reset() before act()")
+        if context.dynamic and self._step and self._step % self.replan_every == 0 and context.joints_from_observation:
+            obstacles = context.obstacles_at(self._step * context.control_dt_s)
+            rest = self._trajectory[self._index:]
+            if len(rest) and path_clearance(rest, obstacles).min() < self.planner.config.final_margin_m:
+                now = np.clip(context.joints_from_observation(observation), JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])
+                self._plan(now, obstacles)
+        target = self._trajectory[min(self._index, len(self._trajectory) - 1)].copy()
+        self._index += 1
+        self._step += 1
+        return target
+
+    @property
+    def done(self) -> bool:
+        """The whole trajectory has been commanded."""
+        return self.result is not None and self._index >= len(self._trajectory)
+
+    @property
+    def ik_seconds(self) -> float:
+        """Cumulative goal-IK time (s); planning time is reported by :meth:`episode_info`."""
+        return self._ik_seconds + (self.solver.stats.seconds if self.solver is not None else 0.0)
+
+    def episode_info(self) -> dict[str, float | int | str]:
+        result = self.result
+        candidate = "" if result is None else (
+            f"{self.spec.planner} {result.status}: {len(result.waypoints)} waypoints in {result.attempts} run(s)")
+        return {"plan_time_ms": 1e3 * self.plan_time_s, "planner_candidate": candidate,
+                "limit_violations": self._limit_violations}
+
+    def close(self) -> None:
+        self.planner.close()
+        if self.solver is not None and hasattr(self.solver, "close"):
+            self.solver.close()
