@@ -449,7 +449,8 @@ class World:
         p = self.client
         renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if opengl else pybullet.ER_TINY_RENDERER
         image = p.getCameraImage(width, height, view, projection, renderer=renderer,
-                                 lightDirection=[0.4, -0.6, 1.0], shadow=int(shadow))
+                                 lightDirection=[0.4, -0.6, 1.0], shadow=int(shadow),
+                                 flags=pybullet.ER_NO_SEGMENTATION_MASK)
         rgba = np.asarray(image[2], dtype=np.uint8).reshape(height, width, 4)
         return np.ascontiguousarray(rgba[..., :3])
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import signal
 import subprocess
@@ -124,3 +123,22 @@ def test_interrupted_run_keeps_finished_episodes_and_resumes_without_duplicates(
     assert rows[: len(finished)] == finished, "finished episodes are kept as written"
     steps = read_csv(out / "steps.csv")
     assert len(steps) == sum(int(r["steps"]) for r in rows), "no duplicated or orphaned step rows"
+
+
+@pytest.mark.parametrize(
+    ("package", "model", "extra"),
+    [("ompl", "ompl:rrtconnect", "plan"), ("stable_baselines3", "rl:sac:agent.zip", "rl")],
+)
+def test_a_missing_extra_is_named_in_one_line(monkeypatch, capsys, package, model, extra):
+    import runpy
+
+    for module in [name for name in sys.modules if name.split(".")[0] == package]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, package, None)  # makes ``import package`` raise ImportError
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["run_sim.py", "--scenario", "benchmark", "--models", model])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / "run_sim.py"), run_name="__main__")
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and f"pip install '.[{extra}]'" in error_lines[0]

@@ -33,20 +33,6 @@ def test_missing_ompl_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
             call("ompl:rrtconnect")
 
 
-def test_run_sim_without_ompl_prints_one_line_and_exits_2(monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    import runpy
-
-    _missing_ompl(monkeypatch)
-    monkeypatch.chdir(REPO)
-    monkeypatch.setattr(sys, "argv", ["run_sim.py", "--scenario", "benchmark", "--models", "ompl:rrtconnect"])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO / "run_sim.py"), run_name="__main__")
-    assert exit_info.value.code == 2
-    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(error_lines) == 1 and "pip install '.[plan]'" in error_lines[0]
-
-
 pytest.importorskip("ompl", reason="the 'plan' extra (ompl) is not installed")
 
 from agents.planner import (  # noqa: E402 (after the skip)

@@ -33,20 +33,6 @@ def test_missing_sb3_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert rl.main(["train", "--steps", "10", "--out", str(tmp_path / "agent")]) == 2
 
 
-def test_run_sim_without_sb3_prints_one_line_and_exits_2(monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    import runpy
-
-    _missing_sb3(monkeypatch)
-    monkeypatch.chdir(REPO)
-    monkeypatch.setattr(sys, "argv", ["run_sim.py", "--scenario", "single", "--models", "rl:sac:agent.zip"])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO / "run_sim.py"), run_name="__main__")
-    assert exit_info.value.code == 2
-    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(error_lines) == 1 and "pip install '.[rl]'" in error_lines[0]
-
-
 pytest.importorskip("stable_baselines3", reason="the 'rl' extra (stable-baselines3) is not installed")
 
 from agents.rl import (  # noqa: E402 (after the skip)
