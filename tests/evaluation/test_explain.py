@@ -400,3 +400,37 @@ def test_local_partial_dependence_and_trace_figures(poses, tmp_path):
     trace = TraceExplainer(model, poses[200:], size=16).explain(poses[:30])
     assert_png_has_content(plot_attribution_trace(trace, tmp_path / "trace.png", times_s=np.arange(30) * 0.05))
     assert FEATURE_NAMES == ("x", "y", "z", "qx", "qy", "qz", "qw")
+
+
+# ---------------------------------------------------------------- the shipped checkpoints
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_exact_matches_kernel_on_shipped_models(name, poses):
+    from agents import load_model
+
+    assert_exact_matches_kernel(load_model(name), poses[:6], poses[300:330])
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_gradient_gap_on_shipped_models(name, poses):
+    from agents import load_model
+
+    model = load_model(name)
+    X, background = poses[:8], poses[200:240]
+    exact = shapley_values(model, X, background, "exact")
+    gradient = explain(model, X, background, "gradient")
+    assert gradient.values.shape == (8, 7, 4) and gradient.additivity_error() < EFFICIENCY_RAD
+    gap = np.abs(gradient.values - exact).sum() / np.abs(exact).sum()
+    # DeepLIFT attributions are a different quantity from interventional Shapley values.
+    assert 0.02 < gap < 0.6, f"gradient vs exact relative gap {gap:.3f}"
+
+
+def test_heatmaps_for_shipped_models(poses, tmp_path):
+    from agents import load_model
+
+    importances = {}
+    for name in MODEL_NAMES:
+        importances[name] = global_importance(shapley_values(load_model(name), poses[:10], poses[100:116]))
+        assert_png_has_content(plot_importance_heatmap(importances[name], tmp_path / f"{name}.png"), 30)
+        balance = attribution_balance(importances[name])
+        assert all(0.0 <= v <= 1.0 for v in (*balance.entropy, *balance.gini, balance.entropy_overall))
+    assert_png_has_content(plot_importance_comparison(importances, tmp_path / "all.png"), 30)
