@@ -24,6 +24,7 @@ import torch
 
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT_LIMITS, check_poses, forward_kinematics
+from sim.transforms import quat_to_matrix
 
 DEFAULT_STEPS = 3
 DEFAULT_DAMPING = 1e-7
@@ -40,15 +41,9 @@ def target_yaw_pitch(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Returns:
         ``(yaw, pitch)``, each (N,) radians, with ``R ~ Rz(yaw) @ Ry(pitch)``.
     """
-    quat = pose[:, 3:7] / pose[:, 3:7].norm(dim=1, keepdim=True)
-    qx, qy, qz, qw = quat.unbind(1)
-    r00 = 1 - 2 * (qy * qy + qz * qz)
-    r10 = 2 * (qx * qy + qz * qw)
-    r20 = 2 * (qx * qz - qy * qw)
-    r01 = 2 * (qx * qy - qz * qw)
-    r11 = 1 - 2 * (qx * qx + qz * qz)
-    yaw = torch.atan2(-r01, r11)
-    pitch = torch.atan2(-r20, r00 * torch.cos(yaw) + r10 * torch.sin(yaw))
+    rotation = quat_to_matrix(pose[:, 3:7] / pose[:, 3:7].norm(dim=1, keepdim=True))
+    yaw = torch.atan2(-rotation[:, 0, 1], rotation[:, 1, 1])
+    pitch = torch.atan2(-rotation[:, 2, 0], rotation[:, 0, 0] * torch.cos(yaw) + rotation[:, 1, 0] * torch.sin(yaw))
     return yaw, pitch
 
 
