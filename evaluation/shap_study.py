@@ -122,8 +122,10 @@ def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | 
     figures.append(plots.plot_balance(balances, out / "balance.png"))
 
     # Per-step traces of every IKNet policy episode, from the step log.
-    steps = read_rows(Path(config.out_dir) / STEPS_FILE)
-    episodes = read_rows(Path(config.out_dir) / EPISODES_FILE)
+    steps_by_episode: dict[tuple[str, int], list[dict[str, str]]] = {}
+    for row in read_rows(Path(config.out_dir) / STEPS_FILE):
+        steps_by_episode.setdefault((row["model"], int(row["episode"])), []).append(row)
+    outcomes = {(r["model"], int(r["episode"])): r for r in read_rows(Path(config.out_dir) / EPISODES_FILE)}
     study_rows = []
     trace_columns = ["model", "episode", "step"] + [f"phi_{f}_joint{j + 1}" for f in ("x", "y", "z", "qx", "qy", "qz", "qw") for j in range(4)]
     traces_path = out / "traces.csv"
@@ -132,9 +134,9 @@ def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | 
     for model_name, policies in used.items():
         tracer = TraceExplainer(models[model_name], background)
         for policy in policies:
-            policy_episodes = sorted({int(r["episode"]) for r in steps if r["model"] == policy})
+            policy_episodes = sorted(episode for name, episode in steps_by_episode if name == policy)
             for episode in policy_episodes[:trace_episodes]:
-                rows = [r for r in steps if r["model"] == policy and int(r["episode"]) == episode]
+                rows = steps_by_episode[(policy, episode)]
                 targets = np.array([[float(r[f"target_joints_rad_{j}"]) for j in range(4)] for r in rows])
                 values = tracer.explain(forward_kinematics(clamp_to_limits(targets)))
                 append_rows(traces_path, trace_columns, [
@@ -147,7 +149,7 @@ def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | 
                     figures.append(plots.plot_attribution_trace(values, out / f"trace_{policy.replace(':', '_').replace('+', '_')}_ep{episode}.png",
                                                                 times_s=times, title=f"{policy}, episode {episode}"))
                 balance = attribution_balance(np.abs(values).mean(0))
-                outcome = next(r for r in episodes if r["model"] == policy and int(r["episode"]) == episode)
+                outcome = outcomes[(policy, episode)]
                 study_rows.append({"model": policy, "episode": episode, **{m: getattr(balance, m) for m in BALANCE_MEASURES},
                                    **{s: float(outcome[s]) for s in SAFETY_MEASURES}, "collided": outcome["collided"]})
     correlations = _study(study_rows, config.seed)
