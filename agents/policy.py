@@ -239,8 +239,8 @@ class IKPolicy:
 #: Each factory takes the full name and returns a :class:`Policy`; it raises
 #: ``sim.errors.DependencyNotInstalled`` naming the extra when its library is missing.
 BASELINE_FAMILIES: dict[str, tuple[str, str]] = {
-    "rl": ("agents.rl", "make_rl_policy"),
-    "ompl": ("agents.planner", "make_planner_policy"),
+    "rl": ("agents.rl_policy", "make_rl_policy"),
+    "ompl": ("agents.planner_policy", "make_planner_policy"),
 }
 
 

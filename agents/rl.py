@@ -36,7 +36,6 @@ from typing import Any, Literal
 import numpy as np
 
 from sim.errors import CheckpointError, DependencyNotInstalled, InvalidInputError, ProjectError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
 
 Algorithm = Literal["sac", "ppo"]
 ALGORITHMS: tuple[str, ...] = ("sac", "ppo")
@@ -272,105 +271,6 @@ def load_agent(path: str | Path) -> tuple[Any, TrainConfig]:
         except Exception as error:  # noqa: BLE001 - SB3 raises many types for a bad zip
             errors.append(f"{type(error).__name__}: {error}")
     raise CheckpointError(f"{str(path)!r} is not a stable-baselines3 SAC/PPO agent ({errors[-1][:120]})")
-
-
-# --------------------------------------------------------------------------- the policy adapter
-def parse_rl_name(name: str) -> tuple[str, Path]:
-    """``rl:ALGORITHM:PATH`` -> ``(algorithm, path of the .zip)``.
-
-    Raises:
-        UnknownNameError: not of that form, or an unknown algorithm.
-    """
-    parts = name.strip().split(":", 2)
-    if len(parts) != 3 or parts[0] != "rl" or parts[1] not in ALGORITHMS or not parts[2]:
-        raise UnknownNameError("RL policy", name, [f"rl:{algorithm}:PATH.zip" for algorithm in ALGORITHMS])
-    path = Path(parts[2])
-    return parts[1], path if path.suffix == ".zip" else path.with_suffix(".zip")
-
-
-def validate_name(name: str) -> None:
-    """Raise unless ``name`` (``rl:ALGORITHM:PATH``) names an agent that can be loaded here.
-
-    Raises:
-        DependencyNotInstalled: stable-baselines3 is missing (extra ``rl``).
-        UnknownNameError: malformed name; CheckpointError: no such agent file.
-    """
-    import_sb3()
-    _, path = parse_rl_name(name)
-    if not path.is_file():
-        raise CheckpointError(f"RL agent {str(path)!r} does not exist")
-
-
-def make_rl_policy(name: str) -> "RLPolicy":
-    """The policy ``rl:ALGORITHM:PATH`` names (see :class:`RLPolicy`)."""
-    validate_name(name)
-    algorithm, path = parse_rl_name(name)
-    return RLPolicy(name, path, algorithm)
-
-
-class RLPolicy:
-    """A trained agent as a policy: observation -> action -> joint targets (rad), every step.
-
-    Args:
-        name: the policy name shown in reports.
-        path: the agent's ``.zip``.
-        algorithm: the algorithm the name promised; a different one in the file is an error.
-
-    Raises:
-        CheckpointError: the file holds another algorithm or cannot be loaded.
-    """
-
-    def __init__(self, name: str, path: Path, algorithm: str) -> None:
-        self.name = name
-        self.model, self.config = load_agent(path)
-        if self.config.algorithm != algorithm:
-            raise CheckpointError(f"{str(path)!r} holds a {self.config.algorithm} agent, not {algorithm}")
-        self._context: Any = None
-        self._seconds = 0.0
-
-    def reset(self, context: Any) -> None:
-        """Start an episode (a :class:`agents.policy.PolicyContext`; nothing is planned)."""
-        self._context = context
-
-    def act(self, observation: Any) -> np.ndarray:
-        """(4,) joint targets (rad) from the env's Dict observation.
-
-        Raises:
-            CheckpointError: the observation does not match the agent's observation space.
-        """
-        if self._context is None:
-            raise RuntimeError("call reset() before act()")
-        expected = self.model.observation_space["observation"].shape
-        if np.shape(observation["observation"]) != expected:
-            raise CheckpointError(f"the agent expects observations of shape {expected}, the env gives "
-                                  f"{np.shape(observation['observation'])} (different max_obstacles?)")
-        started = time.perf_counter()
-        action, _ = self.model.predict(observation, deterministic=True)
-        self._seconds += time.perf_counter() - started
-        action = np.clip(np.asarray(action, dtype=np.float64).reshape(4), -1.0, 1.0)
-        low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
-        if self.config.action_mode == "absolute":  # mirrors ObstacleReachEnv.action_to_joint_targets
-            return low + (action + 1.0) * 0.5 * (high - low)
-        from_observation = self._context.joints_from_observation
-        joints = (np.asarray(from_observation(observation), dtype=np.float64) if from_observation is not None
-                  else np.asarray(observation["observation"][:4], dtype=np.float64))
-        return np.clip(joints + action * MAX_JOINT_VELOCITY_RAD_S * self._context.control_dt_s, low, high)
-
-    @property
-    def done(self) -> bool:
-        """Never: the agent acts until the episode ends (success or time-out)."""
-        return False
-
-    @property
-    def ik_seconds(self) -> float:
-        """Cumulative inference time (s)."""
-        return self._seconds
-
-    def episode_info(self) -> dict[str, float | int | str]:
-        return {"plan_time_ms": 0.0, "planner_candidate": f"{self.config.algorithm} policy", "limit_violations": 0}
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 # --------------------------------------------------------------------------- command line

@@ -24,21 +24,19 @@ def _missing_ompl(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_ompl_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agents import planner
+    from agents import planner_policy
     from agents.policy import make_policy, validate_policy_name
 
     _missing_ompl(monkeypatch)
-    for call in (validate_policy_name, make_policy, planner.validate_name):
+    for call in (validate_policy_name, make_policy, planner_policy.validate_name):
         with pytest.raises(DependencyNotInstalled, match=r"pip install '\.\[plan\]'"):
             call("ompl:rrtconnect")
 
 
 pytest.importorskip("ompl", reason="the 'plan' extra (ompl) is not installed")
 
-from agents.planner import (  # noqa: E402 (after the skip)
-    PLANNERS, JointSpacePlanner, PlannerConfig, make_planner_policy, parse_planner_name, time_parameterise,
-    validate_name,
-)
+from agents.planner import PLANNERS, JointSpacePlanner, PlannerConfig, time_parameterise  # noqa: E402
+from agents.planner_policy import make_planner_policy, parse_planner_name, validate_name  # noqa: E402
 
 #: The time budget per query the >= 95 % claim is made for: the default, 5 s.
 BUDGET_S = PlannerConfig().time_budget_s

@@ -22,12 +22,12 @@ def _missing_sb3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_sb3_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from agents import rl
+    from agents import rl, rl_policy
     from agents.policy import make_policy, validate_policy_name
 
     _missing_sb3(monkeypatch)
     name = f"rl:sac:{tmp_path / 'agent.zip'}"
-    for call in (validate_policy_name, make_policy, rl.validate_name):
+    for call in (validate_policy_name, make_policy, rl_policy.validate_name):
         with pytest.raises(DependencyNotInstalled, match=r"pip install '\.\[rl\]'"):
             call(name)
     assert rl.main(["train", "--steps", "10", "--out", str(tmp_path / "agent")]) == 2
@@ -35,9 +35,8 @@ def test_missing_sb3_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 pytest.importorskip("stable_baselines3", reason="the 'rl' extra (stable-baselines3) is not installed")
 
-from agents.rl import (  # noqa: E402 (after the skip)
-    RLPolicy, TrainConfig, build_model, load_agent, make_env, make_rl_policy, parse_rl_name, train, validate_name,
-)
+from agents.rl import TrainConfig, build_model, load_agent, make_env, train  # noqa: E402 (after the skip)
+from agents.rl_policy import RLPolicy, make_rl_policy, parse_rl_name, validate_name  # noqa: E402
 
 TINY = {"net_arch": (32, 32), "batch_size": 32, "max_episode_steps": 20, "eval_every": 0, "eval_episodes": 2}
 
