@@ -41,6 +41,8 @@ class CliConfig:
     video: bool
     video_episodes: int
     progress: bool
+    camera: str = "front"
+    renderer: str = "tiny"
 
 
 def default_models() -> tuple[str, ...]:
@@ -53,6 +55,7 @@ def default_models() -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     from agents.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
     from scenarios import scenario_names
+    from sim.camera import CAMERA_PRESETS, RENDERERS
 
     parser = argparse.ArgumentParser(
         prog="run_sim.py",
@@ -87,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="record per-episode videos and side-by-side comparison videos")
     parser.add_argument("--video-episodes", type=int, default=1,
                         help="with --video, record the first K episodes (default: 1)")
+    parser.add_argument("--camera", choices=tuple(CAMERA_PRESETS), default="front",
+                        help="with --video, the camera preset; 'orbit' circles the arm (default: front)")
+    parser.add_argument("--renderer", choices=RENDERERS, default="tiny",
+                        help="with --video, PyBullet's renderer: 'tiny' (TinyRenderer, CPU, everywhere) or 'egl' "
+                             "(OpenGL through the EGL plugin, headless; fast with a GPU driver) (default: tiny)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar (default: on)")
     return parser
@@ -116,13 +124,18 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Cli
         scenario = get_scenario(args.scenario)
         for model in models:
             validate_policy_name(model)
+        if args.video and args.renderer == "egl":  # fail now, not after the episodes
+            from sim.world import World
+
+            World(renderer="egl").close()
     except ProjectError as error:
         parser.error(str(error))
     scenario_label = Path(args.scenario).stem if args.scenario.endswith(".toml") else args.scenario
     out = args.out or Path("results") / f"{scenario_label}-{time.strftime('%Y%m%d-%H%M%S')}"
     del scenario
     return CliConfig(args.scenario, models, args.episodes, args.seed, out, args.workers, args.max_steps,
-                     args.resume, args.shap, args.video, args.video_episodes, args.progress)
+                     args.resume, args.shap, args.video, args.video_episodes, args.progress, args.camera,
+                     args.renderer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,11 +29,11 @@ def run_pipeline(cli: Any) -> Path:
 
         write_summary(config.out_dir, {"shap": run_shap_study(config, progress=cli.progress)})
     if cli.video:
-        from evaluation.video import record_run_videos
+        from evaluation.video import VideoSettings, record_run_videos
 
-        explainers = attribution_panels(config.policies, config.seed) if cli.shap else None
+        settings = VideoSettings(camera=cli.camera, renderer=cli.renderer, attributions=cli.shap)
         write_summary(config.out_dir, {"videos": record_run_videos(config, episodes=cli.video_episodes,
-                                                                   progress=cli.progress, explainers=explainers)})
+                                                                   progress=cli.progress, settings=settings)})
     print()
     print(format_table(summarise_rows(read_rows(config.out_dir / EPISODES_FILE))))
     return write_report(config.out_dir)

@@ -74,7 +74,9 @@ class EpisodeResult:
 class EpisodeWorker:
     """Holds an env per scenario and a policy per name, reused across episodes (one per process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, renderer: str = "tiny") -> None:
+        """``renderer``: the camera renderer of the envs' worlds (``sim.world.RENDERERS``)."""
+        self.renderer = renderer
         self._envs: dict[tuple[str, int], Any] = {}
         self._policies: dict[str, Any] = {}
 
@@ -86,7 +88,7 @@ class EpisodeWorker:
             import sim  # registers the environment
 
             self._envs[key] = gym.make(sim.ENV_IDS[0], scenario=scenario, max_episode_steps=max_steps,
-                                       terminate_on_success=False)
+                                       terminate_on_success=False, renderer=self.renderer)
         return self._envs[key]
 
     def policy(self, name: str) -> Any:

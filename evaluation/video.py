@@ -66,7 +66,7 @@ class FrameRecorder:
         self.frames.append(self.render(env, record, time_s))
 
     def render(self, env: Any, record: Any, time_s: float) -> np.ndarray:
-        from sim.world import CAMERA_PRESETS
+        from sim.camera import CAMERA_PRESETS
 
         camera = CAMERA_PRESETS[self.camera]
         if self.camera == "orbit":
@@ -206,46 +206,131 @@ def _file_stem(policy: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in policy)
 
 
-def record_run_videos(config: Any, *, episodes: int = 1, progress: bool = True, fps: float = 10.0,
-                      width: int = 640, height: int = 480, camera: str = "front",
-                      explainers: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VideoSettings:
+    """How run videos are recorded (see :func:`record_run_videos`).
+
+    Attributes:
+        fps: frames per second of simulated time (also the playback rate).
+        width, height: frame size (pixels).
+        camera: a ``sim.world.CAMERA_PRESETS`` name.
+        renderer: ``"tiny"`` or ``"egl"`` (``sim.world.RENDERERS``).
+        attributions: draw the live attribution panel for IKNet policies.
+    """
+
+    fps: float = 10.0
+    width: int = 640
+    height: int = 480
+    camera: str = "front"
+    renderer: str = "tiny"
+    attributions: bool = False
+
+
+_VIDEO_WORKER: dict[str, Any] = {}
+
+
+def _record_episode(scenario: str, policy: str, seed: int, episode: int, max_steps: int, policies: tuple[str, ...],
+                    settings: VideoSettings, path: Path) -> tuple[Path, list[np.ndarray]]:
+    """Replay one episode with a :class:`FrameRecorder`, write its video to ``path``; return the
+    path written (a GIF without ffmpeg) and the frames.
+
+    Runs in the calling process or in a video worker; the episode worker and the attribution
+    panels are built once per process.
+    """
+    from evaluation.runner import EpisodeWorker
+
+    if "worker" not in _VIDEO_WORKER:
+        _VIDEO_WORKER["worker"] = EpisodeWorker(renderer=settings.renderer)
+        _VIDEO_WORKER["panels"] = {}
+        if settings.attributions:
+            from evaluation.pipeline import attribution_panels
+
+            _VIDEO_WORKER["panels"] = attribution_panels(policies, seed)
+    recorder = FrameRecorder(policy, settings.width, settings.height, settings.fps, settings.camera,
+                             explain=_VIDEO_WORKER["panels"].get(policy))
+    _VIDEO_WORKER["worker"].run(scenario, policy, seed, episode, max_steps, observer=recorder)
+    return write_video(recorder.frames, path, settings.fps), recorder.frames
+
+
+def _close_video_worker() -> None:
+    worker = _VIDEO_WORKER.pop("worker", None)
+    _VIDEO_WORKER.clear()
+    if worker is not None:
+        worker.close()
+
+
+def _start_video_worker() -> None:
+    import atexit
+
+    import torch
+
+    torch.set_num_threads(1)  # one process per core
+    atexit.register(_close_video_worker)  # closes the worlds while the interpreter is whole
+
+
+def record_run_videos(config: Any, *, episodes: int = 1, progress: bool = True,
+                      settings: VideoSettings = VideoSettings()) -> dict[str, Any]:
     """Replay the first ``episodes`` episodes of a run with recording; write per-episode and comparison videos.
 
     Episodes are deterministic (same seed, same commands), so the replay is the logged episode.
+    With ``config.workers > 1`` the (policy, episode) videos are recorded in that many spawned
+    processes, each rendering and encoding its own; the comparison grids are written here.
 
     Args:
         config: the run's ``evaluation.runner.RunConfig``.
-        explainers: optional per-policy attribution functions for the live panel.
+        settings: frame rate, size, camera, renderer and the attribution panel.
 
     Returns:
-        ``{"per_episode": [...], "comparison": [...], "fps", "size", "camera"}`` with paths
-        relative to the results folder.
+        ``{"per_episode": [...], "comparison": [...], "fps", "size", "camera", "renderer"}`` with
+        paths relative to the results folder.
+
+    Raises:
+        UnknownNameError: an unknown camera preset or renderer.
+        InvalidInputError: ``"egl"`` where EGL cannot start.
     """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     from tqdm import tqdm
 
-    from evaluation.runner import EpisodeWorker
+    from sim.errors import UnknownNameError
+    from sim.camera import CAMERA_PRESETS, RENDERERS
 
+    if settings.camera not in CAMERA_PRESETS:
+        raise UnknownNameError("camera preset", settings.camera, list(CAMERA_PRESETS))
+    if settings.renderer not in RENDERERS:
+        raise UnknownNameError("renderer", settings.renderer, RENDERERS)
     out_dir = Path(config.out_dir)
     videos_dir = out_dir / "videos"
-    per_episode, comparison = [], []
     count = min(episodes, config.episodes)
-    worker = EpisodeWorker()
-    bar = tqdm(total=count * len(config.policies), unit="video", desc="videos", disable=not progress)
+    jobs = [(episode, policy, videos_dir / f"{_file_stem(policy)}_ep{episode}.mp4")
+            for episode in range(count) for policy in config.policies]
+    arguments = [(config.scenario, policy, config.seed, episode, config.max_steps, tuple(config.policies), settings,
+                  path) for episode, policy, path in jobs]
+    bar = tqdm(total=len(jobs), unit="video", desc="videos", disable=not progress)
+    frames: dict[tuple[int, str], list[np.ndarray]] = {}
+    per_episode = []
+    executor = None
     try:
-        for episode in range(count):
-            recorded = []
-            for policy in config.policies:
-                explain = (explainers or {}).get(policy)
-                recorder = FrameRecorder(policy, width, height, fps, camera, explain=explain)
-                worker.run(config.scenario, policy, config.seed, episode, config.max_steps, observer=recorder)
-                path = write_video(recorder.frames, videos_dir / f"{_file_stem(policy)}_ep{episode}.mp4", fps)
-                per_episode.append(str(path.relative_to(out_dir)))
-                recorded.append(recorder.frames)
-                bar.update(1)
-            grid = comparison_grid(recorded, list(config.policies))
-            path = write_video(grid, videos_dir / f"comparison_ep{episode}.mp4", fps)
-            comparison.append(str(path.relative_to(out_dir)))
+        if config.workers > 1 and len(jobs) > 1:
+            executor = ProcessPoolExecutor(max_workers=min(config.workers, len(jobs)), mp_context=get_context("spawn"),
+                                           initializer=_start_video_worker)
+            results = executor.map(_record_episode, *zip(*arguments))
+        else:
+            results = (_record_episode(*job) for job in arguments)
+        for (episode, policy, _), (written, recorded) in zip(jobs, results):
+            frames[episode, policy] = recorded
+            per_episode.append(str(written.relative_to(out_dir)))
+            bar.update(1)
     finally:
         bar.close()
-        worker.close()
-    return {"per_episode": per_episode, "comparison": comparison, "fps": fps, "size": [width, height], "camera": camera}
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        _close_video_worker()
+    comparison = []
+    for episode in range(count):
+        grid = comparison_grid([frames[episode, policy] for policy in config.policies], list(config.policies))
+        path = write_video(grid, videos_dir / f"comparison_ep{episode}.mp4", settings.fps)
+        comparison.append(str(path.relative_to(out_dir)))
+    return {"per_episode": per_episode, "comparison": comparison, "fps": settings.fps,
+            "size": [settings.width, settings.height], "camera": settings.camera, "renderer": settings.renderer}

@@ -24,7 +24,8 @@ from sim.scenario_spec import ScenarioSpec
 from sim.scene import Scene
 from sim.scene_sampling import scene_for_episode
 from sim.transforms import quat_to_matrix
-from sim.world import Camera, World, gui_available
+from sim.camera import RENDERERS, Camera
+from sim.world import World, gui_available
 
 PHYSICS_FREQUENCY_HZ: float = 240.0
 #: PyBullet closest points are searched up to this distance (m); farther counts as +inf.
@@ -115,6 +116,8 @@ class ObstacleReachEnv(gym.Env):
     * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
       :class:`sim.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
       as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
+    * ``renderer``: ``"tiny"`` (TinyRenderer on the CPU) or ``"egl"`` (PyBullet's OpenGL renderer
+      through its EGL plugin, headless; fast on a GPU); ignored by ``"human"``.
 
     Reset options: ``{"scene": Scene}`` uses that scene; ``{"scene_index": i}`` picks fixed scene
     ``i`` of a scenario that has them (``benchmark``).
@@ -155,6 +158,7 @@ class ObstacleReachEnv(gym.Env):
         render_width: int = 480,
         render_height: int = 360,
         camera: Camera | str = DEFAULT_CAMERA,
+        renderer: str = "tiny",
     ) -> None:
         self._init_kwargs = {key: value for key, value in locals().items() if key not in ("self", "__class__")}
         self._world: World | None = None
@@ -172,6 +176,8 @@ class ObstacleReachEnv(gym.Env):
             raise InvalidInputError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps}")
         if not isinstance(max_obstacles, int) or max_obstacles < 0:
             raise InvalidInputError(f"max_obstacles must be a non-negative integer, got {max_obstacles}")
+        if renderer not in RENDERERS:
+            raise UnknownNameError("renderer", str(renderer), RENDERERS)
         if render_mode == "human" and not gui_available():
             raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
         self.scenario: ScenarioSpec = self._resolve(scenario)
@@ -192,6 +198,7 @@ class ObstacleReachEnv(gym.Env):
         self.reward_spec = RewardSpec(reward_type, success_distance_m, success_angle_rad,
                                       orientation_weight_m_per_rad, collision_penalty)
         self.render_width, self.render_height, self.camera = int(render_width), int(render_height), camera
+        self.renderer = "tiny" if render_mode == "human" else renderer
         # Instance metadata: the frame rate follows the control frequency, and "human" is
         # declared only where a GUI can open (checkers create every declared mode).
         self.metadata = {
@@ -368,7 +375,8 @@ class ObstacleReachEnv(gym.Env):
             self._world.clear_obstacles()
         else:
             self.close()
-            self._world = World(gui=self.render_mode == "human", time_step_s=1.0 / PHYSICS_FREQUENCY_HZ)
+            self._world = World(gui=self.render_mode == "human", time_step_s=1.0 / PHYSICS_FREQUENCY_HZ,
+                                renderer=self.renderer)
             self._world.aim_gui_camera(self.camera)
         world = self._world
         for obstacle in scene.obstacles:

@@ -30,7 +30,7 @@ def shap_run(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, str(ROOT / "run_sim.py"), "--scenario", "cluttered", "--models",
          "iknet:improved,iknet:focused+safe,analytic", "--episodes", "3", "--out", str(out), "--shap", "--video",
-         "--video-episodes", "1", "--no-progress"],
+         "--video-episodes", "1", "--workers", "2", "--camera", "side", "--no-progress"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from evaluation.runner import EpisodeWorker
-from evaluation.video import FrameRecorder, attribution_panel, comparison_grid, write_video
+from evaluation.runner import RunConfig
+from evaluation.video import FrameRecorder, VideoSettings, attribution_panel, comparison_grid, record_run_videos, write_video
+from sim.errors import InvalidInputError, UnknownNameError
 from sim.world import World
 
 
@@ -106,3 +108,53 @@ def test_gif_fallback_warns_without_ffmpeg(monkeypatch, tmp_path, recorded):
         path = write_video(frames[:5], tmp_path / "episode.mp4", fps=10.0)
     assert path.suffix == ".gif" and path.exists()
     assert len(read_video(path)) == 5
+
+
+def _red_pixels(frame: np.ndarray) -> int:
+    """Pixels of the red obstacles."""
+    red, green, blue = (frame[..., c].astype(int) for c in range(3))
+    return int(np.sum((red > 140) & (green < 90) & (blue < 90)))
+
+
+def test_egl_renderer_draws_the_scene_tinyrenderer_draws():
+    try:
+        egl = World(renderer="egl")
+    except InvalidInputError as error:
+        pytest.skip(f"EGL cannot start here: {error}")
+    tiny = World()
+    try:
+        for world in (egl, tiny):
+            world.add_obstacle("box", "box", (0.04, 0.04, 0.06), (0.2, 0.0, 0.06))
+            world.reset_joints([0.3, 0.2, 0.3, -0.4])
+        frames = [world.render(320, 240, "front") for world in (egl, tiny)]
+    finally:
+        egl.close()
+        tiny.close()
+    assert frames[0].shape == frames[1].shape == (240, 320, 3)
+    assert frames[0].std() > 10, "not blank (the plugin must load before the bodies)"
+    counts = [_red_pixels(frame) for frame in frames]
+    assert counts[1] > 500 and abs(counts[0] - counts[1]) < 0.25 * counts[1], counts
+
+
+def test_unknown_renderer_and_camera_are_named():
+    with pytest.raises(UnknownNameError, match="valid choices: egl, tiny"):
+        World(renderer="vulkan")
+    config = RunConfig(scenario="cluttered", policies=("analytic",), episodes=1, seed=0, out_dir=".", workers=1,
+                       max_steps=10)
+    with pytest.raises(UnknownNameError, match="front"):
+        record_run_videos(config, settings=VideoSettings(camera="ceiling"), progress=False)
+
+
+def test_videos_recorded_in_two_workers_equal_the_serial_ones(tmp_path):
+    settings = VideoSettings(width=160, height=120, camera="top")
+    summaries, frames = {}, {}
+    for workers in (1, 2):
+        config = RunConfig(scenario="cluttered", policies=("analytic", "analytic+straight"), episodes=1, seed=3,
+                           out_dir=tmp_path / str(workers), workers=workers, max_steps=40)
+        summaries[workers] = record_run_videos(config, settings=settings, progress=False)
+        frames[workers] = [read_video(config.out_dir / path) for path in summaries[workers]["per_episode"]]
+    assert summaries[1]["per_episode"] == summaries[2]["per_episode"]
+    assert len(summaries[2]["comparison"]) == 1 and summaries[2]["camera"] == "top"
+    for serial, parallel in zip(frames[1], frames[2]):
+        assert len(serial) == len(parallel) > 1
+        assert np.array_equal(serial[-1], parallel[-1]), "the same deterministic episode, rendered alike"
