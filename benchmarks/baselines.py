@@ -27,7 +27,7 @@ from sim.errors import ProjectError
 
 SCENARIOS = ("benchmark", "narrow")
 PLANNER = "ompl:rrtconnect"
-SHIPPED_RL = assets.CHECKPOINT_DIR / "rl_sac_single.zip"
+SHIPPED_RL = assets.RL_AGENT_PATH
 
 
 def available(name: str) -> bool:

@@ -12,8 +12,10 @@ Three methods, one registry (:data:`SHAPLEY_METHODS`):
   non-trivial coalitions enumerated, which makes it equal to ``"exact"`` (the reference).
 - ``"gradient"``: SHAP's ``DeepExplainer`` (DeepLIFT rescale rule averaged over the background).
   Its values also sum to ``f(x) - E[f(background)]``, but they are *not* interventional Shapley
-  values: on the IKNet architectures they differ from ``"exact"`` by roughly a quarter of the
-  attribution mass (sum |gradient - exact| / sum |exact| of 0.16-0.36 measured on untrained weights). Use it for speed, not as a Shapley estimate. It needs every non-linearity to be its own,
+  values: on the IKNet architectures they differ from ``"exact"`` by a third to a half of the
+  attribution mass (sum |gradient - exact| / sum |exact| of 0.32-0.51 on the four shipped
+  checkpoints, 0.16-0.36 on untrained weights; ``benchmarks/shap_speed.py`` prints it). Use it
+  for speed, not as a Shapley estimate. It needs every non-linearity to be its own,
   never reused ``nn.ReLU`` module (not ``F.relu``); a model breaking this fails the additivity
   check here with :class:`UnsupportedModelError`.
 
