@@ -52,6 +52,10 @@ _TWO_PI = 2.0 * math.pi
 #: Reach of the wrist (joint 4) from the shoulder (joint 2), metres.
 MAX_WRIST_REACH_M: float = _UPPER_ARM + JOINT4_X
 _LIMIT_TOLERANCE = 1e-9
+#: How far past full stretch (|cos(elbow bend)| > 1) a pose still counts as reached: float32
+#: rounding of a stretched pose's coordinates moves cos(bend) by up to ~1e-6 (the position then
+#: lands within 0.1 um).
+_STRETCH_TOLERANCE = 1e-5
 
 
 class LinkFrames(NamedTuple):
@@ -239,7 +243,7 @@ def analytic_ik_solutions(pose: Any) -> IKSolutions:
     du = u - END_EFFECTOR_X * np.cos(pitch)
     dw = z + END_EFFECTOR_X * np.sin(pitch) - _SHOULDER_Z
     cos_bend = (du * du + dw * dw - _UPPER_ARM**2 - JOINT4_X**2) / (2 * _UPPER_ARM * JOINT4_X)
-    reachable = np.abs(cos_bend) <= 1.0
+    reachable = np.abs(cos_bend) <= 1.0 + _STRETCH_TOLERANCE
     bend_magnitude = np.arccos(np.clip(cos_bend, -1.0, 1.0))
     direction = np.arctan2(dw, du)
     branches, valid = [], []

@@ -202,3 +202,14 @@ def test_quat_angle_is_the_rotation_angle(rng):
     np.testing.assert_allclose(quat_angle(a, -b), expected, atol=1e-12)  # q and -q: one rotation
     assert np.all(quat_angle(a, a) == 0.0)
     np.testing.assert_allclose(quat_angle(torch.tensor(a), torch.tensor(b)).numpy(), expected, atol=1e-12)
+
+
+def test_float32_rounded_poses_at_full_elbow_stretch_are_solved():
+    import sim.kinematics as kinematics
+
+    q = kinematics.sample_joints(np.random.default_rng(5), 5000)
+    q[:, 2] = -kinematics._UPPER_ARM_ANGLE  # upper arm and forearm in line: cos(bend) = 1
+    pose = kinematics.forward_kinematics(q).astype(np.float32).astype(np.float64)
+    joints, ok = kinematics.analytic_ik(pose, return_mask=True)
+    assert ok.all()
+    assert np.abs(kinematics.forward_kinematics(joints)[:, :3] - pose[:, :3]).max() < 1e-6
