@@ -111,9 +111,10 @@ def test_interrupted_run_keeps_finished_episodes_and_resumes_without_duplicates(
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     if sig == signal.SIGINT:
-        assert process.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr
+        assert process.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, \
+            (process.returncode, stderr[-3000:])
     finished = episodes(out)
-    assert 3 <= len(finished) < 12
+    assert 3 <= len(finished) < 12, (len(finished), stderr[-3000:])
     assert all(row["steps"] for row in finished)
     result = run_sim(*args, "--resume")
     assert result.returncode == 0, result.stderr
