@@ -63,8 +63,9 @@ def repair_csv(path: Path) -> None:
         handle.truncate(cut)
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: str | Path) -> list[dict[str, str]]:
     """All complete rows of a CSV written by :func:`append_rows` (empty if missing)."""
+    path = Path(path)
     if not path.exists():
         return []
     repair_csv(path)

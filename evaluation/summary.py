@@ -87,12 +87,13 @@ def write_summary(out_dir: Path, extra: dict[str, Any] | None = None) -> dict[st
 
 
 def format_table(summaries: list[PolicySummary]) -> str:
-    """A fixed-width text table for the terminal."""
-    header = f"{'policy':<28}{'n':>4}{'success':>9}{'collide':>9}{'err mm':>9}{'p95 mm':>9}{'clear mm':>10}{'min mm':>9}{'IK ms':>8}{'plan ms':>9}"
+    """A fixed-width text table for the terminal (the policy column fits the longest name)."""
+    width = max([28] + [len(s.policy) + 2 for s in summaries])
+    header = f"{'policy':<{width}}{'n':>4}{'success':>9}{'collide':>9}{'err mm':>9}{'p95 mm':>9}{'clear mm':>10}{'min mm':>9}{'IK ms':>8}{'plan ms':>9}"
     lines = [header, "-" * len(header)]
     for s in summaries:
         lines.append(
-            f"{s.policy:<28}{s.episodes:>4}{s.success_rate:>9.0%}{s.collision_rate:>9.0%}"
+            f"{s.policy:<{width}}{s.episodes:>4}{s.success_rate:>9.0%}{s.collision_rate:>9.0%}"
             f"{s.target_error_mm_median:>9.2f}{s.target_error_mm_p95:>9.2f}{s.min_clearance_mm_median:>10.1f}"
             f"{s.min_clearance_mm_min:>9.1f}{s.ik_time_ms_per_episode_median:>8.1f}{s.plan_time_ms_median:>9.1f}"
         )
