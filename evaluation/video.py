@@ -192,7 +192,8 @@ def write_video(frames: Sequence[np.ndarray], path: Path, fps: float) -> Path:
         return gif
     # imageio-ffmpeg's own generator closes ffmpeg's pipes when closed (imageio's plugin leaves them to the GC).
     writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         quality=7, macro_block_size=1, ffmpeg_log_level="error")
+                                         quality=7, macro_block_size=1, ffmpeg_log_level="error",
+                                         output_params=["-preset", "veryfast"])  # ~20% faster, no larger
     writer.send(None)
     try:
         for frame in even:
