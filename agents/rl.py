@@ -22,8 +22,8 @@ The defaults are that configuration; the earlier dense-reward setup (``--reward-
 
 Evaluate a saved agent, or run it beside others::
 
-    python -m agents.rl evaluate results/rl_sac_single.zip --scenario single --episodes 50
-    python run_sim.py --scenario single --models rl:sac:results/rl_sac_single.zip,ompl:rrtconnect,analytic+safe
+    python -m agents.rl evaluate assets/rl/sac_single.zip --scenario single --episodes 100
+    python run_sim.py --scenario single --models rl:sac:assets/rl/sac_single.zip,ompl:rrtconnect,analytic+safe
 
 stable-baselines3 is an optional dependency (extra ``rl``); without it every entry point raises
 :class:`~sim.errors.DependencyNotInstalled`. Training is seeded (SB3 seeds Python, NumPy and
