@@ -6,9 +6,9 @@ its ``collided`` flag, so relabelled rewards keep the collision penalty); PPO is
 reference. Agents act in the env's ``delta`` action mode (each step moves the joints by at most
 4.8 rad/s x the control period), which suits closed-loop control; the policy adapter turns an
 agent's action back into the joint targets the runner commands, so an agent runs through
-``run_sim.py`` like every other policy. ``goal_features`` puts :class:`GoalFeatures` in front of
-the networks (the goal error scaled to make centimetres visible, the goal copy that HER does not
-relabel and the scenario's empty obstacle slots dropped).
+``run_sim.py`` like every other policy. ``goal_features`` puts the ``GoalFeatures`` extractor of
+:mod:`agents.rl_features` in front of the networks (the goal error scaled to make centimetres
+visible, the goal copy that HER does not relabel and the scenario's empty obstacle slots dropped).
 
 Train (one CPU thread, progress bar; writes ``PATH.zip``, the training curve ``PATH.json`` and
 ``PATH.png``). The shipped agent ``assets/rl/sac_single`` (sparse reward, collision penalty 2,
@@ -119,78 +119,12 @@ def make_env(config: TrainConfig, *, max_episode_steps: int | None = None) -> An
                     **config.env_kwargs())
 
 
-#: The info keys the training env keeps (see :class:`SlimInfo`).
-TRAINING_INFO_KEYS: tuple[str, ...] = ("is_success", "collided", "target_error_m", "orientation_error_rad")
-
-
-class _StoredInfo(dict):
-    """A step's info as HER stores it: never modified after the step, so ``copy.deepcopy`` (which
-    HER's ``copy_info_dict`` applies to every sampled info, ~20 us per plain dict) returns it as is."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> "_StoredInfo":
-        return self
-
-
-def _slim_info_wrapper() -> Any:
-    import gymnasium as gym
-
-    class SlimInfo(gym.Wrapper):
-        """Keep only :data:`TRAINING_INFO_KEYS` of each step's info, so HER can store and copy
-        every transition's info (for the collision penalty of relabelled rewards) cheaply."""
-
-        def step(self, action: Any) -> Any:
-            observation, reward, terminated, truncated, info = self.env.step(action)
-            return observation, reward, terminated, truncated, _StoredInfo({key: info[key] for key in TRAINING_INFO_KEYS})
-
-    return SlimInfo
-
-
-def _goal_features_class() -> Any:
-    """:class:`GoalFeatures` (built lazily: SB3 and torch are optional imports)."""
-    global _GOAL_FEATURES
-    if _GOAL_FEATURES is None:
-        import torch
-        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-
-        class GoalFeatures(BaseFeaturesExtractor):
-            """Features of the goal-conditioned Dict observation for small MLPs.
-
-            ``[joints 4, joint velocities 4, end-effector pose 7, obstacle slots 17 k, achieved
-            goal 7, desired goal 7, scale * (desired - achieved) 7]``: the goal pose copy inside
-            ``observation`` (indices 15-21) is dropped, since HER relabels only ``desired_goal``
-            and the stale copy contradicts it; only the first ``obstacle_slots`` slots are kept
-            (a scenario's padding is always zero); the goal error is scaled (position x20, so
-            1 cm reads 0.2; quaternion x5) so the centimetre the success test needs is visible.
-            """
-
-            def __init__(self, observation_space: Any, obstacle_slots: int | None = None,
-                         position_scale: float = 20.0, quaternion_scale: float = 5.0) -> None:
-                total = observation_space["observation"].shape[0]
-                slots = (total - 22) // 17 if obstacle_slots is None else min(int(obstacle_slots), (total - 22) // 17)
-                keep = list(range(15)) + list(range(22, 22 + 17 * slots))
-                super().__init__(observation_space, features_dim=len(keep) + 21)
-                self.register_buffer("keep", torch.tensor(keep, dtype=torch.long), persistent=False)
-                self.register_buffer("scale", torch.tensor([position_scale] * 3 + [quaternion_scale] * 4),
-                                     persistent=False)
-
-            def forward(self, observations: dict[str, Any]) -> Any:
-                achieved, desired = observations["achieved_goal"], observations["desired_goal"]
-                vector = observations["observation"].index_select(1, self.keep)
-                return torch.cat([vector, achieved, desired, (desired - achieved) * self.scale], dim=1)
-
-        GoalFeatures.__module__ = "agents.rl"
-        GoalFeatures.__qualname__ = "GoalFeatures"
-        _GOAL_FEATURES = GoalFeatures
-    return _GOAL_FEATURES
-
-
-_GOAL_FEATURES: Any = None
-
-
 def __getattr__(name: str) -> Any:
     """``agents.rl.GoalFeatures`` resolves lazily (saved agents refer to it by that name)."""
     if name == "GoalFeatures":
-        return _goal_features_class()
+        from agents.rl_features import goal_features_class
+
+        return goal_features_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -264,10 +198,9 @@ def build_model(config: TrainConfig, env: Any) -> Any:
     policy_kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
     if config.goal_features:
         slots = env.unwrapped.scenario.max_obstacle_count()
-        # Taken from the importable module (not __main__ under ``python -m``), so saved agents refer to it by name.
-        import importlib
+        from agents.rl_features import goal_features_class
 
-        extractor = importlib.import_module("agents.rl")._goal_features_class()
+        extractor = goal_features_class()
         policy_kwargs |= {"features_extractor_class": extractor,
                           "features_extractor_kwargs": {"obstacle_slots": slots}}
     if config.algorithm == "sac":
@@ -315,7 +248,9 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Tra
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InvalidInputError(f"cannot write to {out.parent}: {error.strerror or error}") from None
-    env = _slim_info_wrapper()(make_env(config))
+    from agents.rl_features import slim_info_wrapper
+
+    env = slim_info_wrapper()(make_env(config))
     curve: list[EvalPoint] = []
     started = time.perf_counter()
     try:
