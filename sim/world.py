@@ -16,10 +16,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pybullet
@@ -58,12 +59,18 @@ class ClosestPoint(NamedTuple):
     point_on_body: tuple[float, float, float]
 
 
+@functools.cache
+def _libc_flush() -> Any:
+    """C's ``fflush`` (looked up once: every EGL frame is drawn silenced)."""
+    import ctypes
+
+    return ctypes.CDLL(None).fflush
+
+
 @contextlib.contextmanager
 def _quiet_native_output() -> Iterator[None]:
     """Silence what C code prints on file descriptors 1 and 2 (the EGL plugin's driver banners)."""
-    import ctypes
-
-    libc_flush = ctypes.CDLL(None).fflush  # C's buffers are flushed while still silenced
+    libc_flush = _libc_flush()  # C's buffers are flushed while still silenced
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
