@@ -114,7 +114,7 @@ class IKNetSolver(_Timed):
         with torch.no_grad():
             joints = self.model(torch.as_tensor(poses, dtype=torch.float32)).double().numpy()
         if self.refine_steps:
-            from agents.refine import refine
+            from agents.iknet.refine import refine
 
             joints = np.asarray(refine(joints, poses, steps=self.refine_steps), dtype=np.float64)
         return joints

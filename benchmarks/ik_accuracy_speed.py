@@ -14,7 +14,7 @@ forward kinematics; the seed is not one used for training data). Peers:
   current state). It solves one pose per call, so its batch-4096 rate is a loop.
 
 Accuracy is judged by forward kinematics of the answer clamped into the joint limits
-(:mod:`agents.ik_eval`). Throughput is poses per second of the whole solver call (NumPy in,
+(:mod:`agents.iknet.ik_eval`). Throughput is poses per second of the whole solver call (NumPy in,
 NumPy out), best of several repeats, at batch 1 and batch 4096, with ``--threads`` torch threads.
 Throughput ratios are printed against PyBullet and the analytic solver.
 """
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from agents import MODEL_NAMES, load_model
-from agents.dataset import sample_pairs
-from agents.ik_eval import IKAccuracy, accuracy_of_answers, model_solver
+from agents.iknet.dataset import sample_pairs
+from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers, model_solver
 from sim.kinematics import analytic_ik
 from sim.world import World
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.dataset import (
+from agents.iknet.dataset import (
     SELF_COLLISION_PAIRS,
     make_splits,
     normalisation_stats,

@@ -9,17 +9,11 @@ from torch import nn
 
 import assets
 from agents import MODEL_NAMES, load_model
-from agents.dataset import sample_pairs
-from agents.ik_eval import accuracy_of_answers
-from agents.iknet import (
-    IMPROVED_BLOCKS,
-    ResidualBlock,
-    build_model,
-    count_parameters,
-    load_checkpoint,
-    save_checkpoint,
-)
-from agents.refine import refine
+from agents.iknet.dataset import sample_pairs
+from agents.iknet.ik_eval import accuracy_of_answers
+from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
+from agents.iknet.models import IMPROVED_BLOCKS, ResidualBlock, build_model, count_parameters
+from agents.iknet.refine import refine
 from sim.errors import CheckpointError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, clamp_to_limits, within_limits
 
@@ -169,7 +163,7 @@ def test_shipped_checkpoints_exist_are_small_and_listed() -> None:
         assert path.stat().st_size < 1_000_000, name
         entry = manifest[name]
         assert entry["architecture"] == name
-        assert entry["command"].startswith("python -m agents.train ") and f"--model {name}" in entry["command"]
+        assert entry["command"].startswith("python -m agents.iknet.train ") and f"--model {name}" in entry["command"]
         assert entry["parameter_count"] == count_parameters(load_model(name))
         for key in ("data", "epochs_run", "wall_time_s", "held_out"):
             assert key in entry

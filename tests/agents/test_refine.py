@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dataset import sample_pairs
-from agents.refine import pose_residual, refine
+from agents.iknet.dataset import sample_pairs
+from agents.iknet.refine import pose_residual, refine
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT_LIMITS, forward_kinematics
 from sim.transforms import quat_angle

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from agents.dataset import make_splits
+from agents.iknet.dataset import make_splits
 from agents.iknet import load_checkpoint
-from agents.train import TrainConfig, build_parser, combined_loss, main, train
+from agents.iknet.train import TrainConfig, build_parser, combined_loss, main, train
 
 SMALL = dict(model="improved", data_size=3000, data_seed=4, seed=11, epochs=12, batch_size=128, patience=50)
 
@@ -64,7 +64,7 @@ def test_command_line_writes_checkpoint_and_manifest_entry(tmp_path, capsys) -> 
             "--out", str(out), "--manifest", str(manifest), "--no-progress"]
     assert main(argv) == 0
     entry = json.loads(manifest.read_text())["models"]["focused"]
-    assert entry["command"] == "python -m agents.train " + " ".join(argv)
+    assert entry["command"] == "python -m agents.iknet.train " + " ".join(argv)
     assert entry["data"]["seed"] == 0 and entry["data"]["size"] == 1500 and entry["epochs_run"] == 2
     assert entry["parameter_count"] == sum(p.numel() for p in load_checkpoint(out).parameters())
     for key in ("position_error_mm_median", "position_error_mm_p95", "within_1mm_pct", "out_of_limits_pct"):

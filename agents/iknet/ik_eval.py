@@ -167,14 +167,14 @@ def model_solver(model: torch.nn.Module, *, refine_steps: int = 0, batch_size: i
 
     Args:
         model: (N, 7) float32 -> (N, 4) rad module, e.g. from :func:`agents.load_model`.
-        refine_steps: damped least-squares steps of :func:`agents.refine.refine` after the network.
+        refine_steps: damped least-squares steps of :func:`agents.iknet.refine.refine` after the network.
         batch_size: poses per forward pass.
 
     Returns:
         A callable (N, 7) poses -> (N, 4) joints (float64 NumPy, raw network output when
         ``refine_steps == 0``).
     """
-    from agents.refine import refine
+    from agents.iknet.refine import refine
 
     def solve(poses: np.ndarray) -> np.ndarray:
         pose_tensor = torch.as_tensor(np.asarray(poses, dtype=np.float32))

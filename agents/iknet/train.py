@@ -1,6 +1,6 @@
 """Train an IKNet on synthetic pose-joint pairs and ship it with a manifest entry.
 
-    python -m agents.train --model improved --epochs 40
+    python -m agents.iknet.train --model improved --epochs 40
 
 Loss (per batch mean) = ``joint_weight * MSE(q, q_label)`` (rad^2; not wrapped, so joint 1 stays
 inside its limits) + ``position_weight * |p_FK(q) - p|`` (m) + ``orientation_weight * d(quat_FK(q), quat)`` with
@@ -42,10 +42,11 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 import torch
 
-from agents.dataset import DatasetSplits, PoseJointSet, make_splits
-from agents.ik_eval import IKAccuracy, accuracy_of_answers
-from agents.iknet import MODEL_NAMES, IKNet, build_model, count_parameters, save_checkpoint
-from agents.refine import refine
+from agents.iknet.dataset import DatasetSplits, PoseJointSet, make_splits
+from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers
+from agents.iknet.checkpoint import save_checkpoint
+from agents.iknet.models import MODEL_NAMES, IKNet, build_model, count_parameters
+from agents.iknet.refine import refine
 from sim.errors import InvalidInputError, ProjectError, UnknownNameError
 from sim.kinematics import forward_kinematics
 
@@ -289,10 +290,10 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m agents.train``."""
+    """The command line of ``python -m agents.iknet.train``."""
     d = TrainConfig()
     parser = _OneLineParser(
-        prog="python -m agents.train",
+        prog="python -m agents.iknet.train",
         description="Train one IKNet variant on synthetic OpenManipulator-X pose-joint pairs (labels from the "
                     "analytic IK's 'closest' branch), write its checkpoint and a manifest entry with the held-out "
                     "errors and this command line.",
@@ -347,7 +348,7 @@ def run(argv: Sequence[str]) -> Path:
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        return _train_and_ship(args, config, out, manifest, " ".join(["python -m agents.train", shlex.join(argv)]))
+        return _train_and_ship(args, config, out, manifest, " ".join(["python -m agents.iknet.train", shlex.join(argv)]))
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -394,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run(sys.argv[1:] if argv is None else argv)
     except ProjectError as error:
-        print(f"python -m agents.train: error: {error}", file=sys.stderr)
+        print(f"python -m agents.iknet.train: error: {error}", file=sys.stderr)
         return 2
     return 0
 
