@@ -7,6 +7,12 @@ kinematics reduces to planar trigonometry in the vertical plane of joint 1 and r
 of poses per second. One implementation serves NumPy arrays and torch tensors (torch results are
 differentiable); analytic IK is closed-form and vectorised.
 
+Contract: forward kinematics (:func:`forward_kinematics`, :func:`link_frames`) computes any finite
+joint angles, because a real arm's recorded states go past the limits; :data:`JOINT_LIMITS`
+(ROBOTIS' published limits) are enforced where a command is given (:func:`check_joints`,
+:func:`clamp_to_limits`, the solutions of :func:`analytic_ik`) and reported where a learned
+model's raw output breaks them (:func:`within_limits`, :func:`limit_violations`).
+
 Poses are ``[x, y, z, qx, qy, qz, qw]`` with the quaternion's scalar part made non-negative.
 """
 
@@ -21,7 +27,11 @@ from sim._backend import is_torch, ops_for
 from sim.errors import InvalidInputError
 
 JOINT_NAMES: tuple[str, ...] = ("joint1", "joint2", "joint3", "joint4")
-#: Joint limits (rad), one row ``[lower, upper]`` per joint of :data:`JOINT_NAMES`.
+#: Joint limits (rad), one row ``[lower, upper]`` per joint of :data:`JOINT_NAMES`: ROBOTIS'
+#: published limits of the OpenManipulator-X. They are limits for *commands* (env actions, policy
+#: targets, IK solutions: :func:`check_joints`, :func:`clamp_to_limits`), not for geometry: a
+#: real arm under ROBOTIS' controller records states past them (joint1 past pi, joint3 down to
+#: -1.8, joint4 -1.79..2.11), and :func:`forward_kinematics` computes any finite angles.
 JOINT_LIMITS: np.ndarray = np.array([[-math.pi, math.pi], [-1.5, 1.5], [-1.5, 1.4], [-1.7, 1.97]])
 JOINT_LIMITS.setflags(write=False)
 MAX_JOINT_VELOCITY_RAD_S: float = 4.8
@@ -72,34 +82,114 @@ class IKSolutions(NamedTuple):
     valid: np.ndarray  #: (..., 2) bool: reachable and inside the joint limits
 
 
+def as_real_array(values: Any, width: int, what: str = "joint array") -> Any:
+    """``values`` as a real floating ``(..., width)`` NumPy array or torch tensor, or a clear error.
+
+    NumPy arrays and torch tensors of a floating dtype pass through unchanged (no copy); integer
+    ones become float64 (torch: the default float dtype); lists, tuples and other array-likes of
+    numbers are converted with :func:`numpy.asarray`. Finiteness is not checked here.
+
+    Args:
+        values: the input to check.
+        width: required size of the last axis (4 for joints, 7 for poses).
+        what: how error messages name the input.
+
+    Returns:
+        The array (NumPy) or tensor (torch), shape ``(..., width)``, floating dtype.
+
+    Raises:
+        InvalidInputError: ``None``, a string, complex, boolean or non-numeric (object) values, a
+            ragged nested list, or a shape other than ``(..., width)``.
+    """
+    expected = f"a (..., {width}) array of real numbers"
+    if values is None:
+        raise InvalidInputError(f"{what} is missing (got None); expected {expected}")
+    if isinstance(values, (str, bytes)):
+        raise InvalidInputError(f"{what} must be {expected}, got the string {str(values)[:40]!r}")
+    if is_torch(values):
+        import torch
+
+        if values.is_complex() or values.dtype == torch.bool:
+            raise InvalidInputError(f"{what} must be {expected}, got a tensor of dtype {values.dtype}")
+        if not values.is_floating_point():
+            values = values.to(torch.get_default_dtype())
+        array = values
+    else:
+        try:
+            array = np.asarray(values)
+        except (TypeError, ValueError) as error:  # ragged nested lists, unconvertible objects
+            raise InvalidInputError(
+                f"{what} must be {expected}; the {type(values).__name__} could not be converted "
+                f"({str(error).split('. ')[0]})"
+            ) from None
+        kind = array.dtype.kind
+        if kind == "c":
+            raise InvalidInputError(f"{what} must be {expected}, got complex values (dtype {array.dtype})")
+        if kind in "iu":
+            array = array.astype(np.float64)
+        elif kind != "f":
+            described = "non-numeric (object) values" if kind == "O" else f"dtype {array.dtype}"
+            raise InvalidInputError(f"{what} must be {expected}, got {type(values).__name__} with {described}")
+    shape = tuple(array.shape)
+    if len(shape) == 0 or shape[-1] != width:
+        label = "[x, y, z, qx, qy, qz, qw]" if width == 7 else ""
+        raise InvalidInputError(f"{what} must have shape (..., {width}){' ' + label if label else ''}, got {shape}")
+    return array
+
+
+def _all_finite(values: Any) -> bool:
+    """True if every element of a NumPy array or torch tensor is finite."""
+    if is_torch(values):
+        import torch
+
+        return bool(torch.isfinite(values.detach()).all())
+    return bool(np.all(np.isfinite(values)))
+
+
 def check_joints(q: Any, *, check_limits: bool = True, tolerance: float = 1e-6) -> None:
-    """Raise :class:`InvalidInputError` unless ``q`` is a finite ``(..., 4)`` in-limit array."""
-    shape = tuple(q.shape)
-    if len(shape) == 0 or shape[-1] != 4:
-        raise InvalidInputError(f"joint array must have shape (..., 4), got {shape}")
-    values = q.detach().cpu().numpy() if is_torch(q) else np.asarray(q)
-    if not np.all(np.isfinite(values)):
+    """The checker for joint *commands*: raise unless ``q`` is finite ``(..., 4)`` and in limits.
+
+    Use it where a command is given (env actions, policy targets, scene start/goal joints).
+    Forward kinematics does not check limits (see :data:`JOINT_LIMITS`); to *report* rather than
+    raise, use :func:`within_limits` or :func:`limit_violations`.
+
+    Args:
+        q: (..., 4) joint angles (rad): NumPy, torch, or a list/tuple of numbers.
+        check_limits: also require every joint inside :data:`JOINT_LIMITS` (ROBOTIS' published
+            limits) +- ``tolerance``; False checks type, shape and finiteness only.
+        tolerance: slack (rad) on each limit.
+
+    Raises:
+        InvalidInputError: not a real (..., 4) array (see :func:`as_real_array`), NaN/inf, or
+            (with ``check_limits``) a joint outside its limits; the message names the first one.
+    """
+    q = as_real_array(q, 4)
+    if not _all_finite(q):
         raise InvalidInputError("joint array holds NaN or infinite values")
-    if check_limits and values.size:
-        low = values < JOINT_LIMITS[:, 0] - tolerance
-        high = values > JOINT_LIMITS[:, 1] + tolerance
-        bad = low | high
+    if check_limits and np.prod(q.shape):
+        values = q.detach().cpu().numpy() if is_torch(q) else q
+        bad = limit_violations(values, tolerance)
         if np.any(bad):
             index = np.argwhere(bad)[0]
             joint = int(index[-1])
             lower, upper = JOINT_LIMITS[joint]
             raise InvalidInputError(
-                f"{JOINT_NAMES[joint]} = {values[tuple(index)]:.4f} rad at index {tuple(index[:-1])} "
-                f"is outside its limits [{lower:.4f}, {upper:.4f}]"
+                f"{JOINT_NAMES[joint]} = {values[tuple(index)]:.4f} rad at index {tuple(int(i) for i in index[:-1])} "
+                f"is outside its limits [{lower:.4f}, {upper:.4f}] (ROBOTIS' published joint limits)"
             )
 
 
 def check_poses(pose: Any) -> None:
-    """Raise :class:`InvalidInputError` unless ``pose`` is finite ``(..., 7)`` with unit quaternions."""
-    shape = tuple(pose.shape)
-    if len(shape) == 0 or shape[-1] != 7:
-        raise InvalidInputError(f"pose array must have shape (..., 7) [x, y, z, qx, qy, qz, qw], got {shape}")
-    values = pose.detach().cpu().numpy() if is_torch(pose) else np.asarray(pose)
+    """Raise :class:`InvalidInputError` unless ``pose`` is finite ``(..., 7)`` with unit quaternions.
+
+    Args:
+        pose: (..., 7) poses ``[x, y, z, qx, qy, qz, qw]`` (m): NumPy, torch or a list of numbers.
+
+    Raises:
+        InvalidInputError: not a real (..., 7) array, NaN/inf, or a quaternion norm off by > 1e-2.
+    """
+    pose = as_real_array(pose, 7, "pose array")
+    values = pose.detach().cpu().numpy() if is_torch(pose) else pose
     if not np.all(np.isfinite(values)):
         raise InvalidInputError("pose array holds NaN or infinite values")
     norms = np.linalg.norm(values[..., 3:7], axis=-1)
@@ -110,24 +200,61 @@ def check_poses(pose: Any) -> None:
         )
 
 
-def link_frames(q: Any, gripper_m: float = 0.0, *, validate: bool = True) -> LinkFrames:
-    """Forward kinematics of every frame in :data:`LINK_NAMES`.
+def _kinematics_input(q: Any, validate: bool) -> Any:
+    """``q`` as a real (..., 4) array/tensor; with ``validate`` also checked finite (no limits)."""
+    q = as_real_array(q, 4)
+    if validate and not _all_finite(q):
+        raise InvalidInputError("joint array holds NaN or infinite values")
+    return q
+
+
+def _check_gripper(gripper_m: Any, batch_shape: tuple[int, ...]) -> None:
+    """Raise unless ``gripper_m`` is a finite real scalar or array broadcastable to ``batch_shape``."""
+    if is_torch(gripper_m):
+        values = gripper_m.detach().cpu().numpy()
+    else:
+        try:
+            values = np.asarray(gripper_m)
+        except (TypeError, ValueError):
+            values = np.asarray(None)
+    if values.dtype.kind not in "iuf":
+        raise InvalidInputError(f"gripper_m must be a real number (m), got {type(gripper_m).__name__}")
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError("gripper_m holds NaN or infinite values")
+    try:
+        np.broadcast_shapes(values.shape, batch_shape)
+    except ValueError:
+        raise InvalidInputError(
+            f"gripper_m of shape {values.shape} does not broadcast with the joints' batch shape {batch_shape}"
+        ) from None
+
+
+def link_frames(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> LinkFrames:
+    """Forward kinematics of every frame in :data:`LINK_NAMES`, for any finite joint angles.
+
+    Joint limits are not checked: they belong to commands (:func:`check_joints`), and a real
+    arm's recorded states go past ROBOTIS' published limits (see :data:`JOINT_LIMITS`).
 
     Args:
-        q: (..., 4) joint angles (rad), NumPy or torch.
-        gripper_m: finger joint position (m), within :data:`GRIPPER_LIMITS_M`; fingers sit
-            at ``y = +-(0.021 + gripper_m)`` in ``link5``.
-        validate: check shape, finiteness and joint limits first.
+        q: (..., 4) joint angles (rad): NumPy or torch (differentiable), or a list/tuple of
+            numbers (converted with NumPy; integer input becomes float64).
+        gripper_m: finger joint position (m), nominally within :data:`GRIPPER_LIMITS_M`; a
+            float or an array broadcastable to ``q.shape[:-1]`` (a torch tensor for torch ``q``).
+            Fingers sit at ``y = +-(0.021 + gripper_m)`` in ``link5``.
+        validate: check finiteness of ``q`` and ``gripper_m`` (one pass over the data; turn off in
+            hot loops). Type, dtype and shape are always checked.
 
     Returns:
-        :class:`LinkFrames` of the input's type: positions (..., 8, 3) m and rotations
-        (..., 8, 3, 3), base frame.
+        :class:`LinkFrames` of the input's type (NumPy for lists): positions (..., 8, 3) m and
+        rotations (..., 8, 3, 3), base frame.
 
     Raises:
-        InvalidInputError: wrong shape, NaN/inf, or a joint outside its limits (with ``validate``).
+        InvalidInputError: ``q`` is None, a string, complex/boolean/object values or not
+            (..., 4); NaN/inf (with ``validate``).
     """
+    q = _kinematics_input(q, validate)
     if validate:
-        check_joints(q)
+        _check_gripper(gripper_m, tuple(q.shape[:-1]))
     ops = ops_for(q)
     q1, q2, q3, q4 = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     pitch2, pitch3, pitch4 = q2, q2 + q3, q2 + q3 + q4
@@ -170,21 +297,27 @@ def _yaw_pitch_matrix(yaw: Any, pitch: Any) -> Any:
 
 
 def forward_kinematics(q: Any, *, validate: bool = True) -> Any:
-    """End-effector pose of joint configurations.
+    """End-effector pose of joint configurations, for any finite joint angles.
+
+    Joint limits are not checked: they belong to commands (:func:`check_joints`), and a real
+    arm's recorded states go past ROBOTIS' published limits (see :data:`JOINT_LIMITS`); angles
+    past +-pi simply wrap.
 
     Args:
-        q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
-        validate: check shape, finiteness and joint limits first (turn off for gradients through
-            unconstrained network outputs).
+        q: (..., 4) joint angles (rad): NumPy or torch (differentiable), or a list/tuple of
+            numbers (converted with NumPy; integer input becomes float64).
+        validate: check finiteness first (one pass over the data and, for torch, a device sync;
+            turn off in hot loops). Type, dtype and shape are always checked.
 
     Returns:
-        (..., 7) poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame), scalar part >= 0, same type.
+        (..., 7) poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame), scalar part >= 0, of the
+        input's type and floating dtype (NumPy for lists).
 
     Raises:
-        InvalidInputError: wrong shape, NaN/inf, or a joint outside its limits (with ``validate``).
+        InvalidInputError: ``q`` is None, a string, complex/boolean/object values or not
+            (..., 4); NaN/inf (with ``validate``).
     """
-    if validate:
-        check_joints(q)
+    q = _kinematics_input(q, validate)
     ops = ops_for(q)
     q1 = q[..., 0]
     pitch2, pitch3, pitch4 = q[..., 1], q[..., 1] + q[..., 2], q[..., 1] + q[..., 2] + q[..., 3]
@@ -195,7 +328,8 @@ def forward_kinematics(q: Any, *, validate: bool = True) -> Any:
     s1, c1 = ops.sin(q1), ops.cos(q1)
     hs1, hc1 = ops.sin(q1 / 2), ops.cos(q1 / 2)
     hs4, hc4 = ops.sin(pitch4 / 2), ops.cos(pitch4 / 2)
-    sign = ops.where(hc1 * hc4 < 0, -1.0, 1.0)
+    one = q1 * 0.0 + 1.0  # keeps the input's dtype (a bare -1.0/1.0 would promote float32)
+    sign = ops.where(hc1 * hc4 < 0, -one, one)
     return ops.stack(
         [JOINT1_XYZ[0] + u * c1, u * s1, w,
          -hs1 * hs4 * sign, hc1 * hs4 * sign, hs1 * hc4 * sign, hc1 * hc4 * sign],
@@ -204,13 +338,40 @@ def forward_kinematics(q: Any, *, validate: bool = True) -> Any:
 
 
 def within_limits(q: Any, tolerance: float = 1e-9) -> Any:
-    """(...,) bool: every joint of ``q`` (..., 4) lies inside :data:`JOINT_LIMITS` +- tolerance."""
+    """Which configurations a command may use: every joint inside ROBOTIS' published limits.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy, torch or a list.
+        tolerance: slack (rad) on each limit of :data:`JOINT_LIMITS`.
+
+    Returns:
+        (...,) bool NumPy array; False for rows holding NaN.
+    """
     values = q.detach().cpu().numpy() if is_torch(q) else np.asarray(q)
     return np.all((values >= JOINT_LIMITS[:, 0] - tolerance) & (values <= JOINT_LIMITS[:, 1] + tolerance), -1)
 
 
+def limit_violations(q: Any, tolerance: float = 1e-9) -> np.ndarray:
+    """Which joints lie outside ROBOTIS' published limits: for *reporting*, never raising.
+
+    Meant for a learned model's raw output or a real robot's recorded states, which may break
+    :data:`JOINT_LIMITS` (commands are checked by :func:`check_joints` instead).
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy, torch or a list.
+        tolerance: slack (rad) on each limit.
+
+    Returns:
+        (..., 4) bool NumPy array, True where a joint is below its lower or above its upper limit
+        by more than ``tolerance``. NaN entries (no answer) are not violations.
+    """
+    values = q.detach().cpu().numpy() if is_torch(q) else np.asarray(q)
+    return (values < JOINT_LIMITS[:, 0] - tolerance) | (values > JOINT_LIMITS[:, 1] + tolerance)
+
+
 def clamp_to_limits(q: Any) -> Any:
-    """``q`` (..., 4) clipped into :data:`JOINT_LIMITS` (NumPy or torch, same type)."""
+    """``q`` (..., 4) rad clipped into :data:`JOINT_LIMITS` (ROBOTIS' published limits), as a
+    controller would execute a command; NumPy or torch, same type."""
     ops = ops_for(q)
     return ops.clip(q, ops.asarray(JOINT_LIMITS[:, 0], q), ops.asarray(JOINT_LIMITS[:, 1], q))
 

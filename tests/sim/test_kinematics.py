@@ -1,4 +1,5 @@
-"""Kinematics: FK against PyBullet, NumPy against torch, analytic IK round trips, validation."""
+"""Kinematics: FK against PyBullet and a transform-chain oracle (inside and outside the joint
+limits), NumPy against torch, analytic IK round trips, validation of input types and of commands."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from sim.kinematics import (
     LINK_NAMES,
     analytic_ik,
     analytic_ik_solutions,
+    check_joints,
     clamp_to_limits,
     forward_kinematics,
+    limit_violations,
     link_frames,
     sample_joints,
     within_limits,
@@ -150,21 +153,166 @@ def test_analytic_ik_accepts_torch():
     np.testing.assert_allclose(forward_kinematics(joints.numpy())[:3], pose[:3].numpy(), atol=1e-9)
 
 
+#: Finite configurations past ROBOTIS' published limits, as a real arm's joint-state logs hold them.
+OUT_OF_LIMIT_JOINTS = np.array([
+    [0.0, 0.0, 1.45, 0.0],  # joint3 above its upper limit 1.4
+    [0.0, -1.6, 0.0, 0.0],  # joint2 below -1.5
+    [0.3, 0.4, -1.8, 0.5],  # joint3 at the real log's -1.8
+    [-0.2, 0.1, 0.3, 2.11],  # joint4 at the real log's 2.11
+    [0.1, 0.2, 0.1, -1.79],  # joint4 at the real log's -1.79
+    [math.pi + 0.25, 0.3, -0.2, 0.4],  # joint1 past pi
+    [-math.pi - 0.4, -0.5, 0.6, -0.3],  # joint1 past -pi
+    [7.0, 2.0, -2.5, 3.0],  # everything far outside
+])
+
+
+def chained_transform_pose(q: np.ndarray) -> np.ndarray:
+    """Oracle: end-effector pose (7,) from 4x4 transforms chained along DESIGN.md's joint table."""
+    from scipy.spatial.transform import Rotation
+
+    def joint(xyz, axis, angle):
+        transform = np.eye(4)
+        transform[:3, :3] = Rotation.from_rotvec(np.array(axis, dtype=float) * angle).as_matrix()
+        transform[:3, 3] = xyz
+        return transform
+
+    chain = (
+        joint((0.012, 0.0, 0.017), (0, 0, 1), q[0])
+        @ joint((0.0, 0.0, 0.0595), (0, 1, 0), q[1])
+        @ joint((0.024, 0.0, 0.128), (0, 1, 0), q[2])
+        @ joint((0.124, 0.0, 0.0), (0, 1, 0), q[3])
+        @ joint((0.126, 0.0, 0.0), (0, 0, 1), 0.0)
+    )
+    return np.concatenate([chain[:3, 3], Rotation.from_matrix(chain[:3, :3]).as_quat()])
+
+
+def test_forward_kinematics_computes_out_of_limit_angles():
+    assert not within_limits(OUT_OF_LIMIT_JOINTS).any()
+    poses = forward_kinematics(OUT_OF_LIMIT_JOINTS)
+    assert poses.shape == (len(OUT_OF_LIMIT_JOINTS), 7)
+    for q, pose in zip(OUT_OF_LIMIT_JOINTS, poses):
+        expected = chained_transform_pose(q)
+        np.testing.assert_allclose(pose[:3], expected[:3], atol=1e-12)
+        assert quat_angle(pose[3:], expected[3:]) < 1e-9
+    assert np.all(poses[:, 6] >= 0)
+    torch_poses = forward_kinematics(torch.tensor(OUT_OF_LIMIT_JOINTS))
+    np.testing.assert_allclose(torch_poses.numpy(), poses, atol=1e-12)
+    frames = link_frames(OUT_OF_LIMIT_JOINTS, 0.01)
+    np.testing.assert_allclose(frames.positions[:, EE_INDEX], poses[:, :3], atol=1e-12)
+    frames_torch = link_frames(torch.tensor(OUT_OF_LIMIT_JOINTS), 0.01)
+    np.testing.assert_allclose(frames_torch.positions.numpy(), frames.positions, atol=1e-12)
+    np.testing.assert_allclose(frames_torch.rotations.numpy(), frames.rotations, atol=1e-12)
+    # joint 1 is periodic: past pi is the same as wrapped
+    wrapped = OUT_OF_LIMIT_JOINTS.copy()
+    wrapped[:, 0] = np.mod(wrapped[:, 0] + math.pi, 2 * math.pi) - math.pi
+    np.testing.assert_allclose(forward_kinematics(wrapped)[:, :3], poses[:, :3], atol=1e-12)
+
+
+def test_torch_gradients_through_out_of_limit_angles():
+    joints = torch.tensor(OUT_OF_LIMIT_JOINTS[2:5], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda q: forward_kinematics(q)[..., :3], (joints,), eps=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize(
     ("joints", "message"),
     [
-        (np.zeros(3), "shape"),
-        (np.zeros((5, 2)), "shape"),
-        (np.array([0.0, np.nan, 0.0, 0.0]), "NaN"),
         (np.array([0.0, 0.0, 1.45, 0.0]), "joint3"),
         (np.array([[0.0, 0.0, 0.0, 0.0], [0.0, -1.6, 0.0, 0.0]]), "joint2"),
+        (np.array([0.0, 0.0, -1.8, 0.0]), "joint3 = -1.8000 rad at index"),
+        (np.array([[0.0, 0.0, 0.0, 2.11]]), r"joint4 .* at index \(0,\) is outside its limits"),
+        ([math.pi + 0.1, 0.0, 0.0, 0.0], "joint1"),
+    ],
+)
+def test_check_joints_rejects_out_of_limit_commands(joints, message):
+    with pytest.raises(InvalidInputError, match=message):
+        check_joints(joints)
+    check_joints(joints, check_limits=False)  # finite and well shaped: fine without limits
+    assert not within_limits(joints).all()
+    assert limit_violations(joints).any()
+
+
+def test_limit_violations_reports_each_joint_without_raising():
+    q = np.array([[0.0, 0.0, -1.8, 2.11], [math.pi + 0.1, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [np.nan] * 4])
+    expected = np.array([[False, False, True, True], [True, False, False, False], [False] * 4, [False] * 4])
+    np.testing.assert_array_equal(limit_violations(q), expected)
+    np.testing.assert_array_equal(limit_violations(torch.tensor(q)), expected)
+    np.testing.assert_array_equal(within_limits(q), [False, False, True, False])
+    assert limit_violations(np.zeros((0, 4))).shape == (0, 4)
+    assert not limit_violations(JOINT_LIMITS.T).any()  # the limits themselves are inside
+
+
+@pytest.mark.parametrize(
+    ("joints", "message"),
+    [
+        (np.zeros(3), r"shape \(\.\.\., 4\), got \(3,\)"),
+        (np.zeros((5, 2)), "shape"),
+        (np.array(0.5), r"shape \(\.\.\., 4\), got \(\)"),
+        (np.array([0.0, np.nan, 0.0, 0.0]), "NaN"),
+        (np.array([[0.0, 0.0, 0.0, 0.0], [0.0, np.inf, 0.0, 0.0]]), "NaN or infinite"),
+        (np.array([0.0, 0.0, 0.0, -np.inf]), "NaN or infinite"),
+        (torch.tensor([0.0, float("nan"), 0.0, 0.0]), "NaN or infinite"),
+        (None, "missing"),
+        ("0 0 0 0", "string"),
+        (b"\x00\x00\x00\x00", "string"),
+        (np.array([1 + 2j, 0, 0, 0]), "complex"),
+        (torch.tensor([1 + 2j, 0, 0, 0]), "complex"),
+        (np.array([0.0, "a", None, 0.0], dtype=object), "object"),
+        (np.array([True, False, True, False]), "bool"),
+        ([[0.0, 0.0], [0.0, 0.0, 0.0]], "could not be converted"),
+        ({"joint1": 0.0}, "object"),
     ],
 )
 def test_forward_kinematics_rejects_bad_joint_arrays(joints, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         forward_kinematics(joints)
     with pytest.raises(InvalidInputError, match=message):
         link_frames(joints)
+    with pytest.raises(InvalidInputError, match=message):
+        check_joints(joints)
+
+
+@pytest.mark.parametrize("joints", [np.zeros(3), None, "abcd", np.array([1j, 0, 0, 0]), np.array([object()] * 4)])
+def test_validate_false_still_rejects_wrong_type_and_shape(joints):
+    with pytest.raises(InvalidInputError):
+        forward_kinematics(joints, validate=False)
+    with pytest.raises(InvalidInputError):
+        link_frames(joints, validate=False)
+
+
+def test_validate_false_skips_only_the_finiteness_check():
+    poses = forward_kinematics(np.array([[0.0, np.nan, 0.0, 0.0], [0.0, 0.0, -1.8, 0.0]]), validate=False)
+    assert np.isnan(poses[0]).all()
+    np.testing.assert_allclose(poses[1], forward_kinematics(np.array([0.0, 0.0, -1.8, 0.0])), atol=0)
+
+
+def test_forward_kinematics_accepts_lists_tuples_and_integers():
+    expected = forward_kinematics(np.array([0.1, -0.2, 0.3, 0.4]))
+    np.testing.assert_array_equal(forward_kinematics([0.1, -0.2, 0.3, 0.4]), expected)
+    np.testing.assert_array_equal(forward_kinematics((0.1, -0.2, 0.3, 0.4)), expected)
+    np.testing.assert_array_equal(forward_kinematics([[0.1, -0.2, 0.3, 0.4]] * 2), np.stack([expected] * 2))
+    integer = forward_kinematics(np.array([0, 0, 0, 0]))
+    assert integer.dtype == np.float64
+    np.testing.assert_array_equal(integer, forward_kinematics(np.zeros(4)))
+    integer_tensor = forward_kinematics(torch.tensor([0, 0, 0, 0]))
+    assert integer_tensor.dtype == torch.get_default_dtype()
+    np.testing.assert_allclose(integer_tensor.double().numpy(), integer, atol=1e-6)
+    assert forward_kinematics(np.zeros(4, dtype=np.float32)).dtype == np.float32
+    frames = link_frames([0.1, -0.2, 0.3, 0.4], 0.01)
+    np.testing.assert_array_equal(frames.positions[EE_INDEX], expected[:3])
+
+
+def test_link_frames_takes_a_gripper_per_configuration_and_checks_it(rng):
+    joints = sample_joints(rng, 6)
+    grippers = np.linspace(*GRIPPER_LIMITS_M, 6)
+    batched = link_frames(joints, grippers)
+    for q, gripper, positions in zip(joints, grippers, batched.positions):
+        np.testing.assert_allclose(link_frames(q, float(gripper)).positions, positions, atol=1e-15)
+    with pytest.raises(InvalidInputError, match="gripper_m holds NaN"):
+        link_frames(joints, np.nan)
+    with pytest.raises(InvalidInputError, match="does not broadcast"):
+        link_frames(joints, np.zeros(5))
+    with pytest.raises(InvalidInputError, match="gripper_m must be a real number"):
+        link_frames(joints, "open")
 
 
 @pytest.mark.parametrize(
