@@ -53,7 +53,7 @@ def default_models() -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from agents.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
+    from agents.ik_policy.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
     from scenarios import scenario_names
     from sim.camera import CAMERA_PRESETS, RENDERERS
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> CliConfig:
     """Parse and validate; every bad value ends in ``parser.error`` (one line, exit status 2)."""
-    from agents.policy import validate_policy_name
+    from agents.policies import validate_policy_name
     from scenarios import get_scenario
     from sim.errors import ProjectError
 

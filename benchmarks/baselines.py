@@ -32,7 +32,7 @@ SHIPPED_RL = assets.RL_AGENT_PATH
 
 def available(name: str) -> bool:
     """True if ``name`` can be built here; otherwise say why (missing extra or checkpoint)."""
-    from agents.policy import make_policy
+    from agents.policies import make_policy
 
     try:
         make_policy(name).close()

@@ -70,7 +70,7 @@ def models(seed: int) -> dict[str, tuple[torch.nn.Module, str]]:
 def forward_floor(model: torch.nn.Module, rows: int, repeats: int) -> float:
     """Best wall seconds of the model's bare batched forward pass over ``rows`` poses: the time
     any method needing that many model rows cannot beat."""
-    from evaluation.explain_core import DEFAULT_BATCH_ROWS, forward_batched
+    from evaluation.explain.core import DEFAULT_BATCH_ROWS, forward_batched
 
     inputs = torch.from_numpy(np.random.default_rng(0).normal(size=(rows, 7)))
     return best_time(lambda: forward_batched(model, inputs, DEFAULT_BATCH_ROWS), repeats)[0]

@@ -25,7 +25,7 @@ def run_pipeline(cli: Any) -> Path:
     run(config, resume=cli.resume, progress=cli.progress)
     write_summary(config.out_dir)
     if cli.shap:
-        from evaluation.shap_study import run_shap_study
+        from evaluation.explain.study import run_shap_study
 
         write_summary(config.out_dir, {"shap": run_shap_study(config, progress=cli.progress)})
     if cli.video:
@@ -37,19 +37,3 @@ def run_pipeline(cli: Any) -> Path:
     print()
     print(format_table(summarise_rows(read_rows(config.out_dir / EPISODES_FILE))))
     return write_report(config.out_dir)
-
-
-def attribution_panels(policies: tuple[str, ...], seed: int) -> dict[str, Any]:
-    """Per IKNet policy, ``pose (7,) -> (7, 4)`` exact attributions against a 16-row k-means
-    background of fresh poses, for the videos' live attribution panel."""
-    from agents import load_model
-    from evaluation.explain import TraceExplainer
-    from evaluation.shap_study import fresh_poses, iknet_models_of
-
-    background = fresh_poses(seed + 20_011, 200)
-    panels: dict[str, Any] = {}
-    for model_name, users in iknet_models_of(policies).items():
-        tracer = TraceExplainer(load_model(model_name), background)
-        for policy in users:
-            panels[policy] = lambda pose, tracer=tracer: tracer.explain(pose[None])[0]
-    return panels

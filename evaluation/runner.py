@@ -93,7 +93,7 @@ class EpisodeWorker:
 
     def policy(self, name: str) -> Any:
         if name not in self._policies:
-            from agents.policy import make_policy
+            from agents.policies import make_policy
 
             self._policies[name] = make_policy(name)
         return self._policies[name]
@@ -121,7 +121,7 @@ class EpisodeWorker:
 
     def _run(self, scenario: str, policy_name: str, seed: int, episode: int, max_steps: int,
              observer: Any) -> EpisodeResult:
-        from agents.policy import PolicyContext
+        from agents.ik_policy.interface import PolicyContext
 
         wall_start = time.perf_counter()
         env = self.env(scenario, max_steps)

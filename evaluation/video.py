@@ -244,7 +244,7 @@ def _record_episode(scenario: str, policy: str, seed: int, episode: int, max_ste
         _VIDEO_WORKER["worker"] = EpisodeWorker(renderer=settings.renderer)
         _VIDEO_WORKER["panels"] = {}
         if settings.attributions:
-            from evaluation.pipeline import attribution_panels
+            from evaluation.explain.study import attribution_panels
 
             _VIDEO_WORKER["panels"] = attribution_panels(policies, seed)
     recorder = FrameRecorder(policy, settings.width, settings.height, settings.fps, settings.camera,

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from evaluation.explain_core import (
+from evaluation.explain.core import (
     DEFAULT_BATCH_ROWS,
     FEATURE_NAMES,
     NUM_FEATURES,
@@ -49,7 +49,7 @@ from evaluation.explain_core import (
     model_tensor_kind,
     predict,
 )
-from evaluation.explain_shap import deep_shap_values, kernel_shap_values, kmeans_summary
+from evaluation.explain.shap_explainers import deep_shap_values, kernel_shap_values, kmeans_summary
 from sim.errors import InvalidInputError, ProjectError, UnknownNameError
 
 #: The configuration of the IKNet paper's SHAP analysis (background rows, explained poses).
@@ -176,7 +176,7 @@ def _exact(model: nn.Module, poses: np.ndarray, background: np.ndarray, weights:
     return values.numpy()
 
 
-# -- SHAP's explainers (evaluation.explain_shap) ---------------------------------------------------
+# -- SHAP's explainers (evaluation.explain.shap_explainers) ---------------------------------------------------
 
 
 def _kernel(model: nn.Module, poses: np.ndarray, background: np.ndarray, weights: np.ndarray,

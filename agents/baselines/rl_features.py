@@ -1,8 +1,8 @@
-"""Training-side pieces of :mod:`agents.rl`: a slim info wrapper for HER and the GoalFeatures extractor.
+"""Training-side pieces of :mod:`agents.baselines.rl`: a slim info wrapper for HER and the GoalFeatures extractor.
 
-``GoalFeatures`` is built lazily (stable-baselines3 and torch are optional imports) and keeps
-``agents.rl`` as its module name: saved agents refer to it as ``agents.rl.GoalFeatures``, which
-:mod:`agents.rl` resolves through :func:`goal_features_class`.
+``GoalFeatures`` is built lazily (stable-baselines3 and torch are optional imports); this module
+resolves the attribute ``GoalFeatures`` on first use, which is how a saved agent finds it when
+unpickled. Agents saved before the move refer to ``agents.rl.GoalFeatures`` (see :mod:`agents.rl`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 
+GOAL_SIZE = 7  #: a pose: [x, y, z, qx, qy, qz, qw]
 #: The info keys the training env keeps (see :class:`SlimInfo`).
 TRAINING_INFO_KEYS: tuple[str, ...] = ("is_success", "collided", "target_error_m", "orientation_error_rad")
 
@@ -43,6 +44,8 @@ def goal_features_class() -> Any:
         import torch
         from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
+        from sim.env_spaces import OBSTACLE_FEATURES, ROBOT_FEATURES
+
         class GoalFeatures(BaseFeaturesExtractor):
             """Features of the goal-conditioned Dict observation for small MLPs.
 
@@ -57,9 +60,11 @@ def goal_features_class() -> Any:
             def __init__(self, observation_space: Any, obstacle_slots: int | None = None,
                          position_scale: float = 20.0, quaternion_scale: float = 5.0) -> None:
                 total = observation_space["observation"].shape[0]
-                slots = (total - 22) // 17 if obstacle_slots is None else min(int(obstacle_slots), (total - 22) // 17)
-                keep = list(range(15)) + list(range(22, 22 + 17 * slots))
-                super().__init__(observation_space, features_dim=len(keep) + 21)
+                available = (total - ROBOT_FEATURES) // OBSTACLE_FEATURES
+                slots = available if obstacle_slots is None else min(int(obstacle_slots), available)
+                goal_copy_start = ROBOT_FEATURES - GOAL_SIZE  # the goal pose closes the robot features
+                keep = list(range(goal_copy_start)) + list(range(ROBOT_FEATURES, ROBOT_FEATURES + OBSTACLE_FEATURES * slots))
+                super().__init__(observation_space, features_dim=len(keep) + 3 * GOAL_SIZE)
                 self.register_buffer("keep", torch.tensor(keep, dtype=torch.long), persistent=False)
                 self.register_buffer("scale", torch.tensor([position_scale] * 3 + [quaternion_scale] * 4),
                                      persistent=False)
@@ -69,10 +74,17 @@ def goal_features_class() -> Any:
                 vector = observations["observation"].index_select(1, self.keep)
                 return torch.cat([vector, achieved, desired, (desired - achieved) * self.scale], dim=1)
 
-        GoalFeatures.__module__ = "agents.rl"
+        GoalFeatures.__module__ = __name__
         GoalFeatures.__qualname__ = "GoalFeatures"
         _GOAL_FEATURES = GoalFeatures
     return _GOAL_FEATURES
 
 
 _GOAL_FEATURES: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    """``GoalFeatures`` resolves lazily (saved agents refer to it by its dotted name)."""
+    if name == "GoalFeatures":
+        return goal_features_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

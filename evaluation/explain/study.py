@@ -76,7 +76,7 @@ def fresh_poses(seed: int, count: int) -> np.ndarray:
 
 def iknet_models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
     """IKNet model name -> policies of the run that use it."""
-    from agents.policy import parse_policy
+    from agents.ik_policy.policy import parse_policy
 
     models: dict[str, list[str]] = {}
     for policy in policies:
@@ -87,6 +87,21 @@ def iknet_models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
     return models
 
 
+def attribution_panels(policies: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """Per IKNet policy, ``pose (7,) -> (7, 4)`` exact attributions against a 16-row k-means
+    background of fresh poses, for the videos' live attribution panel."""
+    from agents import load_model
+    from evaluation.explain.shapley import TraceExplainer
+
+    background = fresh_poses(seed + 20_011, 200)
+    panels: dict[str, Any] = {}
+    for model_name, users in iknet_models_of(policies).items():
+        tracer = TraceExplainer(load_model(model_name), background)
+        for policy in users:
+            panels[policy] = lambda pose, tracer=tracer: tracer.explain(pose[None])[0]
+    return panels
+
+
 def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | None = None) -> dict[str, Any]:
     """Write ``shap/`` for a finished run and return the ``summary.json["shap"]`` section.
 
@@ -95,9 +110,9 @@ def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | 
         trace_episodes: trace only the first K episodes of each policy (all if None).
     """
     from agents import MODEL_NAMES, load_model
-    from evaluation import explain_plots as plots
-    from evaluation.explain import TraceExplainer, explain, published_setup
-    from evaluation.explain_summary import attribution_balance, global_importance, partial_dependence
+    from evaluation.explain import plots
+    from evaluation.explain.shapley import TraceExplainer, explain, published_setup
+    from evaluation.explain.balance import attribution_balance, global_importance, partial_dependence
     from sim.kinematics import clamp_to_limits, forward_kinematics
 
     out = Path(config.out_dir) / SHAP_DIR

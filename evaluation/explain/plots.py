@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation.explain_core import FEATURE_NAMES, NUM_FEATURES
-from evaluation.explain_summary import AttributionBalance, PartialDependence, check_attributions
+from evaluation.explain.core import FEATURE_NAMES, NUM_FEATURES
+from evaluation.explain.balance import AttributionBalance, PartialDependence, check_attributions
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT_NAMES
 
@@ -137,7 +137,7 @@ def plot_partial_dependence(dependence: PartialDependence, path: str | Path) -> 
     """Partial-dependence curves: one panel per pose feature, one curve per joint (all in rad).
 
     Args:
-        dependence: from :func:`evaluation.explain_summary.partial_dependence`.
+        dependence: from :func:`evaluation.explain.balance.partial_dependence`.
         path: PNG to write.
 
     Returns:

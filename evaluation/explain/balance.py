@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from evaluation.explain_core import (
+from evaluation.explain.core import (
     DEFAULT_BATCH_ROWS,
     FEATURE_NAMES,
     NUM_FEATURES,

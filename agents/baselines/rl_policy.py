@@ -1,6 +1,6 @@
 """A trained stable-baselines3 agent as a policy: ``rl:ALGORITHM:PATH`` in ``run_sim.py``.
 
-Training, saving and loading live in :mod:`agents.rl`; this module parses policy names and turns
+Training, saving and loading live in :mod:`agents.baselines.rl`; this module parses policy names and turns
 the agent's action (absolute or delta, as it was trained) into the joint targets the runner
 commands. stable-baselines3 is the optional extra ``rl``.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.rl import ALGORITHMS, import_sb3, load_agent
+from agents.baselines.rl import ALGORITHMS, import_sb3, load_agent
+from agents.ik_policy.interface import PolicyContext, observed_joints
 from sim.errors import CheckpointError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
 
@@ -68,11 +69,11 @@ class RLPolicy:
         self.model, self.config = load_agent(path)
         if self.config.algorithm != algorithm:
             raise CheckpointError(f"{str(path)!r} holds a {self.config.algorithm} agent, not {algorithm}")
-        self._context: Any = None
+        self._context: PolicyContext | None = None
         self._seconds = 0.0
 
-    def reset(self, context: Any) -> None:
-        """Start an episode (a :class:`agents.policy.PolicyContext`; nothing is planned)."""
+    def reset(self, context: PolicyContext) -> None:
+        """Start an episode (nothing is planned)."""
         self._context = context
 
     def act(self, observation: Any) -> np.ndarray:
@@ -94,9 +95,8 @@ class RLPolicy:
         low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
         if self.config.action_mode == "absolute":  # mirrors ObstacleReachEnv.action_to_joint_targets
             return low + (action + 1.0) * 0.5 * (high - low)
-        from_observation = self._context.joints_from_observation
-        joints = (np.asarray(from_observation(observation), dtype=np.float64) if from_observation is not None
-                  else np.asarray(observation["observation"][:4], dtype=np.float64))
+        from_observation = self._context.joints_from_observation or observed_joints
+        joints = np.asarray(from_observation(observation), dtype=np.float64)
         return np.clip(joints + action * MAX_JOINT_VELOCITY_RAD_S * self._context.control_dt_s, low, high)
 
     @property

@@ -1,7 +1,7 @@
-"""Policies: the interface every controller implements, the IK policies, and their names.
+"""The IK policies and their names.
 
 A policy is reset on a scene and then asked, once per control step, for the four joint targets
-(rad). The IK policies plan a Cartesian path to the goal (obstacle-aware, or straight), turn its
+(rad) (the interface: :mod:`agents.ik_policy.interface`). The IK policies plan a Cartesian path to the goal (obstacle-aware, or straight), turn its
 waypoints into joints with an IK solver, and follow the joint path no faster than the joint
 velocity limit allows; the optional safety layer refines every commanded target to keep a
 clearance margin. Dynamic scenes are replanned every few steps.
@@ -16,15 +16,17 @@ refinement of the network's answer). Examples: ``iknet:improved``, ``iknet:impro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from agents.planning import PlannedPath, PlannerConfig, keep_clearance, plan_path
-from agents.solvers import AnalyticSolver, IKNetSolver, IKSolver, PyBulletSolver
-from sim.collision import ObstacleSet
+from agents.ik_policy.interface import PolicyContext
+from agents.ik_policy.planning import CartesianPlannerConfig, PlannedPath, plan_path
+from agents.ik_policy.safety import keep_clearance
+from agents.ik_policy.solvers import AnalyticSolver, IKNetSolver, IKSolver, PyBulletSolver
+from agents.iknet.checkpoint import load_checkpoint
+from agents.iknet.models import MODEL_NAMES
 from sim.errors import UnknownNameError
 from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S
 
@@ -33,64 +35,6 @@ EXAMPLE_POLICIES: tuple[str, ...] = (
     "analytic", "analytic+safe", "analytic+straight", "pybullet-ik",
     "iknet:improved", "iknet:improved+safe", "iknet:improved+refine", "iknet:focused+straight",
 )
-
-
-@dataclass(frozen=True)
-class PolicyContext:
-    """What a policy knows of an episode when it is reset (no PyBullet inside)."""
-
-    start_q: np.ndarray  #: (4,) joint angles (rad)
-    goal_pose: np.ndarray  #: (7,) goal ``[x, y, z, qx, qy, qz, qw]`` (m, base frame)
-    obstacles_at: Callable[[float], ObstacleSet]  #: obstacles at time t (s)
-    control_dt_s: float
-    dynamic: bool = False  #: obstacles move during the episode
-    joints_from_observation: Callable[[Any], np.ndarray] | None = None
-
-    @staticmethod
-    def from_env(env: Any) -> "PolicyContext":
-        """The context of the current episode of an ``ObstacleReachEnv`` (pass ``env.unwrapped``)."""
-        scene = env.scene
-        return PolicyContext(
-            start_q=env.joint_positions(),
-            goal_pose=env.goal_pose,
-            obstacles_at=scene.obstacle_set,
-            control_dt_s=env.control_period_s,
-            dynamic=scene.is_dynamic,
-            joints_from_observation=lambda observation: np.asarray(observation["observation"][:4], dtype=float),
-        )
-
-
-class Policy(Protocol):
-    """The interface of every controller in the testbed (IK policies, RL agents, planners)."""
-
-    name: str
-
-    def reset(self, context: PolicyContext) -> None:
-        """Start an episode (plan, if the policy plans)."""
-        ...
-
-    def act(self, observation: Any) -> np.ndarray:
-        """(4,) joint targets (rad) for the next control step."""
-        ...
-
-    @property
-    def done(self) -> bool:
-        """The policy has nothing more to command (the runner then lets the arm settle)."""
-        ...
-
-    @property
-    def ik_seconds(self) -> float:
-        """Cumulative time spent in IK / inference since construction (s)."""
-        ...
-
-    def episode_info(self) -> dict[str, float | int | str]:
-        """Extra per-episode columns: ``ik_calls``, ``plan_time_ms``, ``planner_candidate``,
-        ``limit_violations`` (IK answers outside the joint limits)."""
-        ...
-
-    def close(self) -> None:
-        """Release resources."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -107,8 +51,6 @@ class PolicySpec:
 
 def solver_names() -> list[str]:
     """Valid SOLVER parts of a policy name."""
-    from agents import MODEL_NAMES
-
     return ["analytic", "pybullet-ik"] + [f"iknet:{name}" for name in MODEL_NAMES]
 
 
@@ -135,6 +77,16 @@ def parse_policy(name: str) -> PolicySpec:
     return PolicySpec(name, solver, model, "safe" in modifiers, "straight" in modifiers, "refine" in modifiers)
 
 
+def check_solver_checkpoint(model: str | None) -> None:
+    """Load an ``iknet:PATH.pt`` solver's checkpoint once, so a bad file fails before a run starts.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or not an IKNet checkpoint.
+    """
+    if model is not None and model.endswith(".pt"):
+        load_checkpoint(model)
+
+
 def make_solver(spec: PolicySpec) -> IKSolver:
     """The IK solver a policy spec names."""
     if spec.solver == "analytic":
@@ -155,12 +107,12 @@ class IKPolicy:
         replan_every: steps between replans when obstacles move.
     """
 
-    def __init__(self, spec: PolicySpec, *, planner: PlannerConfig = PlannerConfig(),
+    def __init__(self, spec: PolicySpec, *, planner: CartesianPlannerConfig = CartesianPlannerConfig(),
                  safety_margin_m: float = 0.012, speed_fraction: float = 0.6, replan_every: int = 5) -> None:
         self.spec = spec
         self.name = spec.name
         self.solver = make_solver(spec)
-        self.planner = PlannerConfig(**{**planner.__dict__, "straight_only": spec.straight})
+        self.planner = replace(planner, straight_only=spec.straight)
         self.safety_margin_m = safety_margin_m
         self.speed_fraction = speed_fraction
         self.replan_every = replan_every
@@ -233,38 +185,3 @@ class IKPolicy:
         close = getattr(self.solver, "close", None)
         if close:
             close()
-
-
-#: Policy families other than the IK policies, by name prefix: ``prefix -> (module, factory)``.
-#: Each factory takes the full name and returns a :class:`Policy`; it raises
-#: ``sim.errors.DependencyNotInstalled`` naming the extra when its library is missing.
-BASELINE_FAMILIES: dict[str, tuple[str, str]] = {
-    "rl": ("agents.rl_policy", "make_rl_policy"),
-    "ompl": ("agents.planner_policy", "make_planner_policy"),
-}
-
-
-def validate_policy_name(name: str) -> None:
-    """Raise :class:`UnknownNameError` (or ``DependencyNotInstalled``) unless ``name`` can be built."""
-    prefix = name.split(":", 1)[0]
-    if prefix in BASELINE_FAMILIES:
-        import importlib
-
-        module, _ = BASELINE_FAMILIES[prefix]
-        validate = getattr(importlib.import_module(module), "validate_name", None)
-        if validate is not None:
-            validate(name)
-        return
-    parse_policy(name)
-
-
-def make_policy(name: str, *, safety_margin_m: float = 0.012) -> Policy:
-    """Build the policy a name describes (IK policies: see :func:`parse_policy`; ``rl:...`` and
-    ``ompl:...`` baselines: see :data:`BASELINE_FAMILIES`)."""
-    prefix = name.split(":", 1)[0]
-    if prefix in BASELINE_FAMILIES:
-        import importlib
-
-        module, factory = BASELINE_FAMILIES[prefix]
-        return getattr(importlib.import_module(module), factory)(name)
-    return IKPolicy(parse_policy(name), safety_margin_m=safety_margin_m)

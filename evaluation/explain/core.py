@@ -1,6 +1,6 @@
 """Validation of pose arrays and batched, mode-safe evaluation of torch models on them.
 
-Shared by :mod:`evaluation.explain` (Shapley values) and :mod:`evaluation.explain_summary`
+Shared by :mod:`evaluation.explain` (Shapley values) and :mod:`evaluation.explain.balance`
 (partial dependence). Poses are ``[x, y, z, qx, qy, qz, qw]`` (m, base frame); outputs are the
 model's (radians for IKNet), returned as float64.
 """

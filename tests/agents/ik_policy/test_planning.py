@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.planning import PlannerConfig, cartesian_path, densify, keep_clearance, path_clearance, plan_path
-from agents.policy import EXAMPLE_POLICIES, IKPolicy, PolicyContext, parse_policy
-from agents.solvers import AnalyticSolver, PyBulletSolver
+from agents.ik_policy.interface import PolicyContext
+from agents.ik_policy.planning import CartesianPlannerConfig, cartesian_path, configuration_clearance, densify, plan_path
+from agents.ik_policy.policy import EXAMPLE_POLICIES, IKPolicy, parse_policy
+from agents.ik_policy.safety import keep_clearance
+from agents.ik_policy.solvers import AnalyticSolver, PyBulletSolver
 from sim.collision import ObstacleSet
 from sim.errors import UnknownNameError
 from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik, forward_kinematics, within_limits
@@ -47,12 +49,12 @@ def test_densify_bounds_every_joint_step():
 def test_obstacle_aware_plan_avoids_what_the_straight_path_hits():
     obstacles = blocking_obstacle()
     goal = forward_kinematics(GOAL_Q)
-    straight = plan_path(START, goal, obstacles, AnalyticSolver(), PlannerConfig(straight_only=True))
+    straight = plan_path(START, goal, obstacles, AnalyticSolver(), CartesianPlannerConfig(straight_only=True))
     assert straight.min_clearance_m < 0, "the fixture must block the straight path"
     aware = plan_path(START, goal, obstacles, AnalyticSolver())
     assert aware.candidate != "straight"
-    assert aware.min_clearance_m >= PlannerConfig().margin_m
-    assert np.all(path_clearance(aware.joints, obstacles) >= PlannerConfig().margin_m - 1e-9)
+    assert aware.min_clearance_m >= CartesianPlannerConfig().margin_m
+    assert np.all(configuration_clearance(aware.joints, obstacles) >= CartesianPlannerConfig().margin_m - 1e-9)
     np.testing.assert_allclose(forward_kinematics(aware.joints[-1])[:3], goal[:3], atol=1e-9)
     assert within_limits(aware.joints).all()
 
@@ -63,17 +65,17 @@ def test_pybullet_solver_plans_too():
         plan = plan_path(START, forward_kinematics(GOAL_Q), blocking_obstacle(), solver)
     finally:
         solver.close()
-    assert plan.min_clearance_m >= PlannerConfig().margin_m
+    assert plan.min_clearance_m >= CartesianPlannerConfig().margin_m
     assert solver.stats.calls >= 1 and solver.stats.seconds > 0
 
 
 def test_keep_clearance_restores_the_margin():
     obstacles = blocking_obstacle()
-    plan = plan_path(START, forward_kinematics(GOAL_Q), obstacles, AnalyticSolver(), PlannerConfig(straight_only=True))
-    worst = plan.joints[np.argmin(path_clearance(plan.joints, obstacles))]
-    assert path_clearance(worst[None], obstacles)[0] < 0
+    plan = plan_path(START, forward_kinematics(GOAL_Q), obstacles, AnalyticSolver(), CartesianPlannerConfig(straight_only=True))
+    worst = plan.joints[np.argmin(configuration_clearance(plan.joints, obstacles))]
+    assert configuration_clearance(worst[None], obstacles)[0] < 0
     safe = keep_clearance(worst, obstacles, 0.012)
-    assert path_clearance(safe[None], obstacles)[0] >= 0.012 - 1e-4
+    assert configuration_clearance(safe[None], obstacles)[0] >= 0.012 - 1e-4
     assert within_limits(safe)
     free = np.array([0.0, -0.5, 0.3, 0.4])
     np.testing.assert_array_equal(keep_clearance(free, ObstacleSet.from_list([], [], []), 0.012), free)

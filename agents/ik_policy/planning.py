@@ -11,8 +11,7 @@ one with the most clearance. This is a small sampling-based planner in the space
 it is cheap (one batched clearance query per candidate), deterministic, and explains itself
 (each candidate's clearance is recorded).
 
-A safety layer (:func:`keep_clearance`) refines single joint targets with the differentiable
-capsule distances: Gauss-Newton projection onto ``distance >= margin``, within joint limits.
+The safety layer that refines single joint targets is :mod:`agents.ik_policy.safety`.
 """
 
 from __future__ import annotations
@@ -22,15 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.solvers import IKSolver
-from sim.collision import ObstacleSet, min_clearance, signed_distances, table_clearance
+from agents.ik_policy.solvers import IKSolver
+from sim.collision import ObstacleSet, min_clearance, table_clearance
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT1_XYZ, JOINT_LIMITS, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
+from sim.kinematics import JOINT1_XYZ, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
 from sim.transforms import slerp
 
 
 @dataclass(frozen=True)
-class PlannerConfig:
+class CartesianPlannerConfig:
     """Options of :func:`plan_path` (metres, radians)."""
 
     waypoints: int = 20
@@ -87,7 +86,7 @@ def densify(joints: np.ndarray, max_step_rad: float) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def path_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
+def configuration_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
     """(K,) capsule clearance (m) of each configuration to the obstacles and the table."""
     table = table_clearance(joints, validate=False)
     if len(obstacles) == 0:
@@ -95,7 +94,7 @@ def path_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
     return np.minimum(min_clearance(joints, obstacles, validate=False).distance_m, table)
 
 
-def _candidates(config: PlannerConfig) -> list[tuple[str, dict]]:
+def _candidates(config: CartesianPlannerConfig) -> list[tuple[str, dict]]:
     found = [("straight", {})]
     if not config.straight_only:
         for lift in config.lifts_m:
@@ -105,7 +104,7 @@ def _candidates(config: PlannerConfig) -> list[tuple[str, dict]]:
 
 
 def plan_path(start_q: np.ndarray, goal_pose: np.ndarray, obstacles: ObstacleSet, solver: IKSolver,
-              config: PlannerConfig = PlannerConfig()) -> PlannedPath:
+              config: CartesianPlannerConfig = CartesianPlannerConfig()) -> PlannedPath:
     """Plan a joint path from ``start_q`` (4,) rad to ``goal_pose`` (7,) with ``solver``.
 
     Raises:
@@ -126,7 +125,7 @@ def plan_path(start_q: np.ndarray, goal_pose: np.ndarray, obstacles: ObstacleSet
         raw = _fill_unsolved(raw)
         violations = int((~within_limits(raw, 1e-9)).sum())
         joints = densify(np.vstack([start_q, clamp_to_limits(raw)]), config.check_step_rad)
-        clearance = float(path_clearance(joints, obstacles).min())
+        clearance = float(configuration_clearance(joints, obstacles).min())
         length = float(np.abs(np.diff(joints, axis=0)).sum())
         feasible = clearance >= config.margin_m and unsolved == 0
         key = (not feasible, length if feasible else -clearance)
@@ -136,7 +135,7 @@ def plan_path(start_q: np.ndarray, goal_pose: np.ndarray, obstacles: ObstacleSet
             break  # nothing is shorter than the straight path that keeps the margin
     if best is None:  # the solver answered no waypoint at all: stay put
         joints = start_q[None, :].copy()
-        return PlannedPath(joints, np.asarray(goal_pose)[None, :], "none", float(path_clearance(joints, obstacles)[0]),
+        return PlannedPath(joints, np.asarray(goal_pose)[None, :], "none", float(configuration_clearance(joints, obstacles)[0]),
                            len(candidates), 0, config.waypoints - 1)
     return best[1]
 
@@ -153,31 +152,3 @@ def _fill_unsolved(joints: np.ndarray) -> np.ndarray:
         else:
             joints[i] = last
     return joints
-
-
-def keep_clearance(q: np.ndarray, obstacles: ObstacleSet, margin_m: float, *, iterations: int = 8) -> np.ndarray:
-    """Nearest joint target to ``q`` (4,) keeping ``margin_m`` from obstacles and table (Gauss-Newton projection).
-
-    Each iteration moves ``q`` along the gradient of the summed squared margin violations by the
-    step that zeroes them to first order, then clamps to the joint limits. Returns ``q``
-    unchanged when it already keeps the margin.
-    """
-    import torch
-
-    current = torch.tensor(np.asarray(q, dtype=float))
-    low, high = torch.tensor(JOINT_LIMITS[:, 0]), torch.tensor(JOINT_LIMITS[:, 1])
-    for _ in range(iterations):
-        current = current.detach().requires_grad_(True)
-        distances = table_clearance(current, validate=False)[None]
-        if len(obstacles):
-            distances = torch.cat([distances, signed_distances(current, obstacles, validate=False).reshape(-1)])
-        violation = torch.clamp(margin_m - distances, min=0.0)
-        loss = (violation * violation).sum()
-        if float(loss.detach()) <= 0.0:
-            break
-        (gradient,) = torch.autograd.grad(loss, current)
-        norm_sq = float((gradient * gradient).sum())
-        if norm_sq < 1e-18:
-            break
-        current = torch.clamp(current - 2.0 * loss.detach() / norm_sq * gradient, low, high)
-    return current.detach().numpy()

@@ -103,7 +103,7 @@ class IKNetSolver(_Timed):
         super().__init__(f"iknet:{model}" + ("+refine" if refine_steps else ""))
         import torch
 
-        from agents import load_model
+        from agents.iknet.checkpoint import load_model
 
         self._torch = torch
         self.model = load_model(model)

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from agents import MODEL_NAMES
-from evaluation.shap_study import bootstrap_spearman, spearman
+from evaluation.explain.study import bootstrap_spearman, spearman
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

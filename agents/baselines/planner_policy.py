@@ -1,7 +1,7 @@
 """The OMPL planner as a policy: ``ompl:PLANNER[:GOAL_SOLVER]`` plans once per episode and plays the path.
 
 The planning itself (state validity, simplification, time parameterisation) lives in
-:mod:`agents.planner`; this module parses policy names, picks goal joints (both analytic elbow
+:mod:`agents.baselines.planner`; this module parses policy names, picks goal joints (both analytic elbow
 branches, or an IKNet's answer clamped to the limits) and turns a plan into per-step joint
 targets for the runner, replanning in dynamic scenes. OMPL is the optional extra ``plan``.
 """
@@ -14,8 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from agents.planner import PLANNERS, JointSpacePlanner, PlannerConfig, PlanResult, import_ompl, time_parameterise
-from agents.planning import path_clearance
+from agents.baselines.planner import (
+    PLANNERS,
+    JointSpacePlanner,
+    JointSpacePlannerConfig,
+    PlanResult,
+    import_ompl,
+    time_parameterise,
+)
+from agents.ik_policy.interface import PolicyContext
+from agents.ik_policy.planning import configuration_clearance
+from agents.ik_policy.policy import check_solver_checkpoint, make_solver, parse_policy, solver_names
 from sim.collision import ObstacleSet
 from sim.errors import UnknownNameError
 from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, check_poses
@@ -36,8 +45,6 @@ def parse_planner_name(name: str) -> PlannerSpec:
     Raises:
         UnknownNameError: not an ``ompl:`` name, unknown planner or goal solver.
     """
-    from agents.policy import solver_names
-
     prefix, _, rest = name.strip().partition(":")
     planner, _, goal_solver = rest.partition(":")
     if prefix != "ompl" or planner not in PLANNERS:
@@ -55,16 +62,18 @@ def validate_name(name: str) -> None:
     Raises:
         DependencyNotInstalled: OMPL is missing (extra ``plan``).
         UnknownNameError: see :func:`parse_planner_name`.
+        CheckpointError: an ``iknet:PATH.pt`` goal solver's file is missing or unreadable.
     """
     import_ompl()
-    parse_planner_name(name)
+    spec = parse_planner_name(name)
+    check_solver_checkpoint(spec.goal_solver.split(":", 1)[1] if spec.goal_solver.startswith("iknet:") else None)
 
 
-def make_planner_policy(name: str, *, config: PlannerConfig | None = None) -> "PlannerPolicy":
+def make_planner_policy(name: str, *, config: JointSpacePlannerConfig | None = None) -> "PlannerPolicy":
     """The policy ``name`` describes (see :func:`parse_planner_name`); ``config`` overrides the
-    default :class:`PlannerConfig` (its ``planner`` field is set from the name)."""
+    default :class:`JointSpacePlannerConfig` (its ``planner`` field is set from the name)."""
     validate_name(name)
-    return PlannerPolicy(parse_planner_name(name), config=config or PlannerConfig())
+    return PlannerPolicy(parse_planner_name(name), config=config or JointSpacePlannerConfig())
 
 
 class PlannerPolicy:
@@ -80,21 +89,19 @@ class PlannerPolicy:
         replan_every: control steps between checks in dynamic scenes.
     """
 
-    def __init__(self, spec: PlannerSpec, *, config: PlannerConfig = PlannerConfig(), replan_every: int = 5) -> None:
+    def __init__(self, spec: PlannerSpec, *, config: JointSpacePlannerConfig = JointSpacePlannerConfig(), replan_every: int = 5) -> None:
         self.spec = spec
         self.name = spec.name
         self.planner = JointSpacePlanner(replace(config, planner=spec.planner))
         self.replan_every = replan_every
         self.solver: Any = None
         if spec.goal_solver != "analytic":
-            from agents.policy import make_solver, parse_policy
-
             self.solver = make_solver(parse_policy(spec.goal_solver))
         self.result: PlanResult | None = None
         self.plan_time_s = 0.0
         self._ik_seconds = 0.0
         self._limit_violations = 0
-        self._context: Any = None
+        self._context: PolicyContext | None = None
         self._trajectory = np.zeros((0, 4))
         self._index = 0
         self._step = 0
@@ -112,8 +119,8 @@ class PlannerPolicy:
         self._limit_violations += int(np.any((raw < JOINT_LIMITS[:, 0]) | (raw > JOINT_LIMITS[:, 1])))
         return np.clip(raw, JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])[None] if np.all(np.isfinite(raw)) else np.zeros((0, 4))
 
-    def reset(self, context: Any) -> None:
-        """Compute goal joints and plan from ``context.start_q`` (a :class:`agents.policy.PolicyContext`)."""
+    def reset(self, context: PolicyContext) -> None:
+        """Compute goal joints and plan from ``context.start_q``."""
         goal_pose = np.asarray(context.goal_pose, dtype=float)
         check_poses(goal_pose)
         self._context = context
@@ -140,7 +147,7 @@ class PlannerPolicy:
         if context.dynamic and self._step and self._step % self.replan_every == 0 and context.joints_from_observation:
             obstacles = context.obstacles_at(self._step * context.control_dt_s)
             rest = self._trajectory[self._index:]
-            if len(rest) and path_clearance(rest, obstacles).min() < self.planner.config.final_margin_m:
+            if len(rest) and configuration_clearance(rest, obstacles).min() < self.planner.config.final_margin_m:
                 now = np.clip(context.joints_from_observation(observation), JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])
                 self._plan(now, obstacles)
         target = self._trajectory[min(self._index, len(self._trajectory) - 1)].copy()

@@ -12,7 +12,7 @@ import pytest
 
 from sim.errors import CheckpointError, DependencyNotInstalled, UnknownNameError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _missing_sb3(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,8 +22,8 @@ def _missing_sb3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_sb3_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from agents import rl, rl_policy
-    from agents.policy import make_policy, validate_policy_name
+    from agents.baselines import rl, rl_policy
+    from agents.policies import make_policy, validate_policy_name
 
     _missing_sb3(monkeypatch)
     name = f"rl:sac:{tmp_path / 'agent.zip'}"
@@ -35,8 +35,8 @@ def test_missing_sb3_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 pytest.importorskip("stable_baselines3", reason="the 'rl' extra (stable-baselines3) is not installed")
 
-from agents.rl import TrainConfig, build_model, load_agent, make_env, train  # noqa: E402 (after the skip)
-from agents.rl_policy import RLPolicy, make_rl_policy, parse_rl_name, validate_name  # noqa: E402
+from agents.baselines.rl import TrainConfig, build_model, load_agent, make_env, train  # noqa: E402 (after the skip)
+from agents.baselines.rl_policy import RLPolicy, make_rl_policy, parse_rl_name, validate_name  # noqa: E402
 
 TINY = {"net_arch": (32, 32), "batch_size": 32, "max_episode_steps": 20, "eval_every": 0, "eval_episodes": 2}
 
@@ -90,7 +90,7 @@ def test_ppo_training_saves_reloads_and_acts(tmp_path: Path) -> None:
 
 
 def test_policy_actions_match_the_env_mapping(sac_agent: Path) -> None:
-    from agents.policy import PolicyContext
+    from agents.ik_policy.interface import PolicyContext
 
     policy = make_rl_policy(f"rl:sac:{sac_agent}")
     _act_through_the_env(policy)
@@ -113,7 +113,7 @@ def _act_through_the_env(policy: RLPolicy) -> None:
     import gymnasium as gym
 
     import sim
-    from agents.policy import PolicyContext
+    from agents.ik_policy.interface import PolicyContext
 
     env = gym.make(sim.ENV_IDS[0], scenario="single", max_episode_steps=10)
     try:

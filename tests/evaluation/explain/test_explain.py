@@ -38,7 +38,7 @@ from evaluation.explain import (
     shapley_weight_matrix,
     summarise_background,
 )
-from evaluation.explain_plots import (
+from evaluation.explain.plots import (
     plot_attribution_trace,
     plot_balance,
     plot_importance_comparison,
@@ -46,7 +46,7 @@ from evaluation.explain_plots import (
     plot_local_explanation,
     plot_partial_dependence,
 )
-from evaluation.explain_summary import (
+from evaluation.explain.balance import (
     attribution_balance,
     global_importance,
     normalised_entropy,

@@ -13,7 +13,7 @@ answer, clamped to the joint limits). The path is finally timed rest-to-rest per
 trapezoidal profile in the Chebyshev arc length, so no joint exceeds ``speed_fraction`` of the
 joint velocity limit nor ``max_acceleration_rad_s2``.
 
-Policy names (see :func:`agents.planner_policy.parse_planner_name`): ``ompl:PLANNER[:GOAL_SOLVER]``, e.g. ``ompl:rrtconnect``,
+Policy names (see :func:`agents.baselines.planner_policy.parse_planner_name`): ``ompl:PLANNER[:GOAL_SOLVER]``, e.g. ``ompl:rrtconnect``,
 ``ompl:rrtstar``, ``ompl:rrtconnect:iknet:improved``. OMPL is an optional dependency (extra
 ``plan``); without it every entry point raises :class:`~sim.errors.DependencyNotInstalled`.
 
@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from agents.planning import densify, path_clearance
-from sim.collision import ObstacleSet
+from agents.ik_policy.planning import configuration_clearance, densify
+from sim.collision import KIND_CODES, ObstacleSet
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, check_joints
+from sim.scene import SIZE_LENGTHS
 from sim.transforms import matrix_to_quat
 
 #: Planner names -> OMPL geometric planner classes. RRT*, informed RRT*, PRM*, BIT*, AORRTC and FMT
@@ -46,7 +47,7 @@ PLANNERS: dict[str, str] = {
     "prm": "PRM", "rrtstar": "RRTstar", "informedrrtstar": "InformedRRTstar", "prmstar": "PRMstar",
     "bitstar": "BITstar", "aorrtc": "AORRTC", "fmt": "FMT",
 }
-_KIND_NAMES = ("sphere", "box", "cylinder")
+_KIND_NAMES = {code: kind for kind, code in KIND_CODES.items()}  #: ObstacleSet kind code -> name
 #: Links that can never touch the table (the base and the yaw link), skipped in the table check.
 _FIXED_LINKS = ("link1", "link2", "world", "base")
 
@@ -66,7 +67,7 @@ def import_ompl() -> tuple[Any, Any, Any]:
 
 
 @dataclass(frozen=True)
-class PlannerConfig:
+class JointSpacePlannerConfig:
     """Options of :class:`JointSpacePlanner` (metres, radians, seconds)."""
 
     planner: str = "rrtconnect"
@@ -128,14 +129,14 @@ class JointSpacePlanner:
         config: planner options.
     """
 
-    def __init__(self, config: PlannerConfig = PlannerConfig()) -> None:
+    def __init__(self, config: JointSpacePlannerConfig = JointSpacePlannerConfig()) -> None:
         self.config = config
         self._ompl = import_ompl()
         self._world: Any = None
         # Warm up (load the compiled distance kernel, open the checking world) so that one-time
         # costs are not charged to the first query's time budget.
         warm = ObstacleSet.from_list(["sphere"], [[0.3, 0.0, 0.3]], [[0.01]])
-        path_clearance(np.zeros((1, 4)), warm)
+        configuration_clearance(np.zeros((1, 4)), warm)
         if config.pybullet_check:
             self._world_with(warm)
 
@@ -152,8 +153,8 @@ class JointSpacePlanner:
         check_joints(goals)
         config = self.config
         margin = config.margin_m
-        start_clearance = float(path_clearance(start_q[None], obstacles)[0])
-        goal_clearance = path_clearance(goals, obstacles) if len(goals) else np.zeros(0)
+        start_clearance = float(configuration_clearance(start_q[None], obstacles)[0])
+        goal_clearance = configuration_clearance(goals, obstacles) if len(goals) else np.zeros(0)
 
         def failed(status: str, attempts: int = 0) -> PlanResult:
             return PlanResult(start_q[None].copy(), False, status, time.perf_counter() - started, attempts,
@@ -180,7 +181,7 @@ class JointSpacePlanner:
             if waypoints is None:
                 break
             dense = densify(waypoints, config.final_step_rad)
-            clearances = path_clearance(dense, obstacles)
+            clearances = configuration_clearance(dense, obstacles)
             clearance = float(clearances.min())
             exact = math.nan
             if config.pybullet_check:  # where the capsules come near; elsewhere both models agree it is clear
@@ -204,13 +205,13 @@ class JointSpacePlanner:
         step = self.config.check_step_rad
 
         def valid(state: Any) -> bool:
-            return bool(path_clearance(np.array(state[0:4])[None], obstacles)[0] >= margin_m)
+            return bool(configuration_clearance(np.array(state[0:4])[None], obstacles)[0] >= margin_m)
 
         def motion_valid(a: Any, b: Any) -> bool:
             qa, qb = np.array(a[0:4]), np.array(b[0:4])
             count = max(1, int(math.ceil(np.max(np.abs(qb - qa)) / step)))
             states = qa + np.linspace(1.0 / count, 1.0, count)[:, None] * (qb - qa)
-            return bool(path_clearance(states, obstacles).min() >= margin_m)
+            return bool(configuration_clearance(states, obstacles).min() >= margin_m)
 
         class BatchedMotionValidator(base.MotionValidator):
             def checkMotion(self, a: Any, b: Any) -> bool:  # noqa: N802 (OMPL's name)
@@ -278,8 +279,7 @@ class JointSpacePlanner:
         quaternions = matrix_to_quat(obstacles.rotations) if len(obstacles) else np.zeros((0, 4))
         for index, (kind, position, size) in enumerate(zip(obstacles.kinds, obstacles.positions, obstacles.sizes)):
             name = _KIND_NAMES[int(kind)]
-            sizes = {"sphere": size[:1], "box": size, "cylinder": size[:2]}[name]
-            world.add_obstacle(f"obstacle{index}", name, sizes, position, quaternions[index])
+            world.add_obstacle(f"obstacle{index}", name, size[:SIZE_LENGTHS[name]], position, quaternions[index])
         return world
 
     def close(self) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.planning import densify, path_clearance
+from agents.ik_policy.planning import configuration_clearance, densify
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
 from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NARROW_SEEDS = range(12)
 
 
@@ -24,8 +24,8 @@ def _missing_ompl(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_ompl_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agents import planner_policy
-    from agents.policy import make_policy, validate_policy_name
+    from agents.baselines import planner_policy
+    from agents.policies import make_policy, validate_policy_name
 
     _missing_ompl(monkeypatch)
     for call in (validate_policy_name, make_policy, planner_policy.validate_name):
@@ -35,16 +35,16 @@ def test_missing_ompl_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 pytest.importorskip("ompl", reason="the 'plan' extra (ompl) is not installed")
 
-from agents.planner import PLANNERS, JointSpacePlanner, PlannerConfig, time_parameterise  # noqa: E402
-from agents.planner_policy import make_planner_policy, parse_planner_name, validate_name  # noqa: E402
+from agents.baselines.planner import PLANNERS, JointSpacePlanner, JointSpacePlannerConfig, time_parameterise  # noqa: E402
+from agents.baselines.planner_policy import make_planner_policy, parse_planner_name, validate_name  # noqa: E402
 
 #: The time budget per query the >= 95 % claim is made for: the default, 5 s.
-BUDGET_S = PlannerConfig().time_budget_s
+BUDGET_S = JointSpacePlannerConfig().time_budget_s
 
 
 @pytest.fixture(scope="module")
 def planner():
-    instance = JointSpacePlanner(PlannerConfig(time_budget_s=BUDGET_S))
+    instance = JointSpacePlanner(JointSpacePlannerConfig(time_budget_s=BUDGET_S))
     yield instance
     instance.close()
 
@@ -77,7 +77,7 @@ def test_finds_collision_free_paths_for_95_percent_within_budget(planner, world,
         np.testing.assert_allclose(result.waypoints[0], scene.start_joints, atol=1e-12)
         assert any(np.allclose(result.waypoints[-1], goal, atol=1e-9) for goal in _goals(scene))
         dense = densify(result.waypoints, 0.005)
-        assert path_clearance(dense, scene.obstacle_set()).min() >= planner.config.final_margin_m - 1e-9
+        assert configuration_clearance(dense, scene.obstacle_set()).min() >= planner.config.final_margin_m - 1e-9
         assert result.pybullet_clearance_m >= 0.0
     # An independent PyBullet check of one path per scenario, in a world the planner does not own.
     scene, result = next((s, r) for s, r in zip(scenes, results) if r.solved)
@@ -92,7 +92,7 @@ def test_planning_is_deterministic_for_a_seed() -> None:
     scene = _scenes("narrow")[0]
     paths = []
     for seed in (3, 3, 4):
-        with JointSpacePlanner(PlannerConfig(seed=seed, pybullet_check=False)) as planner:
+        with JointSpacePlanner(JointSpacePlannerConfig(seed=seed, pybullet_check=False)) as planner:
             result = planner.plan(np.array(scene.start_joints), _goals(scene), scene.obstacle_set())
             assert result.solved
             paths.append(result.waypoints)
@@ -169,7 +169,7 @@ def test_executed_episodes_reach_the_goal_without_collision(scenario: str, episo
 
 
 def test_policy_adapter_follows_the_plan_within_the_velocity_limit() -> None:
-    from agents.policy import PolicyContext
+    from agents.ik_policy.interface import PolicyContext
 
     scene = _scenes("narrow")[1]
     policy = make_planner_policy("ompl:rrtconnect")
