@@ -1,4 +1,5 @@
-"""Data shipped with the project: the robot's URDF and trained checkpoints (no code but paths)."""
+"""Data shipped with the project: the robot's URDF, ROBOTIS' meshes, collision spheres and trained
+checkpoints (no code but paths)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ CHECKPOINT_DIR = ASSETS_DIR / "checkpoints"
 MANIFEST_PATH = CHECKPOINT_DIR / "manifest.json"
 #: The shipped stable-baselines3 agent (``python -m agents.rl``), its training record and curve.
 RL_AGENT_PATH = ASSETS_DIR / "rl" / "sac_single.zip"
+#: ROBOTIS' CAD data (Apache-2.0, see ``robotis/NOTICE``): STL meshes and the MoveIt SRDF.
+ROBOTIS_DIR = ASSETS_DIR / "robotis"
+ROBOTIS_MESH_DIR = ROBOTIS_DIR / "meshes"
+ROBOTIS_SRDF_PATH = ROBOTIS_DIR / "open_manipulator_x.srdf"
+#: The collision spheres fitted to the meshes (``python -m sim.geometry_fit``).
+COLLISION_SPHERES_PATH = ASSETS_DIR / "collision_spheres.json"
 
 
 def urdf_path() -> Path:
-    """Path of the OpenManipulator-X URDF (primitive shapes, no meshes)."""
+    """Path of the OpenManipulator-X URDF (ROBOTIS' meshes as visuals, fitted spheres as collision shapes)."""
     return ASSETS_DIR / "urdf" / "open_manipulator_x.urdf"
 
 

@@ -1,4 +1,4 @@
-"""The physics and geometry layer: kinematics, capsule collision, the PyBullet world, scenes and
+"""The physics and geometry layer: kinematics, the real arm's geometry and collision, the PyBullet world, scenes and
 the Gymnasium environment.
 
 Importing ``sim`` registers the environments of :data:`ENV_IDS` with Gymnasium (string entry

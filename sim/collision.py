@@ -1,14 +1,14 @@
-"""The arm as capsules, and batched signed distances from every capsule to obstacles.
+"""The arm as spheres, and batched signed distances from the arm to obstacles, the table and itself.
 
-The capsules are the URDF's collision geometry (same numbers, see ``assets/urdf``), so these
-distances measure the very solids PyBullet collides. Obstacles are spheres, boxes and cylinders
-with arbitrary poses. Everything is vectorised over configurations and obstacles, works on
-NumPy arrays and torch tensors, and is differentiable in torch (the closest point along each
-capsule axis is found without gradients, then the distance is evaluated there with them: by the
-envelope theorem that is the exact gradient).
+The spheres enclose every vertex of ROBOTIS' CAD meshes (:mod:`sim.robot_geometry`, fitted by
+``python -m sim.geometry_fit``) and are the URDF's collision geometry, so these distances measure
+the very solid PyBullet collides. Obstacles are spheres, boxes and cylinders with arbitrary poses.
+The distance from a sphere to a convex primitive is the primitive's signed distance field at the
+sphere's centre minus its radius: exact, with no inner search, vectorised over configurations,
+spheres and obstacles, on NumPy arrays and torch tensors alike, and differentiable in torch.
 
-Distances are signed: positive clearance, negative penetration depth (for boxes and cylinders
-penetration is measured from the capsule axis' deepest point, as a signed distance field does).
+Distances are signed: positive clearance, negative penetration depth (as a signed distance field
+measures it). Per-link results follow :data:`COLLISION_LINKS`.
 """
 
 from __future__ import annotations
@@ -20,35 +20,41 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim._backend import is_torch, ops_for
-from sim._distance_kernel import closest_along_segments
 from sim.errors import InvalidInputError
-from sim.kinematics import LINK_NAMES, link_frames
+from sim.kinematics import link_frames
+from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
 
 
-class Capsule(NamedTuple):
-    """A segment ``a -> b`` (m, in ``link``'s frame) swept by a sphere of ``radius_m``."""
-
-    link: str
-    a: tuple[float, float, float]
-    b: tuple[float, float, float]
-    radius_m: float
+_MODEL = sphere_model()
+#: (S, 3) sphere centres in their link frames (m), (S,) radii (m), (S,) index into COLLISION_LINKS.
+SPHERE_CENTRES_M, SPHERE_RADII_M, SPHERE_LINK = _MODEL.centres_m, _MODEL.radii_m, _MODEL.link_index
+_SPHERE_FRAME = np.array(_MODEL.frame_index)  # a writable copy: torch indexes with it
 
 
-#: The arm's collision geometry; identical to the URDF's ``<capsule>`` elements.
-ARM_CAPSULES: tuple[Capsule, ...] = (
-    Capsule("link1", (0.012, -0.010, 0.012), (0.012, 0.010, 0.012), 0.012),
-    Capsule("link2", (0.0, 0.0, 0.010), (0.0, 0.0, 0.0595), 0.020),
-    Capsule("link3", (0.0, 0.0, 0.0), (0.024, 0.0, 0.128), 0.018),
-    Capsule("link4", (0.0, 0.0, 0.0), (0.124, 0.0, 0.0), 0.018),
-    Capsule("link5", (0.0, 0.0, 0.0), (0.070, 0.0, 0.0), 0.019),
-    Capsule("gripper_left_link", (0.008, 0.0, 0.0), (0.040, 0.0, 0.0), 0.007),
-    Capsule("gripper_right_link", (0.008, 0.0, 0.0), (0.040, 0.0, 0.0), 0.007),
-)
-CAPSULE_LINKS: tuple[str, ...] = tuple(c.link for c in ARM_CAPSULES)
-_FRAME_OF_CAPSULE = np.array([LINK_NAMES.index(c.link) for c in ARM_CAPSULES])
-_CAPSULE_A = np.array([c.a for c in ARM_CAPSULES])
-_CAPSULE_B = np.array([c.b for c in ARM_CAPSULES])
-CAPSULE_RADII_M = np.array([c.radius_m for c in ARM_CAPSULES])
+def _link_groups() -> np.ndarray:
+    """(L, K) sphere indices per link, short links padded with their own first sphere (a repeat
+    leaves a minimum unchanged), so per-link minima are one gather and one ``min``."""
+    groups = [np.flatnonzero(SPHERE_LINK == link) for link in range(len(COLLISION_LINKS))]
+    width = max(len(group) for group in groups)
+    return np.array([np.concatenate([group, np.full(width - len(group), group[0])]) for group in groups])
+
+
+_LINK_GROUPS = _link_groups()
+_TABLE_SPHERES = np.flatnonzero(np.isin(SPHERE_LINK, [COLLISION_LINKS.index(k) for k in TABLE_CHECKED_LINKS]))
+
+
+def _self_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Sphere index pairs ``(first (P,), second (P,))`` of every link pair the SRDF leaves enabled."""
+    first, second = [], []
+    for a, b in self_collision_pairs():
+        i = np.flatnonzero(SPHERE_LINK == COLLISION_LINKS.index(a))
+        j = np.flatnonzero(SPHERE_LINK == COLLISION_LINKS.index(b))
+        first.append(np.repeat(i, len(j)))
+        second.append(np.tile(j, len(i)))
+    return np.concatenate(first), np.concatenate(second)
+
+
+_SELF_FIRST, _SELF_SECOND = _self_pairs()
 
 KIND_CODES: dict[str, int] = {"sphere": 0, "box": 1, "cylinder": 2}
 
@@ -104,21 +110,19 @@ class Clearance(NamedTuple):
     """Minimum clearance of configurations against an obstacle set."""
 
     distance_m: Any  #: (...,) smallest signed distance (m); +inf with no obstacles
-    link: np.ndarray  #: (...,) index into :data:`CAPSULE_LINKS` of the closest capsule (-1 if none)
+    link: np.ndarray  #: (...,) index into :data:`COLLISION_LINKS` of the closest link (-1 if none)
     obstacle: np.ndarray  #: (...,) index of the closest obstacle (-1 if none)
 
 
-def capsule_segments(q: Any, gripper_m: float = 0.0, *, validate: bool = True) -> tuple[Any, Any]:
-    """World endpoints of every capsule axis: ``(starts, ends)``, each (..., 7, 3) m."""
+def sphere_centres(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
+    """Base-frame centres (..., S, 3) m of every collision sphere at joint angles ``q`` (..., 4)
+    and finger position ``gripper_m`` (m); radii are :data:`SPHERE_RADII_M`."""
     frames = link_frames(q, gripper_m, validate=validate)
-    ops = ops_for(q)
-    positions = frames.positions[..., _FRAME_OF_CAPSULE, :]
-    rotations = frames.rotations[..., _FRAME_OF_CAPSULE, :, :]
-    a = ops.asarray(_CAPSULE_A, positions)
-    b = ops.asarray(_CAPSULE_B, positions)
-    starts = positions + (rotations @ a[..., None])[..., 0]
-    ends = positions + (rotations @ b[..., None])[..., 0]
-    return starts, ends
+    ops = ops_for(frames.positions)
+    positions = frames.positions[..., _SPHERE_FRAME, :]
+    rotations = frames.rotations[..., _SPHERE_FRAME, :, :]
+    local = ops.asarray(SPHERE_CENTRES_M, positions)
+    return positions + (rotations @ local[..., None])[..., 0]
 
 
 def _norm(v: Any, ops: Any) -> Any:
@@ -140,69 +144,59 @@ def _point_sdf(points: Any, kinds: Any, sizes: Any, ops: Any) -> Any:
     return ops.where(kinds == 0, sphere, ops.where(kinds == 1, box, cylinder))
 
 
-def signed_distances(
-    q: Any,
-    obstacles: ObstacleSet,
-    gripper_m: float = 0.0,
-    *,
-    iterations: int = 48,
-    validate: bool = True,
-) -> Any:
-    """Signed distance from every arm capsule to every obstacle.
+def sphere_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
+    """Signed distance from every collision sphere to every obstacle.
 
     Args:
         q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
         obstacles: the M obstacles.
         gripper_m: finger joint position (m).
-        iterations: golden-section steps along each capsule axis (the distance to a convex
-            primitive is convex along a segment); 48 steps locate the closest point to 1e-10 of
-            the segment's length, i.e. below 1e-10 m on this arm.
         validate: check ``q`` first.
 
     Returns:
-        (..., 7, M) distances (m) in the order of :data:`ARM_CAPSULES`; negative = penetrating.
+        (..., S, M) distances (m) in the order of :data:`SPHERE_RADII_M`; negative = penetrating.
     """
-    ops = ops_for(q)
-    starts, ends = capsule_segments(q, gripper_m, validate=validate)
+    centres = sphere_centres(q, gripper_m, validate=validate)
+    ops = ops_for(centres)
     if len(obstacles) == 0:
-        return starts[..., :0] * 0.0  # (..., 7, 0)
-    centres = ops.asarray(obstacles.positions, starts)
-    rotations = ops.asarray(obstacles.rotations, starts)
-    sizes = ops.asarray(obstacles.sizes, starts)
-    kinds = ops.asarray(obstacles.kinds, starts)
-    radii = ops.asarray(CAPSULE_RADII_M, starts)
-    # Segment endpoints in every obstacle's frame: (..., 7, M, 3).
-    local_a = ((starts[..., :, None, :] - centres)[..., None, :] @ rotations)[..., 0, :]
-    local_b = ((ends[..., :, None, :] - centres)[..., None, :] @ rotations)[..., 0, :]
-    direction = local_b - local_a
-    pair_shape = tuple(direction.shape[:-1])
-    kinds_b = np.broadcast_to(obstacles.kinds, pair_shape).reshape(-1)
-    sizes_b = np.broadcast_to(obstacles.sizes, pair_shape + (3,)).reshape(-1, 3)
-    if is_torch(q):
-        flat_a = local_a.detach().cpu().double().numpy().reshape(-1, 3)
-        flat_d = direction.detach().cpu().double().numpy().reshape(-1, 3)
-    else:
-        flat_a, flat_d = local_a.reshape(-1, 3), direction.reshape(-1, 3)
-    t, values = closest_along_segments(
-        np.ascontiguousarray(flat_a, dtype=np.float64), np.ascontiguousarray(flat_d, dtype=np.float64),
-        np.ascontiguousarray(kinds_b, dtype=np.int64), np.ascontiguousarray(sizes_b, dtype=np.float64), iterations,
-    )
-    if not is_torch(q):
-        return values.reshape(pair_shape) - CAPSULE_RADII_M[:, None]
-    # torch: re-evaluate at the closest points with gradients (exact by the envelope theorem).
-    t = ops.asarray(t.reshape(pair_shape), local_a)
-    points = local_a + t[..., None] * direction
-    return _point_sdf(points, kinds, sizes, ops) - radii[:, None]
+        return centres[..., :0] * 0.0  # (..., S, 0)
+    origins = ops.asarray(obstacles.positions, centres)
+    rotations = ops.asarray(obstacles.rotations, centres)
+    # Sphere centres in every obstacle's frame: (..., S, M, 3) = R^T (c - o).
+    local = ((centres[..., :, None, :] - origins)[..., None, :] @ rotations)[..., 0, :]
+    values = _point_sdf(local, ops.asarray(obstacles.kinds, centres), ops.asarray(obstacles.sizes, centres), ops)
+    return values - ops.asarray(SPHERE_RADII_M, centres)[:, None]
 
 
-def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: float = 0.0, *, validate: bool = True) -> Clearance:
-    """Smallest signed capsule-obstacle distance per configuration, and which pair achieves it."""
-    distances = signed_distances(q, obstacles, gripper_m, validate=validate)
-    batch_shape = tuple(q.shape[:-1])
+def per_link_minimum(values: Any) -> Any:
+    """(..., S, X) per-sphere values -> (..., L, X) minimum over each link's spheres."""
+    grouped = values[..., _LINK_GROUPS, :]  # (..., L, K, X)
+    return grouped.amin(-2) if is_torch(grouped) else grouped.min(-2)
+
+
+def signed_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
+    """Signed distance from every collision link to every obstacle.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
+        obstacles: the M obstacles.
+        gripper_m: finger joint position (m).
+        validate: check ``q`` first.
+
+    Returns:
+        (..., L, M) distances (m), links in the order of :data:`COLLISION_LINKS`; negative = penetrating.
+    """
+    return per_link_minimum(sphere_distances(q, obstacles, gripper_m, validate=validate))
+
+
+def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Clearance:
+    """Smallest signed arm-obstacle distance per configuration, and which link and obstacle achieve it."""
+    batch_shape = tuple(q.shape[:-1]) if hasattr(q, "shape") else tuple(np.shape(q)[:-1])
     if len(obstacles) == 0:
         inf = np.full(batch_shape, np.inf)
         none = np.full(batch_shape, -1)
         return Clearance(ops_for(q).asarray(inf, q) if is_torch(q) else inf, none, none)
+    distances = sphere_distances(q, obstacles, gripper_m, validate=validate)
     flat = distances.reshape(*batch_shape, -1)
     index = flat.argmin(-1)
     index_np = index.detach().cpu().numpy() if is_torch(index) else index
@@ -210,24 +204,51 @@ def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: float = 0.0, *, val
         best = flat.gather(-1, index[..., None])[..., 0]
     else:
         best = np.take_along_axis(flat, index[..., None], -1)[..., 0]
-    return Clearance(best, index_np // len(obstacles), index_np % len(obstacles))
+    return Clearance(best, SPHERE_LINK[index_np // len(obstacles)], index_np % len(obstacles))
 
 
-#: Capsules that can move vertically (the base and the yaw link cannot reach the table).
-_TABLE_CHECKED = np.array([c.link not in ("link1", "link2") for c in ARM_CAPSULES])
+def table_clearance(q: Any, gripper_m: Any = 0.0, *, table_z_m: float = 0.0, validate: bool = True) -> Any:
+    """Height (m) of the arm's lowest point above the table plane ``z = table_z_m``.
 
-
-def table_clearance(q: Any, gripper_m: float = 0.0, *, table_z_m: float = 0.0, validate: bool = True) -> Any:
-    """Height (m) of the lowest point of the moving capsules above the table plane ``z = table_z_m``.
+    Links from link2 on are checked (:data:`TABLE_CHECKED_LINKS`): the base plate and link1 stand
+    on the table by construction.
 
     Args:
-        q: (..., 4) joint angles (rad), NumPy or torch.
+        q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
+        gripper_m: finger joint position (m).
+        table_z_m: height of the table's surface in the base frame (m).
 
     Returns:
-        (...,) signed clearance to the table (negative when a link is below its surface).
+        (...,) signed clearance to the table (negative when a link reaches below its surface).
     """
-    starts, ends = capsule_segments(q, gripper_m, validate=validate)
-    lowest = ops_for(q).where(starts[..., 2] < ends[..., 2], starts[..., 2], ends[..., 2])
-    radii = ops_for(q).asarray(CAPSULE_RADII_M, lowest) if is_torch(q) else CAPSULE_RADII_M
-    heights = (lowest - radii)[..., _TABLE_CHECKED]
-    return heights.min(-1) if not is_torch(q) else heights.min(-1).values
+    centres = sphere_centres(q, gripper_m, validate=validate)[..., _TABLE_SPHERES, :]
+    ops = ops_for(centres)
+    heights = centres[..., 2] - ops.asarray(SPHERE_RADII_M[_TABLE_SPHERES], centres) - table_z_m
+    return heights.amin(-1) if is_torch(heights) else heights.min(-1)
+
+
+def self_clearance(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
+    """Smallest signed distance (m) between links that may collide with each other.
+
+    Every pair of :data:`COLLISION_LINKS` that ROBOTIS' MoveIt SRDF does not disable (adjacent
+    links and pairs that can never meet) is checked.
+
+    Args:
+        q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
+        gripper_m: finger joint position (m).
+
+    Returns:
+        (...,) signed distance; negative when two links interpenetrate.
+    """
+    centres = sphere_centres(q, gripper_m, validate=validate)
+    ops = ops_for(centres)
+    gaps = _norm(centres[..., _SELF_FIRST, :] - centres[..., _SELF_SECOND, :], ops)
+    gaps = gaps - ops.asarray(SPHERE_RADII_M[_SELF_FIRST] + SPHERE_RADII_M[_SELF_SECOND], gaps)
+    return gaps.amin(-1) if is_torch(gaps) else gaps.min(-1)
+
+
+__all__ = [
+    "COLLISION_LINKS", "Clearance", "KIND_CODES", "ObstacleSet", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M",
+    "min_clearance", "per_link_minimum", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
+    "table_clearance",
+]

@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sim.collision import CAPSULE_LINKS, ObstacleSet, min_clearance
+from sim.collision import COLLISION_LINKS, ObstacleSet, min_clearance, self_clearance
 from sim.env_spaces import (
     ActionMode, RewardSpec, RewardType, action_to_joint_targets, goal_errors, joint_targets_to_action,
     obstacle_features, observation_bounds, observation_space, pack_observation,
@@ -43,9 +43,11 @@ class ObstacleReachEnv(gym.Env):
     PyBullet. Each episode a scene is drawn from a scenario (``scenarios/``): obstacles (spheres,
     boxes, cylinders, possibly moving), a start configuration and a goal pose reachable by
     construction. Obstacles are placed so the straight joint-space path to the goal is usually
-    blocked. Clearance is measured every step both with the capsule model (:mod:`sim.collision`)
-    and with PyBullet's closest points; contacts come from PyBullet. The gripper has no action:
-    its fingers are held closed and rigid, so both clearance measures see the same solid.
+    blocked. The arm's solid is ROBOTIS' CAD enclosed by fitted spheres (:mod:`sim.robot_geometry`):
+    clearance is measured every step both with the sphere model (:mod:`sim.collision`) and with
+    PyBullet's closest points on the same spheres; contacts (with obstacles, the table, or the
+    arm's own links where ROBOTIS' SRDF does not exclude the pair) come from PyBullet. The gripper
+    has no action: its fingers are held closed and rigid, so both measures see the same solid.
     Physics runs at 240 Hz; every episode gets a fresh PyBullet client, so a seed fixes the
     episode exactly whatever ran before.
 
@@ -93,12 +95,13 @@ class ObstacleReachEnv(gym.Env):
 
     ## Info
     ``is_success``, ``collided``, ``target_error_m``, ``orientation_error_rad``,
-    ``min_clearance_m`` (capsule model; +inf with no obstacle), ``closest_link`` and
+    ``min_clearance_m`` (sphere model; +inf with no obstacle), ``closest_link`` and
     ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet closest
-    points, +inf beyond 1 m), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
-    body, position, normal, distance, normal force in N, from the latest physics substep of the
-    step that had any, so a touch in mid-step counts; ``collided`` is ``bool(contacts)``) and
-    ``time_s``.
+    points, +inf beyond 1 m), ``self_clearance_m`` (sphere model: smallest distance between link
+    pairs the SRDF leaves enabled), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
+    body (``"robot:<link>"`` for a self-contact), position, normal, distance, normal force in N,
+    from the latest physics substep of the step that had any, so a touch in mid-step counts;
+    ``collided`` is ``bool(contacts)``) and ``time_s``.
 
     ## Arguments
     * ``scenario``: a built-in name (``scenarios.scenario_names()``), a path to a TOML file, or a
@@ -256,7 +259,7 @@ class ObstacleReachEnv(gym.Env):
             world.step()
             # Keep the latest substep's contacts that had any, so a touch in mid-step counts.
             self._contacts = tuple(world.contacts()) or self._contacts
-        # The task has no gripper: keep the fingers closed and rigid, so the capsule model
+        # The task has no gripper: keep the fingers closed and rigid, so the sphere model
         # (fingers at 0) and PyBullet measure the same solid even after impacts.
         world.reset_gripper(0.0)
         # Bullet finds contacts before it integrates a substep: refresh them for the final poses
@@ -313,7 +316,7 @@ class ObstacleReachEnv(gym.Env):
         return np.array(self.scene.goal_pose)
 
     def obstacle_set(self, time_s: float | None = None) -> ObstacleSet:
-        """The obstacles at ``time_s`` (default: now) for the capsule model (:mod:`sim.collision`)."""
+        """The obstacles at ``time_s`` (default: now) for the sphere model (:mod:`sim.collision`)."""
         return self.scene.obstacle_set(self.time_s if time_s is None else float(time_s))
 
     @property
@@ -411,7 +414,7 @@ class ObstacleReachEnv(gym.Env):
         if len(obstacles):
             clearance = min_clearance(q, obstacles, validate=False)
             min_clearance_m = float(clearance.distance_m)
-            closest_link = CAPSULE_LINKS[int(clearance.link)]
+            closest_link = COLLISION_LINKS[int(clearance.link)]
             closest_obstacle = scene.obstacles[int(clearance.obstacle)].name
         else:
             min_clearance_m, closest_link, closest_obstacle = math.inf, "", ""
@@ -430,6 +433,7 @@ class ObstacleReachEnv(gym.Env):
             "closest_link": closest_link,
             "closest_obstacle": closest_obstacle,
             "pybullet_clearance_m": min((point.distance_m for point in points), default=math.inf),
+            "self_clearance_m": float(self_clearance(q, validate=False)),
             "contacts": contacts,
             "time_s": self.time_s,
         }

@@ -189,7 +189,7 @@ class Scene:
         return any(obstacle.motion is not None for obstacle in self.obstacles)
 
     def obstacle_set(self, time_s: float = 0.0) -> ObstacleSet:
-        """The obstacles at time ``time_s`` (s) for the capsule model (:mod:`sim.collision`)."""
+        """The obstacles at time ``time_s`` (s) for the sphere model (:mod:`sim.collision`)."""
         return ObstacleSet.from_list(
             [obstacle.kind for obstacle in self.obstacles],
             [obstacle.position_at(time_s) for obstacle in self.obstacles] if self.obstacles else np.zeros((0, 3)),

@@ -3,9 +3,10 @@
 Every draw comes from the ``numpy.random.Generator`` passed in (the env passes its
 ``np_random``), so a seed fixes the scene. A scene is accepted only if
 
-* its start and goal configurations lie inside the joint limits, keep their moving links'
-  capsules ``table_margin_m`` above the table and are ``clearance_margin_m`` clear of every
-  obstacle (capsule model, :mod:`sim.collision`; moving obstacles at 16 phases of their period);
+* its start and goal configurations lie inside the joint limits, keep the arm's collision
+  spheres ``table_margin_m`` above the table, are free of self-collision and are
+  ``clearance_margin_m`` clear of every obstacle (the sphere model of the real arm,
+  :mod:`sim.collision`; moving obstacles at 16 phases of their period);
 * its goal is reachable: goals are drawn as joint configurations and converted with forward
   kinematics, so an in-limit solution exists and the goal orientation is realisable;
 * every obstacle centre stays inside the scenario's region (at every phase of its motion) and
@@ -22,7 +23,7 @@ import math
 
 import numpy as np
 
-from sim.collision import CAPSULE_RADII_M, ObstacleSet, capsule_segments, signed_distances
+from sim.collision import SPHERE_LINK, ObstacleSet, self_clearance, signed_distances, sphere_centres, table_clearance
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
 from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
@@ -35,9 +36,9 @@ PATH_STEP_RAD: float = 0.02
 MOTION_PHASES: int = 16
 _CANDIDATES = 32
 _CONFIGURATION_CANDIDATES = 64
-# Which capsules (in ARM_CAPSULES order) path placements aim at: the links that sweep space.
+# Which links (in COLLISION_LINKS order) path placements aim at: the links that sweep space.
 _AIM_WEIGHTS = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 0.5, 0.5])
-_MOVING_CAPSULES = slice(2, None)  # link3 onwards; link1 and link2 never move vertically
+_SPHERES_OF_LINK = [np.flatnonzero(SPHERE_LINK == link) for link in range(len(_AIM_WEIGHTS))]
 _KIND_SIZE_COUNT = {"sphere": 1, "box": 3, "cylinder": 2}
 
 
@@ -65,11 +66,11 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
             obstacles += _shelf(spec.shelf, goal, rng)
         if obstacles and not _structures_valid(obstacles, ends_q, spec):
             continue
-        path_segments = capsule_segments(straight_joint_path(start, goal), validate=False)
+        path_centres = sphere_centres(straight_joint_path(start, goal), validate=False)
         complete = True
         for group in spec.obstacles:
             for _ in range(int(rng.integers(group.count[0], group.count[1] + 1))):
-                placed = _place(group, len(obstacles), path_segments, ends_q, spec, rng)
+                placed = _place(group, len(obstacles), path_centres, ends_q, spec, rng)
                 if placed is None:
                     complete = False
                     break
@@ -118,8 +119,8 @@ def scene_for_episode(spec: ScenarioSpec, rng: np.random.Generator, options: dic
 
 
 def sample_configuration(spec: ConfigurationSpec, rng: np.random.Generator, table_margin_m: float) -> np.ndarray | None:
-    """One (4,) configuration drawn from ``spec`` whose moving capsules clear the table by
-    ``table_margin_m``, or ``None`` if a batch of candidates held none."""
+    """One (4,) configuration drawn from ``spec`` whose arm clears the table by ``table_margin_m``
+    and is free of self-collision, or ``None`` if a batch of candidates held none."""
     low, high = np.array(spec.joint_low), np.array(spec.joint_high)
     q = rng.uniform(low, high, size=(_CONFIGURATION_CANDIDATES, 4))
     valid = np.ones(len(q), dtype=bool)
@@ -133,16 +134,10 @@ def sample_configuration(spec: ConfigurationSpec, rng: np.random.Generator, tabl
         valid &= (radius >= spec.ee_radius_m[0]) & (radius <= spec.ee_radius_m[1])
     if spec.ee_z_m is not None:
         valid &= (poses[:, 2] >= spec.ee_z_m[0]) & (poses[:, 2] <= spec.ee_z_m[1])
-    valid &= table_clearance(q) >= table_margin_m
+    valid &= table_clearance(q, validate=False) >= table_margin_m
+    valid &= self_clearance(q, validate=False) > 0.0
     index = np.flatnonzero(valid)
     return q[index[0]] if len(index) else None
-
-
-def table_clearance(q: np.ndarray) -> np.ndarray:
-    """(...,) height (m) of the lowest moving capsule surface (link3 onwards) above the table."""
-    starts, ends = capsule_segments(np.asarray(q, dtype=float), validate=False)
-    lowest = np.minimum(starts[..., _MOVING_CAPSULES, 2], ends[..., _MOVING_CAPSULES, 2])
-    return np.min(lowest - CAPSULE_RADII_M[_MOVING_CAPSULES], axis=-1)
 
 
 def straight_joint_path(start: np.ndarray, goal: np.ndarray, max_step_rad: float = PATH_STEP_RAD) -> np.ndarray:
@@ -175,7 +170,7 @@ def straight_cartesian_path(scene: Scene, step_m: float = 0.004, step_rad: float
 
 
 def path_clearance(scene: Scene, path: str = "joint") -> float:
-    """Smallest capsule clearance (m) along the scene's naive path from start to goal.
+    """Smallest arm clearance (m) along the scene's naive path from start to goal.
 
     Args:
         scene: the scene.
@@ -223,7 +218,7 @@ def _yaw_quaternions(yaw: np.ndarray) -> np.ndarray:
     return np.stack([zero, zero, np.sin(yaw / 2), np.cos(yaw / 2)], -1)
 
 
-def _place(group: ObstacleGroup, index: int, segments: tuple[np.ndarray, np.ndarray], ends_q: np.ndarray,
+def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_q: np.ndarray,
            spec: ScenarioSpec, rng: np.random.Generator) -> Obstacle | None:
     """One obstacle of ``group`` passing every placement rule, or ``None`` (batched candidates)."""
     count = _CANDIDATES
@@ -237,12 +232,11 @@ def _place(group: ObstacleGroup, index: int, segments: tuple[np.ndarray, np.ndar
                     "cylinder": (radius[i], half_height[i], 0)}[kind]
     yaw = rng.uniform(-math.pi, math.pi, count) if group.random_yaw else np.zeros(count)
     if group.placement == "path":
-        starts, ends = segments
-        steps = len(starts)
+        steps = len(path_centres)
         which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
-        capsule = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
-        along = rng.uniform(0.0, 1.0, count)[:, None]
-        centres = starts[which, capsule] + along * (ends[which, capsule] - starts[which, capsule])
+        link = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
+        sphere = [_SPHERES_OF_LINK[k][int(u * len(_SPHERES_OF_LINK[k]))] for k, u in zip(link, rng.random(count))]
+        centres = path_centres[which, sphere]
         direction = rng.normal(size=(count, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         centres = centres + direction * group.path_jitter_m * np.cbrt(rng.uniform(0, 1, count))[:, None]
@@ -367,5 +361,5 @@ def _structures_valid(obstacles: list[Obstacle], ends_q: np.ndarray, spec: Scena
 
 __all__ = [
     "MOTION_PHASES", "PATH_STEP_RAD", "path_clearance", "sample_configuration", "sample_scene", "scene_for_episode",
-    "straight_cartesian_path", "straight_joint_path", "straight_path_blocked", "table_clearance",
+    "straight_cartesian_path", "straight_joint_path", "straight_path_blocked",
 ]

@@ -30,12 +30,15 @@ import assets
 from sim.camera import CAMERA_PRESETS, RENDERERS, Camera
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
+from sim.robot_geometry import self_collision_pairs, srdf_disabled_pairs
 
 ObstacleKind = Literal["sphere", "box", "cylinder"]
 OBSTACLE_KINDS: tuple[str, ...] = ("sphere", "box", "cylinder")
 _SIZE_FIELDS = {"sphere": ("radius",), "box": ("half_x", "half_y", "half_z"), "cylinder": ("radius", "half_height")}
 GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
 TABLE_NAME = "table"
+#: Prefix of the body name of a self-contact: ``"robot:link3"`` is a touch with the arm's own link3.
+SELF_CONTACT_PREFIX = "robot:"
 
 
 class Contact(NamedTuple):
@@ -139,7 +142,7 @@ class World:
             p.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
         self.robot: int = p.loadURDF(
             str(assets.urdf_path()), basePosition=(0, 0, 0), useFixedBase=True,
-            flags=pybullet.URDF_USE_INERTIA_FROM_FILE,
+            flags=pybullet.URDF_USE_INERTIA_FROM_FILE | pybullet.URDF_USE_SELF_COLLISION,
         )
         self._joint_index: dict[str, int] = {}
         self._link_index: dict[str, int] = {p.getBodyInfo(self.robot)[0].decode(): -1}
@@ -153,6 +156,11 @@ class World:
         for index in range(p.getNumJoints(self.robot)):
             # Remove PyBullet's default velocity motors so only our commands move the joints.
             p.setJointMotorControl2(self.robot, index, pybullet.VELOCITY_CONTROL, force=0.0)
+        # Self-collision: every link pair but those ROBOTIS' MoveIt SRDF disables (adjacent or never meeting).
+        for pair in srdf_disabled_pairs():
+            first, second = sorted(pair)
+            if first in self._link_index and second in self._link_index:
+                p.setCollisionFilterPair(self.robot, self.robot, self._link_index[first], self._link_index[second], 0)
         self._bodies: dict[str, int] = {}
         self._body_names: dict[int, str] = {}
         if table:
@@ -365,7 +373,7 @@ class World:
         )
         if collide:
             # Bullet rounds box and cylinder edges by the collision margin (1 mm by default);
-            # with no margin the solid is the exact primitive the capsule model measures.
+            # with no margin the solid is the exact primitive the sphere model measures.
             p.changeDynamics(body, -1, collisionMargin=0.0)
         self._bodies[name] = body
         self._body_names[body] = name
@@ -405,7 +413,8 @@ class World:
         self.client.performCollisionDetection()
 
     def contacts(self, *, include_table: bool = True, max_distance_m: float = 0.0) -> list[Contact]:
-        """Contact points between the robot and other bodies after the last physics step.
+        """Contact points between the robot and other bodies, or between two of its own links
+        (body ``"robot:<link>"``), after the last physics step.
 
         Bullet also keeps speculative manifold points a little apart (within its contact
         threshold, with zero force); only points at most ``max_distance_m`` apart (0: touching
@@ -413,7 +422,10 @@ class World:
         """
         found = []
         for point in self.client.getContactPoints(bodyA=self.robot):
-            other = self._body_names.get(point[2])
+            if point[2] == self.robot:
+                other = SELF_CONTACT_PREFIX + self._link_name[point[4]]
+            else:
+                other = self._body_names.get(point[2])
             if other is None or (other == TABLE_NAME and not include_table) or point[8] > max_distance_m:
                 continue
             found.append(Contact(self._link_name[point[3]], other, tuple(point[5]), tuple(point[7]),
@@ -424,7 +436,7 @@ class World:
         """For each (robot link, body) pair within ``max_distance_m``, its closest points.
 
         Distances are signed (negative when penetrating) and computed by Bullet's collision
-        detection on the URDF's capsules and the obstacles' exact primitives.
+        detection on the URDF's collision spheres and the obstacles' exact primitives.
         """
         p = self.client
         found: dict[tuple[str, str], ClosestPoint] = {}
@@ -437,6 +449,20 @@ class World:
                 if (link, name) not in found or item.distance_m < found[(link, name)].distance_m:
                     found[(link, name)] = item
         return list(found.values())
+
+    def self_closest_points(self, max_distance_m: float = 0.5) -> list[ClosestPoint]:
+        """For each pair of the robot's links that may collide (not disabled by ROBOTIS' SRDF)
+        within ``max_distance_m``, its closest points; ``body`` is ``"robot:<second link>"``."""
+        p = self.client
+        found = []
+        for first, second in self_collision_pairs():
+            points = p.getClosestPoints(self.robot, self.robot, max_distance_m, self._link_index[first],
+                                        self._link_index[second])
+            if points:
+                point = min(points, key=lambda item: item[8])
+                found.append(ClosestPoint(first, SELF_CONTACT_PREFIX + second, float(point[8]), tuple(point[5]),
+                                          tuple(point[6])))
+        return found
 
     def min_clearance(self, max_distance_m: float = 0.5) -> float:
         """Smallest signed robot-obstacle distance (m), ``max_distance_m`` if nothing is nearer."""
