@@ -35,6 +35,10 @@ class SceneFileError(ProjectError, ValueError):
     """A scenario TOML file is missing, unreadable or has a malformed field."""
 
 
+class LogFileError(ProjectError, ValueError):
+    """A recorded robot log (CSV export) is missing, unreadable or malformed."""
+
+
 class CheckpointError(ProjectError, ValueError):
     """A checkpoint is missing, corrupt, or does not match the architecture asked for."""
 
