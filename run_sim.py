@@ -17,43 +17,33 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-DEFAULT_SCENARIO = "cluttered"
-DEFAULT_EPISODES = 5
-DEFAULT_MAX_STEPS = 150
-
-
-@dataclass(frozen=True)
-class CliConfig:
-    """The parsed command line."""
-
-    scenario: str
-    models: tuple[str, ...]
-    episodes: int
-    seed: int
-    out: Path
-    workers: int
-    max_steps: int
-    resume: bool
-    shap: bool
-    video: bool
-    video_episodes: int
-    progress: bool
-    camera: str = "front"
-    renderer: str = "tiny"
+if TYPE_CHECKING:
+    from evaluation.config import RunConfig
 
 
-def default_models() -> tuple[str, ...]:
-    """Every shipped IKNet variant plus the analytic baseline."""
-    from agents import MODEL_NAMES
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``least``."""
 
-    return tuple(f"iknet:{name}" for name in MODEL_NAMES) + ("analytic",)
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.ik_policy.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
+    from evaluation.config import DEFAULT_EPISODES, DEFAULT_MAX_STEPS, DEFAULT_POLICIES, DEFAULT_SCENARIO
     from scenarios import scenario_names
     from sim.camera import CAMERA_PRESETS, RENDERERS
 
@@ -73,23 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", default=DEFAULT_SCENARIO,
                         help=f"built-in scenario name or .toml scene file (default: {DEFAULT_SCENARIO})")
     parser.add_argument("--models", default=None,
-                        help="comma-separated policies (default: every shipped IKNet variant plus 'analytic')")
-    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES,
+                        help=f"comma-separated policies (default: {','.join(DEFAULT_POLICIES)}: a network on the "
+                             "naive straight path, with obstacle-aware planning, also behind the safety layer, and exact "
+                             "IK with both)")
+    parser.add_argument("--episodes", type=_at_least(1), default=DEFAULT_EPISODES,
                         help=f"episodes per policy; episode k uses the same scene for every policy (default: {DEFAULT_EPISODES})")
     parser.add_argument("--seed", type=int, default=0, help="base seed; episode k is seeded seed + k (default: 0)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default: results/<scenario>-<timestamp>)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes running episodes (default: 1)")
-    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+    parser.add_argument("--workers", type=_at_least(1), default=1,
+                        help="worker processes running episodes (default: 1)")
+    parser.add_argument("--max-steps", type=_at_least(1), default=DEFAULT_MAX_STEPS,
                         help=f"control steps per episode before time-out (default: {DEFAULT_MAX_STEPS})")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                         help="continue the run already in --out, skipping finished episodes")
     parser.add_argument("--shap", action=argparse.BooleanOptionalAction, default=False,
-                        help="Shapley attributions: heat maps, balance, per-step traces and the safety-attribution study")
-    parser.add_argument("--video", action=argparse.BooleanOptionalAction, default=False,
+                        help="Shapley attributions of the IKNet policies' networks (only those in --models): "
+                             "heat maps, balance, per-step traces and the safety-attribution study")
+    parser.add_argument("--video", action=argparse.BooleanOptionalAction, default=None,
                         help="record per-episode videos and side-by-side comparison videos")
-    parser.add_argument("--video-episodes", type=int, default=1,
-                        help="with --video, record the first K episodes (default: 1)")
+    parser.add_argument("--video-episodes", type=_at_least(0), default=None, metavar="K",
+                        help="record the first K episodes of every policy (default: 1); implies --video")
     parser.add_argument("--camera", choices=tuple(CAMERA_PRESETS), default="front",
                         help="with --video, the camera preset; 'orbit' circles the arm (default: front)")
     parser.add_argument("--renderer", choices=RENDERERS, default="tiny",
@@ -100,59 +94,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> CliConfig:
-    """Parse and validate; every bad value ends in ``parser.error`` (one line, exit status 2)."""
+def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> RunConfig:
+    """Parse and check everything before a run starts: scenario file, policy names, checkpoint
+    files, the renderer; every bad value ends in ``parser.error`` (one line, exit status 2)."""
     from agents.policies import validate_policy_name
+    from evaluation.config import DEFAULT_POLICIES, RunConfig
     from scenarios import get_scenario
     from sim.errors import ProjectError
 
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error(f"--episodes must be at least 1, got {args.episodes}")
-    if args.workers < 1:
-        parser.error(f"--workers must be at least 1, got {args.workers}")
-    if args.max_steps < 1:
-        parser.error(f"--max-steps must be at least 1, got {args.max_steps}")
-    if args.video_episodes < 0:
-        parser.error(f"--video-episodes must be 0 or more, got {args.video_episodes}")
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else default_models()
+    if args.video is False and args.video_episodes is not None:
+        parser.error("--video-episodes asks for videos; it contradicts --no-video")
+    video = bool(args.video) or args.video_episodes is not None
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else DEFAULT_POLICIES
     if not models:
         parser.error("--models needs at least one policy name")
     if len(set(models)) != len(models):
         parser.error(f"--models lists a policy twice: {args.models}")
+    if args.shap and not any(model.startswith("iknet:") for model in models):
+        parser.error(f"--shap explains IKNet policies (iknet:MODEL...); --models has none: {','.join(models)}")
+    scenario_label = Path(args.scenario).stem if args.scenario.endswith(".toml") else args.scenario
+    out = args.out or Path("results") / f"{scenario_label}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        scenario = get_scenario(args.scenario)
+        get_scenario(args.scenario)
         for model in models:
             validate_policy_name(model)
-        if args.video and args.renderer == "egl":  # fail now, not after the episodes
+        if video and args.renderer == "egl":  # fail now, not after the episodes
             from sim.world import World
 
             World(renderer="egl").close()
+        return RunConfig(
+            scenario=args.scenario, policies=models, episodes=args.episodes, seed=args.seed, out_dir=out,
+            workers=args.workers, max_steps=args.max_steps, resume=args.resume, shap=args.shap, video=video,
+            video_episodes=1 if args.video_episodes is None else args.video_episodes, camera=args.camera,
+            renderer=args.renderer, progress=args.progress,
+        )
     except ProjectError as error:
         parser.error(str(error))
-    scenario_label = Path(args.scenario).stem if args.scenario.endswith(".toml") else args.scenario
-    out = args.out or Path("results") / f"{scenario_label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    del scenario
-    return CliConfig(args.scenario, models, args.episodes, args.seed, out, args.workers, args.max_steps,
-                     args.resume, args.shap, args.video, args.video_episodes, args.progress, args.camera,
-                     args.renderer)
 
 
 def main(argv: list[str] | None = None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window; set once, here
     parser = build_parser()
     config = parse_config(parser, argv)
     from evaluation.pipeline import run_pipeline
     from sim.errors import ProjectError
 
-    print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x {len(config.models)} policies "
-          f"| output {config.out}", flush=True)
+    print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x {len(config.policies)} policies "
+          f"| output {config.out_dir}", flush=True)
     try:
         report = run_pipeline(config)
     except ProjectError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     except KeyboardInterrupt:
-        parser.exit(130, f"\ninterrupted: finished episodes are saved in {config.out}; "
-                         f"rerun the same command with --resume --out {config.out} to complete it\n")
+        parser.exit(130, f"\ninterrupted: finished episodes are saved in {config.out_dir}; "
+                         f"rerun the same command with --resume --out {config.out_dir} to complete it\n")
     print(f"report: {report}")
     return 0
 

@@ -22,7 +22,8 @@ import numpy as np
 
 import assets
 from evaluation.results_io import read_rows
-from evaluation.runner import EPISODES_FILE, RunConfig, run
+from evaluation.config import RunConfig
+from evaluation.runner import EPISODES_FILE, run
 from sim.errors import ProjectError
 
 SCENARIOS = ("benchmark", "narrow")
@@ -98,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="baselines-"))
     print(f"seed {args.seed} | output {out}")
     for scenario in SCENARIOS:
-        config = RunConfig(scenario, policies, args.episodes, args.seed, out / scenario)
+        config = RunConfig(scenario, policies, args.episodes, args.seed, out / scenario,
+                           resume=(out / scenario / "run.json").exists(), progress=args.progress)
         try:
-            run(config, resume=(out / scenario / "run.json").exists(), progress=args.progress)
+            run(config)
         except ProjectError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation.runner import EpisodeWorker, RunConfig, iterate_results
+from evaluation.config import RunConfig
+from evaluation.runner import EpisodeWorker, iterate_results
 
 DEFAULT_POLICIES = "iknet:improved,iknet:improved+safe,analytic,analytic+safe,pybullet-ik"
 

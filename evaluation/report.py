@@ -23,18 +23,10 @@ REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_run(out_dir: Path) -> list[Path]:
     """Write the standard plots of a run into ``out_dir/plots``; return their paths."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
+
     rows = read_rows(out_dir / EPISODES_FILE)
     if not rows:
         return []
@@ -47,7 +39,8 @@ def plot_run(out_dir: Path) -> list[Path]:
         ("target_error_mm", "goal position error (mm, log)", "goal_error.png"),
         ("min_clearance_mm", "minimum clearance (mm, capsule model)", "clearance.png"),
     ):
-        figure, axes = plt.subplots(figsize=(1.4 + 1.1 * len(policies), 3.6), dpi=110)
+        figure = Figure(figsize=(1.4 + 1.1 * len(policies), 3.6), dpi=110)
+        axes = figure.subplots()
         values = [np.array([float(r[column]) for r in by_policy[p]]) for p in policies]
         axes.boxplot(values, showfliers=False)
         for i, v in enumerate(values, start=1):
@@ -63,9 +56,9 @@ def plot_run(out_dir: Path) -> list[Path]:
         axes.set_title(label.split(" (")[0] + " per policy (red: episode collided)", fontsize=9)
         figure.tight_layout()
         figure.savefig(plots / name)
-        plt.close(figure)
         written.append(plots / name)
-    figure, axes = plt.subplots(figsize=(6.0, 4.2), dpi=110)
+    figure = Figure(figsize=(6.0, 4.2), dpi=110)
+    axes = figure.subplots()
     for policy in policies:
         error = [float(r["target_error_mm"]) for r in by_policy[policy]]
         clearance = [float(r["min_clearance_mm"]) for r in by_policy[policy]]
@@ -83,7 +76,6 @@ def plot_run(out_dir: Path) -> list[Path]:
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(plots / "pareto.png")
-    plt.close(figure)
     written.append(plots / "pareto.png")
     return written
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.config import RunConfig
 from evaluation.metrics import EpisodeLog, StepRecord
 from evaluation.results_io import append_rows, filter_csv, read_rows
 from sim.errors import InvalidInputError
@@ -37,29 +38,6 @@ EPISODE_COLUMNS = KEY_COLUMNS + (
     "duration_s", "ik_time_ms", "ik_calls", "plan_time_ms", "planner_candidate", "limit_violations",
     "wall_time_s",
 )
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run (saved as ``run.json``)."""
-
-    scenario: str
-    policies: tuple[str, ...]
-    episodes: int
-    seed: int
-    out_dir: Path
-    workers: int = 1
-    max_steps: int = 150
-
-    def tasks(self) -> list[tuple[str, int]]:
-        """(policy, episode) pairs, episode-major so partial runs cover every policy."""
-        return [(policy, episode) for episode in range(self.episodes) for policy in self.policies]
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["out_dir"] = str(self.out_dir)
-        data["policies"] = list(self.policies)
-        return data
 
 
 @dataclass(frozen=True)
@@ -200,12 +178,12 @@ def _run_in_worker(scenario: str, policy: str, seed: int, episode: int, max_step
 
 
 # ------------------------------------------------------------------------------- a whole run
-def prepare(config: RunConfig, *, resume: bool) -> set[tuple[str, str, str, str]]:
+def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
     """Create or check the results folder; return the keys of episodes already finished.
 
     Raises:
         InvalidInputError: the folder cannot be written, holds a different run, or holds a run
-            and ``resume`` is off.
+            and ``config.resume`` is off.
     """
     out = config.out_dir
     try:
@@ -217,7 +195,7 @@ def prepare(config: RunConfig, *, resume: bool) -> set[tuple[str, str, str, str]
         raise InvalidInputError(f"cannot write to output folder {out}: {error.strerror or error}") from None
     run_file = out / RUN_FILE
     if run_file.exists():
-        if not resume:
+        if not config.resume:
             raise InvalidInputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         previous = json.loads(run_file.read_text())
         for name in ("scenario", "seed", "max_steps"):
@@ -257,17 +235,18 @@ def iterate_results(config: RunConfig, pending: list[tuple[str, int]]) -> Iterat
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run(config: RunConfig, *, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) ``config``; returns the results folder. Files are written as episodes finish."""
+def run(config: RunConfig) -> Path:
+    """Run (or, with ``config.resume``, resume) ``config``; returns the results folder. Files are
+    written as episodes finish."""
     from tqdm import tqdm
 
-    done = prepare(config, resume=resume)
+    done = prepare(config)
     pending = [
         (policy, episode) for policy, episode in config.tasks()
         if (policy, config.scenario, str(config.seed), str(episode)) not in done
     ]
     bar = tqdm(total=len(config.tasks()), initial=len(config.tasks()) - len(pending), unit="episode",
-               desc=f"{config.scenario}", disable=not progress, dynamic_ncols=True)
+               desc=f"{config.scenario}", disable=not config.progress, dynamic_ncols=True)
     try:
         for result in iterate_results(config, pending):
             append_rows(config.out_dir / STEPS_FILE, list(result.steps[0].keys()) if result.steps else [], result.steps)

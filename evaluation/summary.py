@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -86,15 +87,43 @@ def write_summary(out_dir: Path, extra: dict[str, Any] | None = None) -> dict[st
     return summary
 
 
+class TableColumn(NamedTuple):
+    """One column of the terminal table: header, width, cell format, summary field, meaning."""
+
+    header: str
+    width: int
+    cell: str
+    field: str
+    meaning: str
+
+
+#: The terminal table's columns after the policy name, each explained in :func:`table_legend`.
+TABLE_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("n", 4, "{:>4}", "episodes", "episodes"),
+    TableColumn("success", 9, "{:>9.0%}", "success_rate", "goal reached without any contact"),
+    TableColumn("contact", 9, "{:>9.0%}", "collision_rate", "episodes with any contact (obstacle or table)"),
+    TableColumn("err mm", 9, "{:>9.2f}", "target_error_mm_median", "median final goal position error"),
+    TableColumn("p95 mm", 9, "{:>9.2f}", "target_error_mm_p95", "its 95th percentile"),
+    TableColumn("clear mm", 10, "{:>10.1f}", "min_clearance_mm_median",
+                "median over episodes of the smallest arm-obstacle/table distance (negative: penetration)"),
+    TableColumn("min mm", 9, "{:>9.1f}", "min_clearance_mm_min", "the smallest over all episodes"),
+    TableColumn("IK ms", 8, "{:>8.1f}", "ik_time_ms_per_episode_median", "median IK/inference time per episode"),
+    TableColumn("plan ms", 9, "{:>9.1f}", "plan_time_ms_median", "median planning time per episode"),
+)
+
+
 def format_table(summaries: list[PolicySummary]) -> str:
     """A fixed-width text table for the terminal (the policy column fits the longest name)."""
     width = max([28] + [len(s.policy) + 2 for s in summaries])
-    header = f"{'policy':<{width}}{'n':>4}{'success':>9}{'collide':>9}{'err mm':>9}{'p95 mm':>9}{'clear mm':>10}{'min mm':>9}{'IK ms':>8}{'plan ms':>9}"
+    header = f"{'policy':<{width}}" + "".join(f"{column.header:>{column.width}}" for column in TABLE_COLUMNS)
     lines = [header, "-" * len(header)]
-    for s in summaries:
-        lines.append(
-            f"{s.policy:<{width}}{s.episodes:>4}{s.success_rate:>9.0%}{s.collision_rate:>9.0%}"
-            f"{s.target_error_mm_median:>9.2f}{s.target_error_mm_p95:>9.2f}{s.min_clearance_mm_median:>10.1f}"
-            f"{s.min_clearance_mm_min:>9.1f}{s.ik_time_ms_per_episode_median:>8.1f}{s.plan_time_ms_median:>9.1f}"
-        )
+    for summary in summaries:
+        lines.append(f"{summary.policy:<{width}}"
+                     + "".join(column.cell.format(getattr(summary, column.field)) for column in TABLE_COLUMNS))
     return "\n".join(lines)
+
+
+def table_legend(width: int = 100) -> str:
+    """The lines under the table that say what each column means, wrapped at ``width`` characters."""
+    text = "legend: " + "; ".join(f"{column.header} = {column.meaning}" for column in TABLE_COLUMNS) + "."
+    return textwrap.fill(text, width=width, subsequent_indent="        ")

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
+
+from evaluation.config import RunConfig
+from evaluation.runner import EpisodeWorker
 
 FEATURES = ("x", "y", "z", "qx", "qy", "qz", "qw")
 _RED, _GREEN, _WHITE, _BLACK = (220, 40, 40), (40, 170, 70), (255, 255, 255), (20, 20, 20)
@@ -209,47 +215,40 @@ def _file_stem(policy: str) -> str:
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """How run videos are recorded (see :func:`record_run_videos`).
+    """Frame rate and size of run videos (the camera, renderer and attribution panel come from the
+    :class:`~evaluation.config.RunConfig`; see :func:`record_run_videos`).
 
     Attributes:
         fps: frames per second of simulated time (also the playback rate).
-        width, height: frame size (pixels).
-        camera: a ``sim.world.CAMERA_PRESETS`` name.
-        renderer: ``"tiny"`` or ``"egl"`` (``sim.world.RENDERERS``).
-        attributions: draw the live attribution panel for IKNet policies.
+        width, height: frame size of one policy's video (pixels); the comparison grid tiles these.
     """
 
     fps: float = 10.0
     width: int = 640
     height: int = 480
-    camera: str = "front"
-    renderer: str = "tiny"
-    attributions: bool = False
 
 
 _VIDEO_WORKER: dict[str, Any] = {}
 
 
-def _record_episode(scenario: str, policy: str, seed: int, episode: int, max_steps: int, policies: tuple[str, ...],
-                    settings: VideoSettings, path: Path) -> tuple[Path, list[np.ndarray]]:
-    """Replay one episode with a :class:`FrameRecorder`, write its video to ``path``; return the
-    path written (a GIF without ffmpeg) and the frames.
+def _record_episode(config: RunConfig, policy: str, episode: int, settings: VideoSettings,
+                    path: Path) -> tuple[Path, list[np.ndarray]]:
+    """Replay one episode of ``config`` with a :class:`FrameRecorder`, write its video to
+    ``path``; return the path written (a GIF without ffmpeg) and the frames.
 
     Runs in the calling process or in a video worker; the episode worker and the attribution
     panels are built once per process.
     """
-    from evaluation.runner import EpisodeWorker
-
     if "worker" not in _VIDEO_WORKER:
-        _VIDEO_WORKER["worker"] = EpisodeWorker(renderer=settings.renderer)
+        _VIDEO_WORKER["worker"] = EpisodeWorker(renderer=config.renderer)
         _VIDEO_WORKER["panels"] = {}
-        if settings.attributions:
+        if config.shap:
             from evaluation.explain.study import attribution_panels
 
-            _VIDEO_WORKER["panels"] = attribution_panels(policies, seed)
-    recorder = FrameRecorder(policy, settings.width, settings.height, settings.fps, settings.camera,
+            _VIDEO_WORKER["panels"] = attribution_panels(config.policies, config.seed)
+    recorder = FrameRecorder(policy, settings.width, settings.height, settings.fps, config.camera,
                              explain=_VIDEO_WORKER["panels"].get(policy))
-    _VIDEO_WORKER["worker"].run(scenario, policy, seed, episode, max_steps, observer=recorder)
+    _VIDEO_WORKER["worker"].run(config.scenario, policy, config.seed, episode, config.max_steps, observer=recorder)
     return write_video(recorder.frames, path, settings.fps), recorder.frames
 
 
@@ -269,46 +268,33 @@ def _start_video_worker() -> None:
     atexit.register(_close_video_worker)  # closes the worlds while the interpreter is whole
 
 
-def record_run_videos(config: Any, *, episodes: int = 1, progress: bool = True,
-                      settings: VideoSettings = VideoSettings()) -> dict[str, Any]:
-    """Replay the first ``episodes`` episodes of a run with recording; write per-episode and comparison videos.
+def record_run_videos(config: RunConfig, *, settings: VideoSettings = VideoSettings()) -> dict[str, Any]:
+    """Replay the first ``config.video_episodes`` episodes of a run with recording; write
+    per-episode and comparison videos.
 
     Episodes are deterministic (same seed, same commands), so the replay is the logged episode.
     With ``config.workers > 1`` the (policy, episode) videos are recorded in that many spawned
-    processes, each rendering and encoding its own; the comparison grids are written here.
+    processes, each rendering and encoding its own; the comparison grids are written here. The
+    camera, renderer and (with ``config.shap``) the attribution panel come from ``config``.
 
     Args:
-        config: the run's ``evaluation.runner.RunConfig``.
-        settings: frame rate, size, camera, renderer and the attribution panel.
+        config: the run.
+        settings: frame rate and size.
 
     Returns:
         ``{"per_episode": [...], "comparison": [...], "fps", "size", "camera", "renderer"}`` with
         paths relative to the results folder.
 
     Raises:
-        UnknownNameError: an unknown camera preset or renderer.
         InvalidInputError: ``"egl"`` where EGL cannot start.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
-
-    from sim.errors import UnknownNameError
-    from sim.camera import CAMERA_PRESETS, RENDERERS
-
-    if settings.camera not in CAMERA_PRESETS:
-        raise UnknownNameError("camera preset", settings.camera, list(CAMERA_PRESETS))
-    if settings.renderer not in RENDERERS:
-        raise UnknownNameError("renderer", settings.renderer, RENDERERS)
-    out_dir = Path(config.out_dir)
+    out_dir = config.out_dir
     videos_dir = out_dir / "videos"
-    count = min(episodes, config.episodes)
+    count = min(config.video_episodes, config.episodes)
     jobs = [(episode, policy, videos_dir / f"{_file_stem(policy)}_ep{episode}.mp4")
             for episode in range(count) for policy in config.policies]
-    arguments = [(config.scenario, policy, config.seed, episode, config.max_steps, tuple(config.policies), settings,
-                  path) for episode, policy, path in jobs]
-    bar = tqdm(total=len(jobs), unit="video", desc="videos", disable=not progress)
+    arguments = [(config, policy, episode, settings, path) for episode, policy, path in jobs]
+    bar = tqdm(total=len(jobs), unit="video", desc="videos", disable=not config.progress)
     frames: dict[tuple[int, str], list[np.ndarray]] = {}
     per_episode = []
     executor = None
@@ -334,4 +320,4 @@ def record_run_videos(config: Any, *, episodes: int = 1, progress: bool = True,
         path = write_video(grid, videos_dir / f"comparison_ep{episode}.mp4", settings.fps)
         comparison.append(str(path.relative_to(out_dir)))
     return {"per_episode": per_episode, "comparison": comparison, "fps": settings.fps,
-            "size": [settings.width, settings.height], "camera": settings.camera, "renderer": settings.renderer}
+            "size": [settings.width, settings.height], "camera": config.camera, "renderer": config.renderer}

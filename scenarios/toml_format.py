@@ -47,9 +47,12 @@ def load_scenario_file(path: str | os.PathLike[str]) -> ScenarioSpec:
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> ScenarioSpec:
-    """Build a spec from parsed TOML (a dict); errors name ``source`` and the field."""
-    if "name" not in data:
-        data = {**data, "name": os.path.splitext(os.path.basename(source))[0]}
+    """Build a spec from parsed TOML (a dict); errors name ``source`` and the field.
+
+    Raises:
+        SceneFileError: a field is malformed, unknown or missing (``name`` is required: it labels
+            every row and report of a run).
+    """
     return _build(ScenarioSpec, data, "", source)
 
 

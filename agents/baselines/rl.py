@@ -302,15 +302,13 @@ def load_agent(path: str | Path) -> tuple[Any, TrainConfig]:
 # --------------------------------------------------------------------------- command line
 def plot_curve(record_path: Path) -> Path:
     """Draw the training curve of ``PATH.json`` into ``PATH.png``; returns the image path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
     record = json.loads(record_path.read_text())
     curve = record["curve"]
     steps = [point["step"] / 1e3 for point in curve]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    figure = Figure(figsize=(9, 3.2))
+    left, right = figure.subplots(1, 2)
     left.plot(steps, [100 * point["success_rate"] for point in curve], "o-", label="success")
     left.plot(steps, [100 * point["collision_rate"] for point in curve], "s--", label="any contact")
     left.set(xlabel="training steps (thousands)", ylabel="% of evaluation episodes", ylim=(-2, 102))
@@ -323,7 +321,6 @@ def plot_curve(record_path: Path) -> Path:
     figure.tight_layout()
     image = record_path.with_suffix(".png")
     figure.savefig(image, dpi=110)
-    plt.close(figure)
     return image
 
 

@@ -20,8 +20,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from agents.ik_policy.policy import parse_policy
+from agents.iknet.checkpoint import load_model
+from evaluation.config import RunConfig
+from evaluation.explain import plots
+from evaluation.explain.balance import attribution_balance, global_importance, partial_dependence
+from evaluation.explain.shapley import TraceExplainer, explain, published_setup
 from evaluation.results_io import append_rows, read_rows
 from evaluation.runner import EPISODES_FILE, STEPS_FILE
+from sim.errors import InvalidInputError
+from sim.kinematics import clamp_to_limits, forward_kinematics, sample_joints
 
 SHAP_DIR = "shap"
 BALANCE_MEASURES = ("entropy_overall", "gini_overall", "position_share_overall")
@@ -66,8 +74,6 @@ def bootstrap_spearman(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, r
 
 def fresh_poses(seed: int, count: int) -> np.ndarray:
     """Poses of joints drawn uniformly within the limits with the end effector above the table."""
-    from sim.kinematics import forward_kinematics, sample_joints
-
     rng = np.random.default_rng(seed)
     joints = sample_joints(rng, 4 * count)
     poses = forward_kinematics(joints)
@@ -76,8 +82,6 @@ def fresh_poses(seed: int, count: int) -> np.ndarray:
 
 def iknet_models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
     """IKNet model name -> policies of the run that use it."""
-    from agents.ik_policy.policy import parse_policy
-
     models: dict[str, list[str]] = {}
     for policy in policies:
         if policy.split(":", 1)[0] != "iknet":
@@ -90,9 +94,6 @@ def iknet_models_of(policies: tuple[str, ...]) -> dict[str, list[str]]:
 def attribution_panels(policies: tuple[str, ...], seed: int) -> dict[str, Any]:
     """Per IKNet policy, ``pose (7,) -> (7, 4)`` exact attributions against a 16-row k-means
     background of fresh poses, for the videos' live attribution panel."""
-    from agents import load_model
-    from evaluation.explain.shapley import TraceExplainer
-
     background = fresh_poses(seed + 20_011, 200)
     panels: dict[str, Any] = {}
     for model_name, users in iknet_models_of(policies).items():
@@ -102,28 +103,29 @@ def attribution_panels(policies: tuple[str, ...], seed: int) -> dict[str, Any]:
     return panels
 
 
-def run_shap_study(config: Any, *, progress: bool = True, trace_episodes: int | None = None) -> dict[str, Any]:
+def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> dict[str, Any]:
     """Write ``shap/`` for a finished run and return the ``summary.json["shap"]`` section.
 
-    Args:
-        config: the run's ``evaluation.runner.RunConfig``.
-        trace_episodes: trace only the first K episodes of each policy (all if None).
-    """
-    from agents import MODEL_NAMES, load_model
-    from evaluation.explain import plots
-    from evaluation.explain.shapley import TraceExplainer, explain, published_setup
-    from evaluation.explain.balance import attribution_balance, global_importance, partial_dependence
-    from sim.kinematics import clamp_to_limits, forward_kinematics
+    Only the networks of the run's IKNet policies are explained.
 
+    Args:
+        config: the run (its folder, policies, seed and ``progress``).
+        trace_episodes: trace only the first K episodes of each policy (all if None).
+
+    Raises:
+        InvalidInputError: the run has no IKNet policy.
+    """
     out = Path(config.out_dir) / SHAP_DIR
+    used = iknet_models_of(config.policies)
+    if not used:
+        raise InvalidInputError(f"Shapley attributions explain IKNet policies; the run has none ({', '.join(config.policies)})")
     out.mkdir(parents=True, exist_ok=True)
-    used = iknet_models_of(tuple(config.policies))
-    names = list(dict.fromkeys(list(MODEL_NAMES) + list(used)))
+    names = list(used)
     pool = fresh_poses(config.seed + 10_007, 2000)
     explained, background = published_setup(pool, seed=config.seed)
     balances, importances, figures = {}, {}, []
     models = {}
-    for name in tqdm(names, desc="shap models", disable=not progress):
+    for name in tqdm(names, desc="shap models", disable=not config.progress):
         model = models[name] = load_model(name)
         result = explain(model, explained, background, "exact")
         importances[name] = global_importance(result.values)
@@ -198,12 +200,10 @@ def _study(rows: list[dict[str, Any]], seed: int) -> list[Correlation]:
 
 
 def _plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=110)
+    figure = Figure(figsize=(9, 3.6), dpi=110)
+    axes = figure.subplots(1, 2)
     for policy in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == policy]
         for ax, safety in zip(axes, SAFETY_MEASURES):
@@ -216,5 +216,4 @@ def _plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     figure.suptitle("Does balanced attribution go with safe motion?", fontsize=10)
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path

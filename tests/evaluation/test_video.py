@@ -10,8 +10,10 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
+from evaluation.config import RunConfig
 from evaluation.runner import EpisodeWorker
-from evaluation.runner import RunConfig
 from evaluation.video import FrameRecorder, VideoSettings, attribution_panel, comparison_grid, record_run_videos, write_video
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.world import World
@@ -140,18 +142,18 @@ def test_unknown_renderer_and_camera_are_named():
     with pytest.raises(UnknownNameError, match="valid choices: egl, tiny"):
         World(renderer="vulkan")
     config = RunConfig(scenario="cluttered", policies=("analytic",), episodes=1, seed=0, out_dir=".", workers=1,
-                       max_steps=10)
+                       max_steps=10, progress=False)
     with pytest.raises(UnknownNameError, match="front"):
-        record_run_videos(config, settings=VideoSettings(camera="ceiling"), progress=False)
+        record_run_videos(replace(config, camera="ceiling"))
 
 
 def test_videos_recorded_in_two_workers_equal_the_serial_ones(tmp_path):
-    settings = VideoSettings(width=160, height=120, camera="top")
+    settings = VideoSettings(width=160, height=120)
     summaries, frames = {}, {}
     for workers in (1, 2):
         config = RunConfig(scenario="cluttered", policies=("analytic", "analytic+straight"), episodes=1, seed=3,
-                           out_dir=tmp_path / str(workers), workers=workers, max_steps=40)
-        summaries[workers] = record_run_videos(config, settings=settings, progress=False)
+                           out_dir=tmp_path / str(workers), workers=workers, max_steps=40, camera="top", progress=False)
+        summaries[workers] = record_run_videos(config, settings=settings)
         frames[workers] = [read_video(config.out_dir / path) for path in summaries[workers]["per_episode"]]
     assert summaries[1]["per_episode"] == summaries[2]["per_episode"]
     assert len(summaries[2]["comparison"]) == 1 and summaries[2]["camera"] == "top"

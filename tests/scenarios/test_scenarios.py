@@ -87,9 +87,13 @@ def test_unreadable_files_fail_with_a_scene_file_error(tmp_path):
         get_scenario(tmp_path / "missing.toml")
 
 
-def test_a_file_without_a_name_takes_the_file_name(tmp_path):
+def test_a_file_without_a_name_is_rejected_with_the_field_named(tmp_path):
+    nameless = tmp_path / "nameless.toml"
+    nameless.write_text('[[obstacles]]\nkinds = ["sphere"]\ncount = [1, 2]\n')
+    with pytest.raises(SceneFileError, match="nameless.toml: missing required field.*'name'"):
+        load_scenario_file(nameless)
     path = tmp_path / "my_scene.toml"
-    path.write_text('[[obstacles]]\nkinds = ["sphere"]\ncount = [1, 2]\n')
+    path.write_text('name = "my_scene"\n[[obstacles]]\nkinds = ["sphere"]\ncount = [1, 2]\n')
     spec = load_scenario_file(path)
     assert spec.name == "my_scene" and spec.obstacles == (ObstacleGroup(kinds=("sphere",), count=(1, 2)),)
 
