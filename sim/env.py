@@ -136,7 +136,7 @@ class ObstacleReachEnv(gym.Env):
         ((158,), (7,))
         >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
         >>> sorted(k for k in info if k.endswith("_m"))
-        ['min_clearance_m', 'pybullet_clearance_m', 'target_error_m']
+        ['min_clearance_m', 'pybullet_clearance_m', 'self_clearance_m', 'target_error_m']
         >>> env.close()
     """
 

@@ -201,10 +201,12 @@ class ShelfSpec:
         wall_half_thickness_m: half thickness of every plate (m).
     """
 
-    inner_half_width_m: tuple[float, float] = (0.055, 0.07)
-    inner_half_height_m: tuple[float, float] = (0.045, 0.06)
-    depth_m: tuple[float, float] = (0.1, 0.12)
-    back_gap_m: tuple[float, float] = (0.015, 0.03)
+    # Sized for the real gripper (ROBOTIS' CAD): its rail is +-64 mm wide, the palms +-29 mm high,
+    # and the fingertips reach 21 mm past the end-effector point; plus the scenes' clearance margin.
+    inner_half_width_m: tuple[float, float] = (0.09, 0.105)
+    inner_half_height_m: tuple[float, float] = (0.065, 0.08)
+    depth_m: tuple[float, float] = (0.15, 0.17)
+    back_gap_m: tuple[float, float] = (0.04, 0.055)
     wall_half_thickness_m: float = 0.006
 
     def __post_init__(self) -> None:

@@ -1,7 +1,7 @@
 """Synthetic pose -> joint pairs for training and judging IK networks.
 
 Joints are drawn uniformly inside :data:`sim.kinematics.JOINT_LIMITS`; optionally the
-configurations whose capsules touch each other (self-collision) or whose end effector lies below
+configurations in self-collision (the real arm's geometry, :func:`sim.collision.self_clearance`) or whose end effector lies below
 the table plane ``z = 0`` are rejected and redrawn. Poses come from exact forward kinematics.
 
 Pose -> joints is multi-valued for uniformly drawn joints (elbow up / elbow down), and a regressor
@@ -19,23 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.collision import _CAPSULE_A, _CAPSULE_B, _FRAME_OF_CAPSULE, ARM_CAPSULES, CAPSULE_RADII_M
+from sim.collision import self_clearance
 from sim.errors import InvalidInputError
-from sim.kinematics import analytic_ik, forward_kinematics, link_frames, sample_joints
+from sim.kinematics import analytic_ik, forward_kinematics, sample_joints
 
 POSE_DIM = 7
 JOINT_DIM = 4
-#: Capsule pairs (indices into ``ARM_CAPSULES``) that can touch: all but parent-child pairs.
-_ADJACENT = {("link1", "link2"), ("link2", "link3"), ("link3", "link4"), ("link4", "link5"),
-             ("link5", "gripper_left_link"), ("link5", "gripper_right_link")}
-SELF_COLLISION_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (i, j)
-    for i in range(len(ARM_CAPSULES))
-    for j in range(i + 1, len(ARM_CAPSULES))
-    if (ARM_CAPSULES[i].link, ARM_CAPSULES[j].link) not in _ADJACENT
-)
-_PAIR_FIRST = np.array([i for i, _ in SELF_COLLISION_PAIRS])
-_PAIR_SECOND = np.array([j for _, j in SELF_COLLISION_PAIRS])
 _CHUNK = 100_000
 
 
@@ -80,45 +69,6 @@ class DatasetSplits:
     size: int
 
 
-def self_collision_distance(q: np.ndarray) -> np.ndarray:
-    """Smallest signed distance (m) between non-adjacent arm capsules.
-
-    Args:
-        q: (N, 4) joint angles (rad), inside the limits.
-
-    Returns:
-        (N,) distance between capsule surfaces; negative when two links interpenetrate.
-    """
-    frames = link_frames(q, validate=False)
-    positions = frames.positions[:, _FRAME_OF_CAPSULE]  # (N, 7, 3)
-    rotations = frames.rotations[:, _FRAME_OF_CAPSULE]  # (N, 7, 3, 3)
-    # Component-major (3, N, 7) layout keeps the arithmetic below on contiguous arrays.
-    starts = np.einsum("nkij,kj->ink", rotations, _CAPSULE_A) + positions.transpose(2, 0, 1)
-    ends = np.einsum("nkij,kj->ink", rotations, _CAPSULE_B) + positions.transpose(2, 0, 1)
-    first, second = _PAIR_FIRST, _PAIR_SECOND
-    distance = _segment_distance(starts[:, :, first], ends[:, :, first], starts[:, :, second], ends[:, :, second])
-    return (distance - CAPSULE_RADII_M[first] - CAPSULE_RADII_M[second]).min(-1)
-
-
-def _segment_distance(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """Distances (...,) between segments ``p1-q1`` and ``p2-q2`` given as (3, ...) (Ericson, RTCD 5.1.9)."""
-
-    def dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
-
-    d1, d2, r = q1 - p1, q2 - p2, p1 - p2
-    a, e, b = dot(d1, d1), dot(d2, d2), dot(d1, d2)
-    c, f = dot(d1, r), dot(d2, r)
-    denom = a * e - b * b
-    safe_a, safe_e = np.maximum(a, 1e-18), np.maximum(e, 1e-18)
-    s = np.where(denom > 1e-18, np.clip((b * f - c * e) / np.maximum(denom, 1e-18), 0.0, 1.0), 0.0)
-    t = (b * s + f) / safe_e
-    s = np.where(t < 0, np.clip(-c / safe_a, 0.0, 1.0), np.where(t > 1, np.clip((b - c) / safe_a, 0.0, 1.0), s))
-    t = np.clip(t, 0.0, 1.0)
-    gap = (p1 + d1 * s) - (p2 + d2 * t)
-    return np.sqrt(dot(gap, gap))
-
-
 def sample_pairs(
     rng: np.random.Generator,
     n: int,
@@ -152,7 +102,7 @@ def sample_pairs(
         if reject_below_table:
             q = q[forward_kinematics(q, validate=False)[:, 2] >= 0.0]
         if reject_self_collision:
-            q = q[self_collision_distance(q) > 0.0]
+            q = q[self_clearance(q, validate=False) > 0.0]
         kept.append(q)
         count += len(q)
     joints = np.concatenate(kept)[:n] if kept else np.zeros((0, JOINT_DIM))

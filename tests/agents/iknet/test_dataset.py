@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.iknet.dataset import (
-    SELF_COLLISION_PAIRS,
-    make_splits,
-    normalisation_stats,
-    sample_pairs,
-    sample_poses,
-    self_collision_distance,
-)
-from sim.collision import ARM_CAPSULES, CAPSULE_RADII_M, capsule_segments
+from agents.iknet.dataset import make_splits, normalisation_stats, sample_pairs, sample_poses
+from sim.collision import self_clearance
 from sim.errors import InvalidInputError
 from sim.kinematics import analytic_ik, forward_kinematics, sample_joints, within_limits
 
@@ -27,7 +20,7 @@ def test_pairs_are_exact_filtered_and_relabelled() -> None:
                                atol=2e-6)
     assert np.all(data.poses[:, 6] >= 0.0)  # canonical quaternions
     assert np.all(data.poses[:, 2] >= 0.0)  # above the table
-    assert np.all(self_collision_distance(data.joints.astype(np.float64)) > -1e-6)
+    assert np.all(self_clearance(data.joints.astype(np.float64)) > -1e-6)
     # The labels are the analytic "closest" branch (float32 poses move near-singular ones slightly).
     np.testing.assert_allclose(data.joints, analytic_ik(data.poses.astype(np.float64)), atol=1e-3)
 
@@ -36,23 +29,7 @@ def test_unfiltered_pairs_cover_the_whole_joint_box() -> None:
     raw = sample_pairs(np.random.default_rng(1), 20_000, reject_self_collision=False, reject_below_table=False,
                        relabel=False)
     assert np.mean(raw.poses[:, 2] < 0) > 0.1
-    assert np.mean(self_collision_distance(raw.joints.astype(np.float64)) <= 0) > 0.02
-
-
-def test_self_collision_distance_matches_dense_segment_sampling() -> None:
-    q = sample_joints(np.random.default_rng(2), 100)
-    starts, ends = capsule_segments(q, validate=False)
-    t = np.linspace(0.0, 1.0, 101)
-    brute = np.full(len(q), np.inf)
-    for i, j in SELF_COLLISION_PAIRS:
-        a = starts[:, i, None, :] + t[:, None] * (ends[:, i] - starts[:, i])[:, None, :]
-        b = starts[:, j, None, :] + t[:, None] * (ends[:, j] - starts[:, j])[:, None, :]
-        gap = np.linalg.norm(a[:, :, None, :] - b[:, None, :, :], axis=-1).min((1, 2))
-        brute = np.minimum(brute, gap - CAPSULE_RADII_M[i] - CAPSULE_RADII_M[j])
-    fast = self_collision_distance(q)
-    assert np.all(fast <= brute + 1e-12)
-    np.testing.assert_allclose(fast, brute, atol=1e-3)  # grid spacing of the longest capsule: 1.3 mm
-    assert len(SELF_COLLISION_PAIRS) == len(ARM_CAPSULES) * (len(ARM_CAPSULES) - 1) // 2 - 6
+    assert np.mean(self_clearance(raw.joints.astype(np.float64)) <= 0) > 0.02
 
 
 def test_splits_are_seeded_disjoint_and_normalised_from_train() -> None:
