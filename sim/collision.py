@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim._backend import is_torch, ops_for
+from sim._sphere_kernel import link_obstacle_minima, pair_minimum, world_centres
 from sim.errors import InvalidInputError
 from sim.kinematics import link_frames
 from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
@@ -114,9 +115,24 @@ class Clearance(NamedTuple):
     obstacle: np.ndarray  #: (...,) index of the closest obstacle (-1 if none)
 
 
+def _numpy_centres(q: Any, gripper_m: Any, validate: bool) -> np.ndarray:
+    """(N, S, 3) float64 sphere centres of ``q`` flattened to N configurations (no gradients)."""
+    if is_torch(q):
+        q = q.detach().cpu().double().numpy()
+        gripper_m = gripper_m.detach().cpu().double().numpy() if is_torch(gripper_m) else gripper_m
+    frames = link_frames(q, gripper_m, validate=validate)
+    positions = np.asarray(frames.positions, dtype=np.float64)
+    rotations = np.asarray(frames.rotations, dtype=np.float64)
+    return world_centres(positions.reshape(-1, *positions.shape[-2:]), rotations.reshape(-1, *rotations.shape[-3:]),
+                         SPHERE_CENTRES_M, _SPHERE_FRAME)
+
+
 def sphere_centres(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
     """Base-frame centres (..., S, 3) m of every collision sphere at joint angles ``q`` (..., 4)
     and finger position ``gripper_m`` (m); radii are :data:`SPHERE_RADII_M`."""
+    if not is_torch(q):
+        batch_shape = np.shape(q)[:-1]
+        return _numpy_centres(q, gripper_m, validate).reshape(*batch_shape, len(SPHERE_RADII_M), 3)
     frames = link_frames(q, gripper_m, validate=validate)
     ops = ops_for(frames.positions)
     positions = frames.positions[..., _SPHERE_FRAME, :]
@@ -144,6 +160,20 @@ def _point_sdf(points: Any, kinds: Any, sizes: Any, ops: Any) -> Any:
     return ops.where(kinds == 0, sphere, ops.where(kinds == 1, box, cylinder))
 
 
+def point_distances(points: Any, obstacles: ObstacleSet) -> Any:
+    """Signed distance (m) from points (..., 3), base frame, to every obstacle: (..., M), NumPy or torch."""
+    return _local_sdf(points[..., None, :], obstacles)
+
+
+def _local_sdf(points: Any, obstacles: ObstacleSet) -> Any:
+    """Signed distance of base-frame points (..., M, 3), the m-th measured to obstacle m: (..., M)."""
+    ops = ops_for(points)
+    origins = ops.asarray(obstacles.positions, points)
+    rotations = ops.asarray(obstacles.rotations, points)
+    local = ((points - origins)[..., None, :] @ rotations)[..., 0, :]  # R^T (p - o), per obstacle
+    return _point_sdf(local, ops.asarray(obstacles.kinds, points), ops.asarray(obstacles.sizes, points), ops)
+
+
 def sphere_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
     """Signed distance from every collision sphere to every obstacle.
 
@@ -157,15 +187,9 @@ def sphere_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, va
         (..., S, M) distances (m) in the order of :data:`SPHERE_RADII_M`; negative = penetrating.
     """
     centres = sphere_centres(q, gripper_m, validate=validate)
-    ops = ops_for(centres)
     if len(obstacles) == 0:
         return centres[..., :0] * 0.0  # (..., S, 0)
-    origins = ops.asarray(obstacles.positions, centres)
-    rotations = ops.asarray(obstacles.rotations, centres)
-    # Sphere centres in every obstacle's frame: (..., S, M, 3) = R^T (c - o).
-    local = ((centres[..., :, None, :] - origins)[..., None, :] @ rotations)[..., 0, :]
-    values = _point_sdf(local, ops.asarray(obstacles.kinds, centres), ops.asarray(obstacles.sizes, centres), ops)
-    return values - ops.asarray(SPHERE_RADII_M, centres)[:, None]
+    return point_distances(centres, obstacles) - ops_for(centres).asarray(SPHERE_RADII_M, centres)[:, None]
 
 
 def per_link_minimum(values: Any) -> Any:
@@ -174,8 +198,19 @@ def per_link_minimum(values: Any) -> Any:
     return grouped.amin(-2) if is_torch(grouped) else grouped.min(-2)
 
 
+def _link_minima(centres: np.ndarray, obstacles: ObstacleSet) -> tuple[np.ndarray, np.ndarray]:
+    """Compiled per-(configuration, link, obstacle) minima of (N, S, 3) centres: distances and spheres."""
+    return link_obstacle_minima(centres, SPHERE_RADII_M, SPHERE_LINK, len(COLLISION_LINKS),
+                                obstacles.kinds.astype(np.int64), obstacles.positions, obstacles.rotations,
+                                obstacles.sizes)
+
+
 def signed_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Any:
     """Signed distance from every collision link to every obstacle.
+
+    The smallest over each link's spheres, found by a compiled loop; for torch input the winning
+    spheres are evaluated again with gradients (the gradient of a minimum is the gradient at its
+    argument, so this is exact wherever the minimum is unique).
 
     Args:
         q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
@@ -186,25 +221,38 @@ def signed_distances(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, va
     Returns:
         (..., L, M) distances (m), links in the order of :data:`COLLISION_LINKS`; negative = penetrating.
     """
-    return per_link_minimum(sphere_distances(q, obstacles, gripper_m, validate=validate))
+    batch_shape = tuple(q.shape[:-1]) if is_torch(q) else np.shape(q)[:-1]
+    shape = (*batch_shape, len(COLLISION_LINKS), len(obstacles))
+    centres = _numpy_centres(q, gripper_m, validate)
+    if len(obstacles) == 0:
+        return q.new_zeros(shape) if is_torch(q) else np.zeros(shape)
+    distances, which = _link_minima(centres, obstacles)
+    if not is_torch(q):
+        return distances.reshape(shape)
+    # torch: the winning spheres (N, L, M) again, with gradients.
+    ops = ops_for(q)
+    with_grad = sphere_centres(q, gripper_m, validate=False).reshape(-1, len(SPHERE_RADII_M), 3)
+    rows = ops.asarray(np.arange(len(which))[:, None, None], with_grad).long()
+    points = with_grad[rows, ops.asarray(which, with_grad).long()]  # (N, L, M, 3)
+    values = _local_sdf(points, obstacles) - ops.asarray(SPHERE_RADII_M[which], with_grad)
+    return values.reshape(shape)
 
 
 def min_clearance(q: Any, obstacles: ObstacleSet, gripper_m: Any = 0.0, *, validate: bool = True) -> Clearance:
     """Smallest signed arm-obstacle distance per configuration, and which link and obstacle achieve it."""
-    batch_shape = tuple(q.shape[:-1]) if hasattr(q, "shape") else tuple(np.shape(q)[:-1])
+    batch_shape = tuple(q.shape[:-1]) if is_torch(q) else np.shape(q)[:-1]
     if len(obstacles) == 0:
         inf = np.full(batch_shape, np.inf)
         none = np.full(batch_shape, -1)
         return Clearance(ops_for(q).asarray(inf, q) if is_torch(q) else inf, none, none)
-    distances = sphere_distances(q, obstacles, gripper_m, validate=validate)
-    flat = distances.reshape(*batch_shape, -1)
+    flat = signed_distances(q, obstacles, gripper_m, validate=validate).reshape(*batch_shape, -1)
     index = flat.argmin(-1)
-    index_np = index.detach().cpu().numpy() if is_torch(index) else index
     if is_torch(flat):
         best = flat.gather(-1, index[..., None])[..., 0]
+        index = index.detach().cpu().numpy()
     else:
         best = np.take_along_axis(flat, index[..., None], -1)[..., 0]
-    return Clearance(best, SPHERE_LINK[index_np // len(obstacles)], index_np % len(obstacles))
+    return Clearance(best, index // len(obstacles), index % len(obstacles))
 
 
 def table_clearance(q: Any, gripper_m: Any = 0.0, *, table_z_m: float = 0.0, validate: bool = True) -> Any:
@@ -231,7 +279,8 @@ def self_clearance(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> An
     """Smallest signed distance (m) between links that may collide with each other.
 
     Every pair of :data:`COLLISION_LINKS` that ROBOTIS' MoveIt SRDF does not disable (adjacent
-    links and pairs that can never meet) is checked.
+    links and pairs that can never meet) is checked; for torch input the closest sphere pair is
+    evaluated again with gradients.
 
     Args:
         q: (..., 4) joint angles (rad), NumPy or torch (differentiable).
@@ -240,15 +289,46 @@ def self_clearance(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> An
     Returns:
         (...,) signed distance; negative when two links interpenetrate.
     """
-    centres = sphere_centres(q, gripper_m, validate=validate)
-    ops = ops_for(centres)
-    gaps = _norm(centres[..., _SELF_FIRST, :] - centres[..., _SELF_SECOND, :], ops)
-    gaps = gaps - ops.asarray(SPHERE_RADII_M[_SELF_FIRST] + SPHERE_RADII_M[_SELF_SECOND], gaps)
-    return gaps.amin(-1) if is_torch(gaps) else gaps.min(-1)
+    batch_shape = tuple(q.shape[:-1]) if is_torch(q) else np.shape(q)[:-1]
+    distances, pair = pair_minimum(_numpy_centres(q, gripper_m, validate), SPHERE_RADII_M, _SELF_FIRST, _SELF_SECOND)
+    if not is_torch(q):
+        return distances.reshape(batch_shape)
+    ops = ops_for(q)
+    centres = sphere_centres(q, gripper_m, validate=False).reshape(-1, len(SPHERE_RADII_M), 3)
+    rows = ops.asarray(np.arange(len(pair)), centres).long()
+    first, second = _SELF_FIRST[pair], _SELF_SECOND[pair]
+    gap = _norm(centres[rows, ops.asarray(first, centres).long()] - centres[rows, ops.asarray(second, centres).long()], ops)
+    return (gap - ops.asarray(SPHERE_RADII_M[first] + SPHERE_RADII_M[second], gap)).reshape(batch_shape)
+
+
+class ArmClearances(NamedTuple):
+    """Everything the env measures of one configuration, from one placement of the spheres."""
+
+    obstacle: Clearance  #: smallest arm-obstacle distance and its link/obstacle
+    per_link_m: np.ndarray  #: (L, M) smallest distance of every link to every obstacle
+    self_m: float  #: smallest distance between links that may collide (SRDF pairs)
+    table_m: float  #: lowest point of the links from link2 on above the table
+
+
+def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0) -> ArmClearances:
+    """Obstacle, self and table clearance of one (4,) configuration (NumPy; no validation: the hot
+    path of every env step)."""
+    centres = _numpy_centres(q, gripper_m, False)
+    if len(obstacles):
+        distances = _link_minima(centres, obstacles)[0][0]
+        index = int(distances.argmin())
+        obstacle = Clearance(float(distances.flat[index]), np.array(index // len(obstacles)),
+                             np.array(index % len(obstacles)))
+    else:
+        distances = np.zeros((len(COLLISION_LINKS), 0))
+        obstacle = Clearance(np.inf, np.array(-1), np.array(-1))
+    self_m, _ = pair_minimum(centres, SPHERE_RADII_M, _SELF_FIRST, _SELF_SECOND)
+    table_m = float((centres[0, _TABLE_SPHERES, 2] - SPHERE_RADII_M[_TABLE_SPHERES]).min())
+    return ArmClearances(obstacle, distances, float(self_m[0]), table_m)
 
 
 __all__ = [
-    "COLLISION_LINKS", "Clearance", "KIND_CODES", "ObstacleSet", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M",
-    "min_clearance", "per_link_minimum", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
+    "ArmClearances", "COLLISION_LINKS", "Clearance", "arm_clearances", "KIND_CODES", "ObstacleSet", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M",
+    "min_clearance", "per_link_minimum", "point_distances", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
     "table_clearance",
 ]

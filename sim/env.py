@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sim.collision import COLLISION_LINKS, ObstacleSet, min_clearance, self_clearance
+from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.env_spaces import (
     ActionMode, RewardSpec, RewardType, action_to_joint_targets, goal_errors, joint_targets_to_action,
     obstacle_features, observation_bounds, observation_space, pack_observation,
@@ -28,8 +28,11 @@ from sim.camera import RENDERERS, Camera
 from sim.world import World, gui_available
 
 PHYSICS_FREQUENCY_HZ: float = 240.0
-#: PyBullet closest points are searched up to this distance (m); farther counts as +inf.
-CLEARANCE_HORIZON_M: float = 1.0
+#: PyBullet's closest points are queried for the (link, obstacle) pairs the sphere model finds
+#: within this distance (m); with none so near, ``pybullet_clearance_m`` is +inf.
+CLEARANCE_HORIZON_M: float = 0.1
+#: Which clearance measurements every step makes (see the env's Arguments).
+CLEARANCE_MODES: tuple[str, ...] = ("both", "numpy", "pybullet")
 _RENDER_MODES = ("human", "rgb_array")
 #: The default view: the robot and its reach in front and to the sides, from above the front right.
 DEFAULT_CAMERA = Camera(target=(0.06, 0.0, 0.1), distance_m=0.72, yaw_deg=40.0, pitch_deg=-32.0)
@@ -96,8 +99,9 @@ class ObstacleReachEnv(gym.Env):
     ## Info
     ``is_success``, ``collided``, ``target_error_m``, ``orientation_error_rad``,
     ``min_clearance_m`` (sphere model; +inf with no obstacle), ``closest_link`` and
-    ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet closest
-    points, +inf beyond 1 m), ``self_clearance_m`` (sphere model: smallest distance between link
+    ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet's
+    closest points on the same spheres, queried for the link-obstacle pairs the sphere model finds
+    within 0.1 m; +inf when none is), ``self_clearance_m`` (sphere model: smallest distance between link
     pairs the SRDF leaves enabled), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
     body (``"robot:<link>"`` for a self-contact), position, normal, distance, normal force in N,
     from the latest physics substep of the step that had any, so a touch in mid-step counts;
@@ -116,6 +120,12 @@ class ObstacleReachEnv(gym.Env):
     * ``max_obstacles``: obstacle slots in the observation (8).
     * ``success_distance_m``, ``success_angle_rad``, ``orientation_weight_m_per_rad``,
       ``collision_penalty``: see Rewards.
+    * ``clearance``: which clearance measurements each step makes: ``"both"`` (default, for
+      evaluation: the sphere model, and PyBullet's closest points where it finds a pair within
+      0.1 m, to cross-check it), ``"numpy"`` (the sphere model only: for training, where the second
+      measure is redundant; ``pybullet_clearance_m`` is NaN) or ``"pybullet"`` (PyBullet's closest
+      points of every pair up to 1 m only; the sphere-model entries are NaN and ``closest_*`` empty).
+      Contacts always come from PyBullet.
     * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
       :class:`sim.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
       as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
@@ -162,6 +172,7 @@ class ObstacleReachEnv(gym.Env):
         render_height: int = 360,
         camera: Camera | str = DEFAULT_CAMERA,
         renderer: str = "tiny",
+        clearance: str = "both",
     ) -> None:
         self._init_kwargs = {key: value for key, value in locals().items() if key not in ("self", "__class__")}
         self._world: World | None = None
@@ -181,6 +192,9 @@ class ObstacleReachEnv(gym.Env):
             raise InvalidInputError(f"max_obstacles must be a non-negative integer, got {max_obstacles}")
         if renderer not in RENDERERS:
             raise UnknownNameError("renderer", str(renderer), RENDERERS)
+        if clearance not in CLEARANCE_MODES:
+            raise UnknownNameError("clearance mode", str(clearance), CLEARANCE_MODES)
+        self.clearance = clearance
         if render_mode == "human" and not gui_available():
             raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
         self.scenario: ScenarioSpec = self._resolve(scenario)
@@ -411,14 +425,22 @@ class ObstacleReachEnv(gym.Env):
             obstacles = scene.obstacle_set(self.time_s)
             features = obstacle_features(scene, self.time_s, self.max_obstacles)
         observation = pack_observation(q, qd, ee_pose, np.array(scene.goal_pose), features, self._bounds)
-        if len(obstacles):
-            clearance = min_clearance(q, obstacles, validate=False)
-            min_clearance_m = float(clearance.distance_m)
-            closest_link = COLLISION_LINKS[int(clearance.link)]
-            closest_obstacle = scene.obstacles[int(clearance.obstacle)].name
-        else:
-            min_clearance_m, closest_link, closest_obstacle = math.inf, "", ""
-        points = world.closest_points(CLEARANCE_HORIZON_M)
+        min_clearance_m = self_clearance_m = pybullet_clearance_m = math.nan
+        closest_link = closest_obstacle = ""
+        if self.clearance != "pybullet":
+            arm = arm_clearances(q, obstacles)
+            min_clearance_m, self_clearance_m = float(arm.obstacle.distance_m), arm.self_m
+            if len(obstacles):
+                closest_link = COLLISION_LINKS[int(arm.obstacle.link)]
+                closest_obstacle = scene.obstacles[int(arm.obstacle.obstacle)].name
+        if self.clearance == "both":
+            links, slots = np.nonzero(arm.per_link_m < CLEARANCE_HORIZON_M)
+            pairs = [(COLLISION_LINKS[k], scene.obstacles[m].name) for k, m in zip(links, slots)]
+            points = world.closest_points(CLEARANCE_HORIZON_M, pairs=pairs) if pairs else []
+            pybullet_clearance_m = min((point.distance_m for point in points), default=math.inf)
+        elif self.clearance == "pybullet":
+            points = world.closest_points(1.0)
+            pybullet_clearance_m = min((point.distance_m for point in points), default=math.inf)
         contacts = self._contacts
         position_error, angle = (float(value) for value in goal_errors(observation["achieved_goal"],
                                                                         observation["desired_goal"]))
@@ -432,8 +454,8 @@ class ObstacleReachEnv(gym.Env):
             "min_clearance_m": min_clearance_m,
             "closest_link": closest_link,
             "closest_obstacle": closest_obstacle,
-            "pybullet_clearance_m": min((point.distance_m for point in points), default=math.inf),
-            "self_clearance_m": float(self_clearance(q, validate=False)),
+            "pybullet_clearance_m": pybullet_clearance_m,
+            "self_clearance_m": self_clearance_m,
             "contacts": contacts,
             "time_s": self.time_s,
         }

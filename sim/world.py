@@ -432,22 +432,34 @@ class World:
                                  float(point[8]), float(point[9])))
         return found
 
-    def closest_points(self, max_distance_m: float = 0.5, *, include_table: bool = False) -> list[ClosestPoint]:
+    def closest_points(self, max_distance_m: float = 0.5, *, include_table: bool = False,
+                       pairs: Sequence[tuple[str, str]] | None = None) -> list[ClosestPoint]:
         """For each (robot link, body) pair within ``max_distance_m``, its closest points.
 
         Distances are signed (negative when penetrating) and computed by Bullet's collision
         detection on the URDF's collision spheres and the obstacles' exact primitives.
+
+        Args:
+            max_distance_m: search horizon (m); farther pairs are not reported.
+            include_table: report the table too.
+            pairs: only these ``(link, body)`` pairs (one query each); ``None``: every link
+                against every obstacle.
         """
         p = self.client
         found: dict[tuple[str, str], ClosestPoint] = {}
-        for name, body in self._bodies.items():
-            if name == TABLE_NAME and not include_table:
-                continue
-            for point in p.getClosestPoints(self.robot, body, max_distance_m):
+        if pairs is None:
+            queries = [(name, body, None) for name, body in self._bodies.items()
+                       if name != TABLE_NAME or include_table]
+        else:
+            queries = [(name, self._lookup(self._bodies, name, "body"), self._lookup(self._link_index, link, "link"))
+                       for link, name in pairs]
+        for name, body, link_index in queries:
+            points = (p.getClosestPoints(self.robot, body, max_distance_m) if link_index is None else
+                      p.getClosestPoints(self.robot, body, max_distance_m, linkIndexA=link_index))
+            for point in points:
                 link = self._link_name[point[3]]
-                item = ClosestPoint(link, name, float(point[8]), tuple(point[5]), tuple(point[6]))
-                if (link, name) not in found or item.distance_m < found[(link, name)].distance_m:
-                    found[(link, name)] = item
+                if (link, name) not in found or point[8] < found[(link, name)].distance_m:
+                    found[(link, name)] = ClosestPoint(link, name, float(point[8]), tuple(point[5]), tuple(point[6]))
         return list(found.values())
 
     def self_closest_points(self, max_distance_m: float = 0.5) -> list[ClosestPoint]:

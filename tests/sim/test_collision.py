@@ -203,7 +203,7 @@ def test_per_link_distances_are_minima_over_that_links_spheres(rng):
     per_sphere = sphere_distances(q, obstacles)
     per_link = signed_distances(q, obstacles)
     for index in range(len(COLLISION_LINKS)):
-        np.testing.assert_array_equal(per_link[:, index], per_sphere[:, SPHERE_LINK == index].min(1))
+        np.testing.assert_allclose(per_link[:, index], per_sphere[:, SPHERE_LINK == index].min(1), atol=1e-12)
 
 
 def test_min_clearance_names_the_closest_pair():

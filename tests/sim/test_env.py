@@ -19,6 +19,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import sim
 import sim.env
 from scenarios import get_scenario, scenario_names
+from sim.env import CLEARANCE_HORIZON_M
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, forward_kinematics
 from sim.scene import Obstacle, Scene
@@ -102,11 +103,12 @@ def test_driving_into_an_obstacle_reports_the_collision(kind):
     assert {contact.body for contact in contacts} == {"block"}
     assert {contact.link for contact in contacts} <= ROBOT_LINKS
     assert max(contact.normal_force_n for contact in contacts) > 0
-    # Before contact, the capsule model and PyBullet agree (collision.py: 1e-6 m for spheres and
+    # Before contact, the sphere model and PyBullet agree (collision.py: 1e-6 m for spheres and
     # boxes, ~3e-5 m for cylinders).
     tolerance = 5e-5 if kind == "cylinder" else 2e-6
     for info in infos[: infos.index(touching[0])]:
-        assert abs(info["min_clearance_m"] - info["pybullet_clearance_m"]) < tolerance
+        if info["min_clearance_m"] < CLEARANCE_HORIZON_M:  # PyBullet is asked only about pairs this near
+            assert abs(info["min_clearance_m"] - info["pybullet_clearance_m"]) < tolerance
         assert info["closest_obstacle"] == "block" and info["closest_link"] in ROBOT_LINKS
 
 
@@ -123,7 +125,7 @@ def test_terminate_on_collision_ends_the_episode():
     assert terminated and info["collided"] and reward <= -1.0  # the collision penalty applies
 
 
-def test_capsule_and_pybullet_clearances_agree_along_random_episodes():
+def test_sphere_model_and_pybullet_clearances_agree_along_random_episodes():
     env = make("cluttered", max_episode_steps=150, terminate_on_success=False)
     compared = 0
     for seed in range(3):
@@ -131,14 +133,39 @@ def test_capsule_and_pybullet_clearances_agree_along_random_episodes():
         env.action_space.seed(seed)
         for _ in range(150):
             *_, info = env.step(env.action_space.sample())
-            capsule, bullet = info["min_clearance_m"], info["pybullet_clearance_m"]
-            if capsule > 1e-3:  # penetration depths are defined differently; compare clearances
-                assert abs(capsule - bullet) < 5e-5, (capsule, bullet)
+            spheres, bullet = info["min_clearance_m"], info["pybullet_clearance_m"]
+            if spheres >= CLEARANCE_HORIZON_M:  # PyBullet is asked only about pairs within the horizon
+                assert bullet == math.inf
+            elif spheres > 1e-3:  # penetration depths are defined differently; compare clearances
+                assert abs(spheres - bullet) < 5e-5, (spheres, bullet)
                 compared += 1
-            if capsule < -1e-4:
+            if spheres < -1e-4:
                 assert info["collided"], "overlapping solids must be reported as a collision"
     env.close()
     assert compared > 300
+
+
+@pytest.mark.parametrize("mode", ["numpy", "pybullet"])
+def test_clearance_modes_measure_what_they_say(mode):
+    both, single = make("cluttered", max_episode_steps=20), make("cluttered", max_episode_steps=20, clearance=mode)
+    for env in (both, single):
+        env.reset(seed=3)
+        env.action_space.seed(3)
+    for _ in range(20):
+        action = both.action_space.sample()
+        *_, reference = both.step(action)
+        *_, info = single.step(action)
+        assert info["collided"] == reference["collided"]  # contacts always come from PyBullet
+        if mode == "numpy":
+            assert info["min_clearance_m"] == reference["min_clearance_m"] and math.isnan(info["pybullet_clearance_m"])
+        else:
+            assert math.isnan(info["min_clearance_m"]) and info["closest_link"] == ""
+            if reference["pybullet_clearance_m"] < math.inf:
+                assert info["pybullet_clearance_m"] == pytest.approx(reference["pybullet_clearance_m"], abs=1e-9)
+    both.close()
+    single.close()
+    with pytest.raises(UnknownNameError, match="clearance mode"):
+        make("empty", clearance="exact")
 
 
 def rss_mb() -> float:
