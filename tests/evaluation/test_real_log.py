@@ -1,6 +1,6 @@
 """Real-robot log evaluation: reading the ROS 2 CSV export, pairing rows, the three reports, bad files, CLI.
 
-Fixture logs are written by :func:`evaluation.real_log.write_real_log` from our own forward
+Fixture logs are written by :func:`evaluation.real_log_io.write_real_log` from our own forward
 kinematics (so the FK column must come out at float precision), with joint names in a different
 order on every row and states past ROBOTIS' published limits, as a real arm's logs hold them.
 """
@@ -17,17 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.real_log import (
+from evaluation.real_log import RealLogReport, check_forward_kinematics, evaluate_real_log, evaluate_solvers, main
+from evaluation.real_log_io import (
     JOINT_STATE_COLUMNS,
     JOINT_STATES_FILE,
     KINEMATICS_POSE_FILE,
     LOGGED_JOINT_NAMES,
     POSE_COLUMNS,
-    RealLogReport,
-    check_forward_kinematics,
-    evaluate_real_log,
-    evaluate_solvers,
-    main,
     match_by_timestamp,
     read_real_log,
     write_real_log,
