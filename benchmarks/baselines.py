@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import assets
-from evaluation.results_io import read_rows
 from evaluation.config import RunConfig
-from evaluation.runner import EPISODES_FILE, run
+from evaluation.runner import run
+from evaluation.schema import read_episodes
 from sim.errors import ProjectError
 
 SCENARIOS = ("benchmark", "narrow")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         except ProjectError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        rows = read_rows(out / scenario / EPISODES_FILE)
+        rows = read_episodes(out / scenario)
         print_table(scenario, {policy: summarise([row for row in rows if row["model"] == policy])
                                for policy in policies})
     return 0

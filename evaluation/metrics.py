@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from sim.transforms import quat_angle
+
+
+def _vector(length: int) -> Any:
+    """A tuple field spread over ``length`` numbered CSV columns (``name_0`` ...)."""
+    return field(metadata={"length": length})
 
 
 @dataclass(frozen=True)
@@ -22,10 +28,10 @@ class StepRecord:
 
     step: int
     time_s: float
-    joints_rad: tuple[float, ...]  #: (4,) measured joint angles
-    target_joints_rad: tuple[float, ...]  #: (4,) commanded joint targets
-    ee_pose: tuple[float, ...]  #: (7,) end-effector pose, base frame
-    goal_pose: tuple[float, ...]  #: (7,) goal pose
+    joints_rad: tuple[float, ...] = _vector(4)  #: (4,) measured joint angles
+    target_joints_rad: tuple[float, ...] = _vector(4)  #: (4,) commanded joint targets
+    ee_pose: tuple[float, ...] = _vector(7)  #: (7,) end-effector pose, base frame
+    goal_pose: tuple[float, ...] = _vector(7)  #: (7,) goal pose
     target_error_m: float
     min_clearance_m: float  #: capsule model
     pybullet_clearance_m: float  #: PyBullet closest points
@@ -34,8 +40,17 @@ class StepRecord:
     is_success: bool
     ik_time_s: float  #: time the policy spent in IK during this step (0 when it only followed its plan)
 
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        """The CSV columns of :meth:`to_row`, in order."""
+        names: list[str] = []
+        for spec in dataclasses.fields(cls):
+            length = spec.metadata.get("length")
+            names += [f"{spec.name}_{i}" for i in range(length)] if length else [spec.name]
+        return tuple(names)
+
     def to_row(self) -> dict[str, float | int | str]:
-        """Flat dict for the steps CSV (vectors spread over numbered columns)."""
+        """Flat dict for the steps CSV (vectors spread over numbered columns, see :meth:`columns`)."""
         row: dict[str, float | int | str] = {}
         for name, value in dataclasses.asdict(self).items():
             if isinstance(value, tuple):
@@ -47,19 +62,19 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class EpisodeMetrics:
-    """One finished episode, as one row of ``episodes.csv``."""
+    """One finished episode, as one row of ``episodes.csv`` (in this column order)."""
 
     success: bool
     collided: bool
     target_error_mm: float
-    orientation_error_deg: float
     min_clearance_mm: float
-    min_clearance_pybullet_mm: float
-    contact_steps: int
     path_length_m: float
-    joint_path_length_rad: float
     jerk: float  #: RMS joint jerk (rad/s^3)
     steps: int
+    orientation_error_deg: float
+    min_clearance_pybullet_mm: float
+    contact_steps: int
+    joint_path_length_rad: float
     duration_s: float
 
 

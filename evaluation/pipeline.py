@@ -6,8 +6,8 @@ from pathlib import Path
 
 from evaluation.config import RunConfig
 from evaluation.report import write_report
-from evaluation.results_io import read_rows
-from evaluation.runner import EPISODES_FILE, run
+from evaluation.runner import run
+from evaluation.schema import read_episodes
 from evaluation.summary import format_table, summarise_rows, table_legend, write_summary
 
 
@@ -30,6 +30,6 @@ def run_pipeline(config: RunConfig) -> Path:
 
         write_summary(config.out_dir, {"videos": record_run_videos(config)})
     print()
-    print(format_table(summarise_rows(read_rows(config.out_dir / EPISODES_FILE))))
+    print(format_table(summarise_rows(read_episodes(config.out_dir))))
     print(table_legend())
     return write_report(config.out_dir)

@@ -15,19 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.results_io import read_rows
-from evaluation.runner import EPISODES_FILE
-from evaluation.summary import SUMMARY_FILE
-
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
+from evaluation.schema import EPISODE_COLUMNS, PLOTS_DIR, REPORT_FILE, SHAP_DIR, STEPS_FILE, SUMMARY_FILE, read_episodes
 
 
 def plot_run(out_dir: Path) -> list[Path]:
     """Write the standard plots of a run into ``out_dir/plots``; return their paths."""
     from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
-    rows = read_rows(out_dir / EPISODES_FILE)
+    rows = read_episodes(out_dir)
     if not rows:
         return []
     plots = out_dir / PLOTS_DIR
@@ -148,7 +143,7 @@ threshold without any collision. Clearance: signed distance of the arm's capsule
 def _optional_sections(out_dir: Path, summary: dict) -> list[str]:
     """SHAP figures and videos, each only if its file exists in the folder."""
     sections = []
-    shap_dir = out_dir / "shap"
+    shap_dir = out_dir / SHAP_DIR
     if shap_dir.is_dir():
         figures = sorted(shap_dir.glob("*.png"))
         if figures:

@@ -23,21 +23,15 @@ import numpy as np
 
 from evaluation.config import RunConfig
 from evaluation.metrics import EpisodeLog, StepRecord
-from evaluation.results_io import append_rows, filter_csv, read_rows
+from evaluation.results_io import append_rows, filter_csv
+from evaluation.schema import EPISODE_COLUMNS, EPISODES_FILE, KEY_COLUMNS, RUN_FILE, STEP_COLUMNS, STEPS_FILE, read_episodes
 from sim.errors import InvalidInputError
 from sim.kinematics import forward_kinematics
 
-EPISODES_FILE, STEPS_FILE, RUN_FILE = "episodes.csv", "steps.csv", "run.json"
 #: An episode ends once the policy has commanded its last target and the arm is still
 #: (every joint slower than SETTLED_RAD_S), or SETTLE_STEPS control steps after that.
 SETTLED_RAD_S, SETTLE_STEPS = 0.02, 30
-KEY_COLUMNS = ("model", "scenario", "seed", "episode")
-EPISODE_COLUMNS = KEY_COLUMNS + (
-    "success", "collided", "target_error_mm", "min_clearance_mm", "path_length_m", "jerk", "steps",
-    "orientation_error_deg", "min_clearance_pybullet_mm", "contact_steps", "joint_path_length_rad",
-    "duration_s", "ik_time_ms", "ik_calls", "plan_time_ms", "planner_candidate", "limit_violations",
-    "wall_time_s",
-)
+
 
 
 @dataclass(frozen=True)
@@ -84,9 +78,9 @@ class EpisodeWorker:
         ``record=None``) and after every control step, e.g. to record video frames.
 
         The episode runs with one torch thread (the caller's setting is restored after): its
-        per-step inference on a handful of poses gains nothing from more threads, and with two
-        threads an ``iknet:improved`` episode took 7.5x longer (0.62 s against 0.083 s) while
-        another process kept the second core busy (measured on the 2-core development machine).
+        per-step inference on a handful of poses gains nothing from more threads, and extra
+        threads spin-wait for cores that other worker processes are using, which made episodes
+        several times slower.
         """
         import torch
 
@@ -124,7 +118,7 @@ class EpisodeWorker:
             if observer is not None:
                 observer(step, base, log.records[-1])
             settle = settle + 1 if policy.done else 0
-            still = float(np.max(np.abs(observation["observation"][4:8]))) < SETTLED_RAD_S  # joint velocities
+            still = float(np.max(np.abs(base.world.joint_velocities()))) < SETTLED_RAD_S
             if terminated or truncated or (settle >= 1 and still) or settle >= SETTLE_STEPS:
                 break
         metrics = log.metrics()
@@ -204,7 +198,7 @@ def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
                     f"cannot resume: {name} was {previous.get(name)!r} in {run_file}, now {config.to_json()[name]!r}"
                 )
     run_file.write_text(json.dumps(config.to_json(), indent=2))
-    done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_rows(out / EPISODES_FILE)}
+    done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_episodes(out)}
     finished_episodes = {(model, episode) for model, _, _, episode in done}
     # Steps of episodes that never reached episodes.csv are dropped: they will run again.
     filter_csv(out / STEPS_FILE, lambda row: (row["model"], row["episode"]) in finished_episodes)
@@ -249,7 +243,7 @@ def run(config: RunConfig) -> Path:
                desc=f"{config.scenario}", disable=not config.progress, dynamic_ncols=True)
     try:
         for result in iterate_results(config, pending):
-            append_rows(config.out_dir / STEPS_FILE, list(result.steps[0].keys()) if result.steps else [], result.steps)
+            append_rows(config.out_dir / STEPS_FILE, STEP_COLUMNS, result.steps)
             append_rows(config.out_dir / EPISODES_FILE, EPISODE_COLUMNS, [result.row])
             bar.set_postfix_str(f"{result.row['model']} ep {result.row['episode']}", refresh=False)
             bar.update(1)

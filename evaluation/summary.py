@@ -10,10 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from evaluation.results_io import read_rows
-from evaluation.runner import EPISODES_FILE, RUN_FILE
-
-SUMMARY_FILE = "summary.json"
+from evaluation.schema import RUN_FILE, SUMMARY_FILE, read_episodes
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def write_summary(out_dir: Path, extra: dict[str, Any] | None = None) -> dict[st
 
     Sections other runs or stages added to an existing summary (e.g. ``shap``, ``videos``) are kept.
     """
-    rows = read_rows(out_dir / EPISODES_FILE)
+    rows = read_episodes(out_dir)
     path = out_dir / SUMMARY_FILE
     summary: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     run_file = out_dir / RUN_FILE

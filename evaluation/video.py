@@ -24,9 +24,10 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from evaluation.config import RunConfig
+from evaluation.explain.core import FEATURE_NAMES
 from evaluation.runner import EpisodeWorker
+from evaluation.schema import VIDEOS_DIR
 
-FEATURES = ("x", "y", "z", "qx", "qy", "qz", "qw")
 _RED, _GREEN, _WHITE, _BLACK = (220, 40, 40), (40, 170, 70), (255, 255, 255), (20, 20, 20)
 
 
@@ -134,7 +135,7 @@ def attribution_panel(phi: np.ndarray, height: int, width: int = 224) -> Image.I
         for feature in range(7):
             y = top + 20 + feature * ((block - 26) / 7)
             length = (width // 2 - 22) * phi[feature, joint] / scale
-            draw.text((4, y - 2), FEATURES[feature], fill=_BLACK, font=font)
+            draw.text((4, y - 2), FEATURE_NAMES[feature], fill=_BLACK, font=font)
             colour = (40, 110, 200) if length >= 0 else _RED
             draw.rectangle([min(centre, centre + length), y, max(centre, centre + length), y + (block - 30) / 7 - 1], fill=colour)
         draw.line([centre, top + 18, centre, top + block - 4], fill=(120, 120, 120))
@@ -289,7 +290,7 @@ def record_run_videos(config: RunConfig, *, settings: VideoSettings = VideoSetti
         InvalidInputError: ``"egl"`` where EGL cannot start.
     """
     out_dir = config.out_dir
-    videos_dir = out_dir / "videos"
+    videos_dir = out_dir / VIDEOS_DIR
     count = min(config.video_episodes, config.episodes)
     jobs = [(episode, policy, videos_dir / f"{_file_stem(policy)}_ep{episode}.mp4")
             for episode in range(count) for policy in config.policies]

@@ -9,6 +9,7 @@ joint-space path from start to goal, so the naive path is blocked in most episod
 from __future__ import annotations
 
 from sim.kinematics import HOME_CONFIGURATION
+from sim.scene import OBSTACLE_KINDS
 from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
 
 from scenarios.benchmark_scenes import BENCHMARK_SCENES
@@ -24,7 +25,7 @@ WORKSPACE = ConfigurationSpec(
 HOME_ANY_HEADING = ConfigurationSpec(joint_low=(-1.7,) + _HOME[1:], joint_high=(1.7,) + _HOME[1:])
 HOME = ConfigurationSpec(joint_low=_HOME, joint_high=_HOME)  # type: ignore[arg-type]
 
-_MIXED = ("sphere", "box", "cylinder")
+_MIXED = OBSTACLE_KINDS  # every kind
 
 BUILTIN_SCENARIOS: dict[str, ScenarioSpec] = {
     spec.name: spec

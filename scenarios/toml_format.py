@@ -11,13 +11,13 @@ out-of-range value raises :class:`~sim.errors.SceneFileError` naming the file an
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import tomllib
 import types
 import typing
 from typing import Any, Literal, Union
+
+import tomli_w
 
 from sim.errors import InvalidInputError, SceneFileError
 from sim.scenario_spec import ScenarioSpec
@@ -57,10 +57,8 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
 
 
 def scenario_to_toml(spec: ScenarioSpec) -> str:
-    """The TOML text of ``spec`` (every field written, fixed scenes included)."""
-    lines: list[str] = [f"# Scenario {spec.name!r}, written by scenarios.scenario_to_toml"]
-    _dump(spec, "", lines)
-    return "\n".join(lines) + "\n"
+    """The TOML text of ``spec`` (every field written, fixed scenes included), written by ``tomli-w``."""
+    return f"# Scenario {spec.name!r}, written by scenarios.scenario_to_toml\n" + tomli_w.dumps(_table(spec))
 
 
 # --------------------------------------------------------------------------------- reading
@@ -142,45 +140,22 @@ def _describe(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------------- writing
-def _dump(obj: Any, prefix: str, lines: list[str]) -> None:
-    """Append ``obj``'s fields as TOML: scalars first, then sub-tables, then arrays of tables."""
-    tables, arrays = [], []
+def _table(obj: Any) -> dict[str, Any]:
+    """``obj``'s init fields as a TOML table (``None`` left out: TOML has no null)."""
+    table: dict[str, Any] = {}
     for spec_field in dataclasses.fields(obj):
-        if not spec_field.init:
-            continue
         value = getattr(obj, spec_field.name)
-        key = _field_name(type(obj), spec_field.name)
-        if value is None:
-            continue  # optional fields default to None; TOML has no null
-        if dataclasses.is_dataclass(value):
-            tables.append((key, value))
-        elif isinstance(value, tuple) and value and all(dataclasses.is_dataclass(item) for item in value):
-            arrays.append((key, value))
-        else:
-            lines.append(f"{key} = {_value(value)}")
-    for key, value in tables:
-        lines.append(f"\n[{prefix}{key}]")
-        _dump(value, f"{prefix}{key}.", lines)
-    for key, items in arrays:
-        for item in items:
-            lines.append(f"\n[[{prefix}{key}]]")
-            _dump(item, f"{prefix}{key}.", lines)
+        if spec_field.init and value is not None:
+            table[_field_name(type(obj), spec_field.name)] = _toml_value(value)
+    return table
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(float(value)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        return json.dumps(value)
+def _toml_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _table(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")  # pragma: no cover
+        return [_toml_value(item) for item in value]
+    return value
 
 
 __all__ = ["load_scenario_file", "scenario_from_dict", "scenario_to_toml"]

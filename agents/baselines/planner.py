@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from agents.ik_policy.planning import configuration_clearance, densify
 from sim.collision import KIND_CODES, ObstacleSet
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, check_joints
 from sim.scene import SIZE_LENGTHS
-from sim.transforms import matrix_to_quat
 
 #: Planner names -> OMPL geometric planner classes. RRT*, informed RRT*, PRM*, BIT*, AORRTC and FMT
 #: use their whole search budget (they optimise path length); the others stop at the first path.
@@ -276,7 +276,7 @@ class JointSpacePlanner:
             return world
         self._loaded = key
         world.clear_obstacles()
-        quaternions = matrix_to_quat(obstacles.rotations) if len(obstacles) else np.zeros((0, 4))
+        quaternions = Rotation.from_matrix(obstacles.rotations).as_quat() if len(obstacles) else np.zeros((0, 4))
         for index, (kind, position, size) in enumerate(zip(obstacles.kinds, obstacles.positions, obstacles.sizes)):
             name = _KIND_NAMES[int(kind)]
             world.add_obstacle(f"obstacle{index}", name, size[:SIZE_LENGTHS[name]], position, quaternions[index])

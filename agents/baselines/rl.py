@@ -12,8 +12,8 @@ visible, the goal copy that HER does not relabel and the scenario's empty obstac
 
 Train (one CPU thread, progress bar; writes ``PATH.zip``, the training curve ``PATH.json`` and
 ``PATH.png``). The shipped agent ``assets/rl/sac_single`` (sparse reward, collision penalty 2,
-goal features, tau 0.05, batch 128; about 10 ms per step on one core, most of it SAC's gradient
-step) came from::
+goal features, tau 0.05, batch 128; most of a training step's time is SAC's gradient step) came
+from::
 
     python -m agents.baselines.rl train --algorithm sac --scenario single --steps 400000 --reward-type sparse --collision-penalty 2 --goal-features --tau 0.05 --batch-size 128 --eval-every 10000 --eval-episodes 30 --time-limit-min 58 --out assets/rl/sac_single
 

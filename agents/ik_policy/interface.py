@@ -16,6 +16,11 @@ import numpy as np
 from sim.collision import ObstacleSet
 
 
+#: What :meth:`Policy.episode_info` may report: IK calls, planning time (ms), how the plan was chosen,
+#: and ``limit_violations``: IK answers (raw, before clamping) outside the joint limits.
+EPISODE_INFO_KEYS: tuple[str, ...] = ("ik_calls", "plan_time_ms", "planner_candidate", "limit_violations")
+
+
 def observed_joints(observation: Any) -> np.ndarray:
     """(4,) joint angles (rad) in an ``ObstacleReachEnv`` Dict observation (its first four values)."""
     return np.asarray(observation["observation"][:4], dtype=float)
@@ -70,8 +75,7 @@ class Policy(Protocol):
         ...
 
     def episode_info(self) -> dict[str, float | int | str]:
-        """Extra per-episode columns: ``ik_calls``, ``plan_time_ms``, ``planner_candidate``,
-        ``limit_violations`` (IK answers outside the joint limits)."""
+        """Extra per-episode figures, keys from :data:`EPISODE_INFO_KEYS` (a policy may leave some out)."""
         ...
 
     def close(self) -> None:

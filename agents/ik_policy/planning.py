@@ -20,12 +20,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 from agents.ik_policy.solvers import IKSolver
 from sim.collision import ObstacleSet, min_clearance, table_clearance
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT1_XYZ, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
-from sim.transforms import slerp
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def cartesian_path(start_pose: np.ndarray, goal_pose: np.ndarray, count: int,
         positions = np.stack([JOINT1_XYZ[0] + radius * np.cos(yaw), radius * np.sin(yaw), height], -1)
     else:
         positions = start_pose[:3] + s[:, None] * (goal_pose[:3] - start_pose[:3])
-    orientations = slerp(start_pose[3:], goal_pose[3:], s)
+    orientations = Slerp([0.0, 1.0], Rotation.from_quat([start_pose[3:], goal_pose[3:]]))(s).as_quat()
     return realisable_pose(np.concatenate([positions, orientations], -1))
 
 

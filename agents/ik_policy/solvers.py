@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.kinematics import analytic_ik
+from sim.kinematics import JOINT_LIMITS, analytic_ik
 
 
 @dataclass
@@ -23,10 +23,6 @@ class SolverStats:
     calls: int = 0
     poses: int = 0
     seconds: float = 0.0
-
-    @property
-    def seconds_per_call(self) -> float:
-        return self.seconds / self.calls if self.calls else 0.0
 
 
 class IKSolver(Protocol):
@@ -89,7 +85,7 @@ class PyBulletSolver(_Timed):
         previous = None if seed_q is None else np.asarray(seed_q, dtype=float).reshape(-1, 4)[0]
         for i, pose in enumerate(poses):
             joints[i] = self._world.inverse_kinematics(pose, previous)
-            previous = np.clip(joints[i], *_limits())
+            previous = np.clip(joints[i], JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])
         return joints
 
     def close(self) -> None:
@@ -119,8 +115,3 @@ class IKNetSolver(_Timed):
             joints = np.asarray(refine(joints, poses, steps=self.refine_steps), dtype=np.float64)
         return joints
 
-
-def _limits() -> tuple[np.ndarray, np.ndarray]:
-    from sim.kinematics import JOINT_LIMITS
-
-    return JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]

@@ -36,8 +36,8 @@ from torch import nn
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS
 
-#: Residual blocks of ``improved`` / ``improved_noresidual`` (one keeps batch-4096 inference
-#: above 1e6 poses/s on two CPU cores; see benchmarks/ik_accuracy_speed.py).
+#: Residual blocks of ``improved`` / ``improved_noresidual`` (one keeps batched inference fast;
+#: ``benchmarks/ik_accuracy_speed.py`` prints the throughput on the machine at hand).
 IMPROVED_BLOCKS = 1
 
 

@@ -20,8 +20,8 @@ from sim.errors import InvalidInputError
 FEATURE_NAMES: tuple[str, ...] = ("x", "y", "z", "qx", "qy", "qz", "qw")
 POSITION_FEATURES: tuple[int, ...] = (0, 1, 2)
 NUM_FEATURES = len(FEATURE_NAMES)
-#: Model rows per forward pass: small enough to stay in cache (original IKNet, 1 thread: 1.7e5
-#: rows/s at 1024 against 1.1e5 at 4096, measured on the 2-core development machine).
+#: Model rows per forward pass: small enough for the activations to stay in the CPU cache (larger
+#: batches were slower per row on CPU; ``benchmarks/shap_speed.py`` measures the forward-pass floor).
 DEFAULT_BATCH_ROWS = 1024
 
 

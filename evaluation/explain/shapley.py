@@ -13,8 +13,9 @@ Three methods, one registry (:data:`SHAPLEY_METHODS`):
 - ``"gradient"``: SHAP's ``DeepExplainer`` (DeepLIFT rescale rule averaged over the background).
   Its values also sum to ``f(x) - E[f(background)]``, but they are *not* interventional Shapley
   values: on the IKNet architectures they differ from ``"exact"`` by a third to a half of the
-  attribution mass (sum |gradient - exact| / sum |exact| of 0.32-0.51 on the four shipped
-  checkpoints, 0.16-0.36 on untrained weights; ``benchmarks/shap_speed.py`` prints it). Use it
+  attribution mass (sum |gradient - exact| / sum |exact| of 0.32-0.50 on the four shipped
+  checkpoints, 0.15-0.32 on untrained weights, published setup; ``benchmarks/shap_speed.py``
+  prints it). Use it
   for speed, not as a Shapley estimate. It needs every non-linearity to be its own,
   never reused ``nn.ReLU`` module (not ``F.relu``); a model breaking this fails the additivity
   check here with :class:`UnsupportedModelError`.
@@ -271,7 +272,8 @@ def shapley_values(model: nn.Module, X: Any, background: Any, method: ShapleyMet
     ``values[i, j, k]`` is the share of output ``k`` (joint k+1 for IKNet) at pose ``i`` owed to
     pose feature ``j`` (:data:`FEATURE_NAMES`); ``values[i].sum(0) = f(X[i]) - E[f(background)]``.
     ``"exact"`` and ``"kernel"`` give interventional Shapley values; ``"gradient"`` gives DeepLIFT
-    attributions, a different quantity (about 25% apart on IKNet models).
+    attributions, a different quantity (a third to a half of the attribution mass apart on the
+    shipped IKNet models; see the module docstring).
     """
     return np.array(explain(model, X, background, method, background_weights=background_weights,
                             kernel_samples=kernel_samples, batch_rows=batch_rows).values)
@@ -338,8 +340,8 @@ class TraceExplainer:
         background: (m, 7) reference poses, summarised once to ``size`` rows.
         method: a key of :data:`SHAPLEY_METHODS`.
         size: background rows kept. ``"exact"`` costs ``126 * size + size + 1`` model rows per pose;
-            16 k-means rows stay within 6-8% (sum |error| / sum |phi|) of a 400-row background on
-            the IKNet architectures, 12 rows within 6-11%, 8 rows within 11-14%.
+            on the shipped IKNet models, 16 k-means rows differ from a 400-row background by 13-15%
+            (sum |error| / sum |phi| over 50 fresh poses), 12 rows by 17-19%, 8 rows by 22-23%.
         summary: ``"kmeans"`` or ``"sample"`` (see :func:`summarise_background`); None picks
             ``"kmeans"``, or ``"sample"`` for ``"gradient"``, which needs uniform weights.
         seed: seed or Generator for ``"sample"``.

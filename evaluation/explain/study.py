@@ -13,11 +13,13 @@ Everything is computed after the episodes ran, so tracing never slows an episode
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from tqdm import tqdm
 
 from agents.ik_policy.policy import parse_policy
@@ -26,12 +28,11 @@ from evaluation.config import RunConfig
 from evaluation.explain import plots
 from evaluation.explain.balance import attribution_balance, global_importance, partial_dependence
 from evaluation.explain.shapley import TraceExplainer, explain, published_setup
-from evaluation.results_io import append_rows, read_rows
-from evaluation.runner import EPISODES_FILE, STEPS_FILE
+from evaluation.results_io import append_rows
+from evaluation.schema import SHAP_DIR, STUDY_FILE, TRACE_COLUMNS, TRACES_FILE, read_episodes, read_steps
 from sim.errors import InvalidInputError
 from sim.kinematics import clamp_to_limits, forward_kinematics, sample_joints
 
-SHAP_DIR = "shap"
 BALANCE_MEASURES = ("entropy_overall", "gini_overall", "position_share_overall")
 SAFETY_MEASURES = ("min_clearance_mm", "target_error_mm")
 
@@ -50,26 +51,29 @@ class Correlation:
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho (average ranks for ties); NaN if either side is constant or n < 3."""
-    from scipy.stats import rankdata
-
+    """Spearman's rho (``scipy.stats.spearmanr``, average ranks for ties); NaN if either side is
+    constant or n < 3."""
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    ra, rb = rankdata(a), rankdata(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(stats.spearmanr(a, b).statistic)
 
 
-def bootstrap_spearman(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples: int = 1000) -> tuple[float, float, float]:
-    """(rho, low, high): rho and its percentile bootstrap 95% interval (NaN where undefined)."""
+def bootstrap_spearman(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
+                       resamples: int = 1000) -> tuple[float, float, float]:
+    """(rho, low, high): rho and its paired percentile bootstrap 95% interval (``scipy.stats.bootstrap``).
+
+    The interval is NaN where rho is, and where a resample has no defined rho (a constant side,
+    likely with a handful of episodes): too few episodes for an interval, i.e. inconclusive.
+    """
     rho = spearman(a, b)
     if np.isnan(rho):
         return rho, float("nan"), float("nan")
-    draws = rng.integers(0, len(a), size=(resamples, len(a)))
-    values = np.array([spearman(a[d], b[d]) for d in draws])
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return rho, float("nan"), float("nan")
-    return rho, float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+    with warnings.catch_warnings():  # degenerate resamples give NaN, reported as such
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        interval = stats.bootstrap((a, b), spearman, paired=True, vectorized=False, n_resamples=resamples,
+                                   method="percentile", confidence_level=0.95, rng=rng).confidence_interval
+    return rho, float(interval.low), float(interval.high)
 
 
 def fresh_poses(seed: int, count: int) -> np.ndarray:
@@ -140,12 +144,11 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
 
     # Per-step traces of every IKNet policy episode, from the step log.
     steps_by_episode: dict[tuple[str, int], list[dict[str, str]]] = {}
-    for row in read_rows(Path(config.out_dir) / STEPS_FILE):
+    for row in read_steps(config.out_dir):
         steps_by_episode.setdefault((row["model"], int(row["episode"])), []).append(row)
-    outcomes = {(r["model"], int(r["episode"])): r for r in read_rows(Path(config.out_dir) / EPISODES_FILE)}
+    outcomes = {(r["model"], int(r["episode"])): r for r in read_episodes(config.out_dir)}
     study_rows = []
-    trace_columns = ["model", "episode", "step"] + [f"phi_{f}_joint{j + 1}" for f in ("x", "y", "z", "qx", "qy", "qz", "qw") for j in range(4)]
-    traces_path = out / "traces.csv"
+    traces_path = out / TRACES_FILE
     if traces_path.exists():
         traces_path.unlink()
     for model_name, policies in used.items():
@@ -156,9 +159,9 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
                 rows = steps_by_episode[(policy, episode)]
                 targets = np.array([[float(r[f"target_joints_rad_{j}"]) for j in range(4)] for r in rows])
                 values = tracer.explain(forward_kinematics(clamp_to_limits(targets)))
-                append_rows(traces_path, trace_columns, [
+                append_rows(traces_path, TRACE_COLUMNS, [
                     {"model": policy, "episode": episode, "step": r["step"],
-                     **{trace_columns[3 + k]: v for k, v in enumerate(values[i].reshape(-1))}}
+                     **{TRACE_COLUMNS[3 + k]: v for k, v in enumerate(values[i].reshape(-1))}}
                     for i, r in enumerate(rows)
                 ])
                 if episode == policy_episodes[0]:
@@ -171,8 +174,8 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
                                    **{s: float(outcome[s]) for s in SAFETY_MEASURES}, "collided": outcome["collided"]})
     correlations = _study(study_rows, config.seed)
     if study_rows:
-        (out / "study.csv").unlink(missing_ok=True)
-        append_rows(out / "study.csv", list(study_rows[0]), study_rows)
+        (out / STUDY_FILE).unlink(missing_ok=True)
+        append_rows(out / STUDY_FILE, list(study_rows[0]), study_rows)
         figures.append(_plot_study(study_rows, out / "safety_vs_balance.png"))
     return {
         "method": "exact interventional Shapley values; published setup (20 explained, 50 background poses) "
