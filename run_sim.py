@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"built-in scenario name or .toml scene file (default: {DEFAULT_SCENARIO})")
     parser.add_argument("--models", default=None,
                         help=f"comma-separated policies (default: {','.join(DEFAULT_POLICIES)}: a network on the "
-                             "naive straight path, with obstacle-aware planning, also behind the safety layer, and exact "
-                             "IK with both)")
+                             "naive straight path, with obstacle-aware planning, also behind the safety layer, "
+                             "and exact IK with both)")
     parser.add_argument("--episodes", type=_at_least(1), default=DEFAULT_EPISODES,
-                        help=f"episodes per policy; episode k uses the same scene for every policy (default: {DEFAULT_EPISODES})")
+                        help="episodes per policy; episode k uses the same scene for every policy "
+                             f"(default: {DEFAULT_EPISODES})")
     parser.add_argument("--seed", type=int, default=0, help="base seed; episode k is seeded seed + k (default: 0)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default: results/<scenario>-<timestamp>)")
@@ -142,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     from evaluation.pipeline import run_pipeline
     from sim.errors import ProjectError
 
-    print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x {len(config.policies)} policies "
-          f"| output {config.out_dir}", flush=True)
+    print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x "
+          f"{len(config.policies)} policies | output {config.out_dir}", flush=True)
     try:
         report = run_pipeline(config)
     except ProjectError as error:

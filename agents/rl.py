@@ -1,4 +1,4 @@
-"""Compatibility shim: the shipped ``assets/rl/sac_single.zip`` pickled ``agents.rl.GoalFeatures``; keep that name loading."""
+"""Shim: the shipped ``assets/rl/sac_single.zip`` pickled ``agents.rl.GoalFeatures``; that name keeps loading."""
 
 from typing import Any
 

@@ -21,7 +21,9 @@ DEFAULT_SCENARIO = "cluttered"
 #: The first run tells a story: a network on the naive straight path, the same network with
 #: obstacle-aware planning, then also behind the clearance safety layer, and exact (analytic) IK
 #: with planning and the safety layer.
-DEFAULT_POLICIES: tuple[str, ...] = ("iknet:improved+straight", "iknet:improved", "iknet:improved+safe", "analytic+safe")
+DEFAULT_POLICIES: tuple[str, ...] = (
+    "iknet:improved+straight", "iknet:improved", "iknet:improved+safe", "analytic+safe",
+)
 #: Enough episodes for the default policies' contact rates to differ (cluttered, seed 0).
 DEFAULT_EPISODES = 20
 DEFAULT_MAX_STEPS = 150

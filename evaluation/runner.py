@@ -24,7 +24,15 @@ import numpy as np
 from evaluation.config import RunConfig
 from evaluation.metrics import EpisodeLog, StepRecord
 from evaluation.results_io import append_rows, filter_csv
-from evaluation.schema import EPISODE_COLUMNS, EPISODES_FILE, KEY_COLUMNS, RUN_FILE, STEP_COLUMNS, STEPS_FILE, read_episodes
+from evaluation.schema import (
+    EPISODE_COLUMNS,
+    EPISODES_FILE,
+    KEY_COLUMNS,
+    RUN_FILE,
+    STEP_COLUMNS,
+    STEPS_FILE,
+    read_episodes,
+)
 from sim.errors import InvalidInputError
 from sim.kinematics import forward_kinematics
 
@@ -74,8 +82,9 @@ class EpisodeWorker:
             observer: Any = None) -> EpisodeResult:
         """Run one episode to its end and summarise it.
 
-        ``observer(step, env, record)``, if given, is called after the reset (``step=-1``,
-        ``record=None``) and after every control step, e.g. to record video frames.
+        ``observer(step, env, record)``, if given, is called after the reset (``step=-1``, a
+        :class:`StepRecord` of the start state at time 0, its target the start joints) and after
+        every control step, e.g. to record video frames.
 
         The episode runs with one torch thread (the caller's setting is restored after): its
         per-step inference on a handful of poses gains nothing from more threads, and extra
@@ -107,7 +116,7 @@ class EpisodeWorker:
         policy.reset(PolicyContext.from_env(base))
         log = EpisodeLog(control_dt_s=base.control_period_s)
         if observer is not None:
-            observer(-1, base, None)
+            observer(-1, base, _record(-1, base, base.joint_positions(), info, 0.0))
         settle = 0
         for step in range(max_steps):
             ik_before = policy.ik_seconds

@@ -42,7 +42,7 @@ def summarise_rows(rows: list[dict[str, str]]) -> list[PolicySummary]:
     for policy in order:
         mine = [row for row in rows if row["model"] == policy]
 
-        def column(name: str) -> np.ndarray:
+        def column(name: str, mine: list[dict[str, str]] = mine) -> np.ndarray:
             return np.array([float(row[name]) for row in mine])
 
         summaries.append(PolicySummary(

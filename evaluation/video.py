@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,8 +25,11 @@ from tqdm import tqdm
 
 from evaluation.config import RunConfig
 from evaluation.explain.core import FEATURE_NAMES
+from evaluation.metrics import StepRecord
 from evaluation.runner import EpisodeWorker
 from evaluation.schema import VIDEOS_DIR
+from sim.camera import CAMERA_PRESETS
+from sim.kinematics import clamp_to_limits, forward_kinematics
 
 _RED, _GREEN, _WHITE, _BLACK = (220, 40, 40), (40, 170, 70), (255, 255, 255), (20, 20, 20)
 
@@ -42,11 +45,14 @@ def _font(size: int) -> ImageFont.ImageFont:
 class FrameRecorder:
     """An episode observer (see ``EpisodeWorker.run``) that renders frames at ``fps``.
 
+    Every frame, the first (the start state) included, carries the overlay: policy, step and
+    time, goal error (mm) and clearance (mm, red under ``margin_m``), and a red border on contact.
+
     Args:
         policy: shown in the overlay.
-        width, height: frame size (pixels).
+        width, height: frame size (pixels; the attribution panel adds :data:`PANEL_WIDTH`).
         fps: frames per second of simulated time.
-        camera: a ``sim.world`` camera preset name; ``"orbit"`` turns 20 degrees per second.
+        camera: a ``sim.camera.CAMERA_PRESETS`` name; ``"orbit"`` turns 20 degrees per second.
         margin_m: clearance under which the clearance overlay turns red.
         explain: optional ``(joints-target pose (7,)) -> (7, 4)`` attributions for the panel.
     """
@@ -62,62 +68,61 @@ class FrameRecorder:
     _path: list[np.ndarray] = field(default_factory=list)
     _next_time: float = 0.0
 
-    def __call__(self, step: int, env: Any, record: Any) -> None:
-        from sim.kinematics import forward_kinematics
-
-        time_s = 0.0 if record is None else record.time_s
+    def __call__(self, step: int, env: Any, record: StepRecord) -> None:
         self._path.append(forward_kinematics(env.joint_positions(), validate=False)[:3])
-        if record is not None and time_s + 1e-9 < self._next_time:
+        if record.time_s + 1e-9 < self._next_time:
             return
-        self._next_time = time_s + 1.0 / self.fps
-        self.frames.append(self.render(env, record, time_s))
+        self._next_time = record.time_s + 1.0 / self.fps
+        self.frames.append(self.render(env, record))
 
-    def render(self, env: Any, record: Any, time_s: float) -> np.ndarray:
-        from sim.camera import CAMERA_PRESETS
-
+    def render(self, env: Any, record: StepRecord) -> np.ndarray:
+        """The (height, width [+ panel], 3) uint8 frame of ``env``'s current state with its overlay."""
         camera = CAMERA_PRESETS[self.camera]
         if self.camera == "orbit":
-            camera = camera.orbit(20.0 * time_s)
+            camera = camera.orbit(20.0 * record.time_s)
         world = env.world
-        frame = world.render(self.width, self.height, camera)
-        image = Image.fromarray(frame)
-        draw = ImageDraw.Draw(image)
+        image = Image.fromarray(world.render(self.width, self.height, camera))
+        draw = ImageDraw.Draw(image, "RGBA")
         path = world.project(np.array(self._path), self.width, self.height, camera)
         if len(path) > 1:
             draw.line([tuple(p) for p in path], fill=(30, 110, 230), width=2)
         goal = world.project(np.asarray(env.goal_pose[:3]), self.width, self.height, camera)[0]
         draw.ellipse([goal[0] - 6, goal[1] - 6, goal[0] + 6, goal[1] + 6], outline=_GREEN, width=2)
         self._overlay(draw, record)
-        if record is not None and record.contact_count > 0:
+        if record.contact_count > 0:
             draw.rectangle([0, 0, self.width - 1, self.height - 1], outline=_RED, width=8)
         if self.explain is not None:
-            target = record.target_joints_rad if record is not None else env.joint_positions()
-            from sim.kinematics import clamp_to_limits, forward_kinematics
-
-            pose = forward_kinematics(clamp_to_limits(np.asarray(target)))
+            pose = forward_kinematics(clamp_to_limits(np.asarray(record.target_joints_rad)))
             image = _with_panel(image, self.explain(pose))
         return np.asarray(image)
 
-    def _overlay(self, draw: ImageDraw.ImageDraw, record: Any) -> None:
-        font = _font(max(12, self.height // 30))
-        lines = [(self.policy, _WHITE)]
-        if record is not None:
-            clearance_mm = 1e3 * record.min_clearance_m
-            lines += [
-                (f"step {record.step + 1}  t={record.time_s:.2f}s", _WHITE),
-                (f"goal error {1e3 * record.target_error_m:.1f} mm", _WHITE),
-                (f"clearance {clearance_mm:.1f} mm", _RED if record.min_clearance_m < self.margin_m else _WHITE),
-            ]
-            if record.collided:
-                lines.append(("CONTACT", _RED))
-        line_height = max(14, self.height // 26)
-        draw.rectangle([4, 4, 4 + self.width // 3, 8 + line_height * len(lines)], fill=(0, 0, 0, 140))
+    def _overlay(self, draw: ImageDraw.ImageDraw, record: StepRecord) -> None:
+        font = _font(max(14, self.height // 28))
+        clearance = ("clearance: no obstacle" if not math.isfinite(record.min_clearance_m)
+                     else f"clearance {1e3 * record.min_clearance_m:.1f} mm")
+        lines = [
+            (self.policy, _WHITE),
+            (f"step {record.step + 1}  t={record.time_s:.2f} s", _WHITE),
+            (f"goal error {1e3 * record.target_error_m:.1f} mm", _WHITE),
+            (clearance, _RED if record.min_clearance_m < self.margin_m else _WHITE),
+        ]
+        if record.collided:
+            lines.append(("CONTACT", _RED))
+        line_height = font.size + 4 if hasattr(font, "size") else max(16, self.height // 24)
+        width = max(draw.textlength(text, font=font) for text, _ in lines)
+        draw.rectangle([4, 4, 16 + width, 10 + line_height * len(lines)], fill=(0, 0, 0, 170))
         for i, (text, colour) in enumerate(lines):
-            draw.text((10, 6 + i * line_height), text, fill=colour, font=font)
+            draw.text((10, 7 + i * line_height), text, fill=colour, font=font)
 
 
-def attribution_panel(phi: np.ndarray, height: int, width: int = 224) -> Image.Image:
-    """A panel (height x width) of one bar chart per joint over the 7 pose features.
+#: Width (pixels) of the attribution panel beside a frame.
+PANEL_WIDTH = 224
+#: Bar colours of the attribution panel: a feature that raises the joint angle, one that lowers it.
+_RAISES, _LOWERS = (40, 110, 200), _RED
+
+
+def attribution_panel(phi: np.ndarray, height: int, width: int = PANEL_WIDTH) -> Image.Image:
+    """A panel (height x width) of one bar chart per joint over the 7 pose features, with a colour key.
 
     Args:
         phi: (7, 4) attributions of the joints (columns) to the features (rows), radians.
@@ -126,19 +131,28 @@ def attribution_panel(phi: np.ndarray, height: int, width: int = 224) -> Image.I
     panel = Image.new("RGB", (width, height), (250, 250, 250))
     draw = ImageDraw.Draw(panel)
     font = _font(11)
-    block = height // 4
+    key_height = 18
+    block = (height - key_height) // 4
     for joint in range(4):
         top = joint * block
-        draw.text((6, top + 3), f"joint{joint + 1}  (max {np.abs(phi[:, joint]).max():.2f} rad)", fill=_BLACK, font=font)
+        heading = f"joint{joint + 1}  (max {np.abs(phi[:, joint]).max():.2f} rad)"
+        draw.text((6, top + 3), heading, fill=_BLACK, font=font)
         scale = np.abs(phi[:, joint]).max() or 1.0
         centre = width // 2 + 10
         for feature in range(7):
             y = top + 20 + feature * ((block - 26) / 7)
             length = (width // 2 - 22) * phi[feature, joint] / scale
             draw.text((4, y - 2), FEATURE_NAMES[feature], fill=_BLACK, font=font)
-            colour = (40, 110, 200) if length >= 0 else _RED
-            draw.rectangle([min(centre, centre + length), y, max(centre, centre + length), y + (block - 30) / 7 - 1], fill=colour)
+            colour = _RAISES if length >= 0 else _LOWERS
+            bar_height = (block - 30) / 7 - 1
+            draw.rectangle([min(centre, centre + length), y, max(centre, centre + length), y + bar_height], fill=colour)
         draw.line([centre, top + 18, centre, top + block - 4], fill=(120, 120, 120))
+    key_top = height - key_height + 4
+    x = 6
+    for colour, text in ((_RAISES, "raises the joint"), (_LOWERS, "lowers it")):
+        draw.rectangle([x, key_top, x + 10, key_top + 10], fill=colour)
+        draw.text((x + 14, key_top - 1), text, fill=_BLACK, font=font)
+        x += 18 + int(draw.textlength(text, font=font)) + 10
     return panel
 
 
@@ -151,28 +165,30 @@ def _with_panel(image: Image.Image, phi: np.ndarray) -> Image.Image:
 
 
 def comparison_grid(videos: Sequence[Sequence[np.ndarray]], titles: Sequence[str], *, columns: int | None = None,
-                    scale: int = 2) -> list[np.ndarray]:
+                    scale: int = 1) -> list[np.ndarray]:
     """Tile synchronised frame lists into one titled grid per time step.
 
-    Shorter lists hold their last frame. Tiles are downscaled by ``scale``.
+    Shorter lists hold their last frame. Tiles are downscaled by ``scale`` (1: full size, which
+    keeps the 640-pixel frames of :class:`VideoSettings` readable); ``columns`` defaults to a
+    near-square grid.
     """
     if not videos:
         return []
-    columns = columns or min(3, len(videos))
+    columns = columns or math.ceil(math.sqrt(len(videos)))
     rows = math.ceil(len(videos) / columns)
     length = max(len(v) for v in videos)
     tile_h, tile_w = videos[0][0].shape[0] // scale, videos[0][0].shape[1] // scale
     title_h = 22
-    font = _font(14)
+    font = _font(16)
     grid = []
     for t in range(length):
         canvas = Image.new("RGB", (columns * tile_w, rows * (tile_h + title_h)), _WHITE)
         draw = ImageDraw.Draw(canvas)
-        for i, (frames, title) in enumerate(zip(videos, titles)):
+        for i, (frames, title) in enumerate(zip(videos, titles, strict=True)):
             frame = frames[min(t, len(frames) - 1)][::scale, ::scale][:tile_h, :tile_w]
             x, y = (i % columns) * tile_w, (i // columns) * (tile_h + title_h)
             canvas.paste(Image.fromarray(np.ascontiguousarray(frame)), (x, y + title_h))
-            draw.text((x + 6, y + 3), title, fill=_BLACK, font=font)
+            draw.text((x + 6, y + 2), title, fill=_BLACK, font=font)
         grid.append(np.asarray(canvas))
     return grid
 
@@ -221,7 +237,8 @@ class VideoSettings:
 
     Attributes:
         fps: frames per second of simulated time (also the playback rate).
-        width, height: frame size of one policy's video (pixels); the comparison grid tiles these.
+        width, height: frame size of one policy's video (pixels); the comparison grid tiles these at
+            full size, so keep the width at 480 or more for readable tiles.
     """
 
     fps: float = 10.0
@@ -303,10 +320,10 @@ def record_run_videos(config: RunConfig, *, settings: VideoSettings = VideoSetti
         if config.workers > 1 and len(jobs) > 1:
             executor = ProcessPoolExecutor(max_workers=min(config.workers, len(jobs)), mp_context=get_context("spawn"),
                                            initializer=_start_video_worker)
-            results = executor.map(_record_episode, *zip(*arguments))
+            results = executor.map(_record_episode, *zip(*arguments, strict=True))
         else:
             results = (_record_episode(*job) for job in arguments)
-        for (episode, policy, _), (written, recorded) in zip(jobs, results):
+        for (episode, policy, _), (written, recorded) in zip(jobs, results, strict=True):
             frames[episode, policy] = recorded
             per_episode.append(str(written.relative_to(out_dir)))
             bar.update(1)

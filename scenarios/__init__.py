@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from scenarios.catalogue import BUILTIN_SCENARIOS
+from scenarios.toml_format import load_scenario_file, scenario_from_dict, scenario_to_toml
 from sim.errors import UnknownNameError
 from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
 from sim.scene import Motion, Obstacle, Scene
-
-from scenarios.catalogue import BUILTIN_SCENARIOS
-from scenarios.toml_format import load_scenario_file, scenario_from_dict, scenario_to_toml
 
 #: Folder of the example scenario files shipped with the package.
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"

@@ -8,11 +8,10 @@ joint-space path from start to goal, so the naive path is blocked in most episod
 
 from __future__ import annotations
 
-from sim.kinematics import HOME_CONFIGURATION
-from sim.scene import OBSTACLE_KINDS
-from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
-
 from scenarios.benchmark_scenes import BENCHMARK_SCENES
+from sim.kinematics import HOME_CONFIGURATION
+from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
+from sim.scene import OBSTACLE_KINDS
 
 _HOME = tuple(float(v) for v in HOME_CONFIGURATION)
 #: Obstacle centres: in front of and beside the robot, away from the base, within reach.

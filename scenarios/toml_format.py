@@ -130,7 +130,8 @@ def _convert(value: Any, annotation: Any, where: str, source: str) -> Any:
             return tuple(_convert(item, args[0], f"{where}[{i}]", source) for i, item in enumerate(value))
         if len(value) != len(args):
             raise fail(f"an array of {len(args)} values")
-        return tuple(_convert(item, arg, f"{where}[{i}]", source) for i, (item, arg) in enumerate(zip(value, args)))
+        pairs = enumerate(zip(value, args, strict=True))
+        return tuple(_convert(item, arg, f"{where}[{i}]", source) for i, (item, arg) in pairs)
     raise SceneFileError(f"{source}: field {where!r}: unsupported type {annotation}")  # pragma: no cover
 
 

@@ -41,7 +41,8 @@ def test_small_run_writes_the_results_folder(tmp_path):
     rows = episodes(out)
     assert len(rows) == 4
     assert list(rows[0])[: len(DESIGN_COLUMNS)] == DESIGN_COLUMNS
-    assert {(r["model"], r["episode"]) for r in rows} == {(m, e) for m in ("analytic", "analytic+straight") for e in "01"}
+    expected = {(m, e) for m in ("analytic", "analytic+straight") for e in "01"}
+    assert {(r["model"], r["episode"]) for r in rows} == expected
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["policies"]) == {"analytic", "analytic+straight"}
     assert summary["run"]["seed"] == 3
@@ -66,7 +67,8 @@ def test_small_run_writes_the_results_folder(tmp_path):
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     result = run_sim(*args, "--out", str(tmp_path / "out"), timeout=120)
     assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("usage:") and not line.startswith("  ")]
+    lines = [line for line in result.stderr.splitlines()
+             if line.strip() and not line.startswith("usage:") and not line.startswith("  ")]
     assert len(lines) == 1, result.stderr
     assert message in lines[0]
     assert "Traceback" not in result.stderr

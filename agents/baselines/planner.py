@@ -13,7 +13,8 @@ answer, clamped to the joint limits). The path is finally timed rest-to-rest per
 trapezoidal profile in the Chebyshev arc length, so no joint exceeds ``speed_fraction`` of the
 joint velocity limit nor ``max_acceleration_rad_s2``.
 
-Policy names (see :func:`agents.baselines.planner_policy.parse_planner_name`): ``ompl:PLANNER[:GOAL_SOLVER]``, e.g. ``ompl:rrtconnect``,
+Policy names (see :func:`agents.baselines.planner_policy.parse_planner_name`): ``ompl:PLANNER[:GOAL_SOLVER]``,
+e.g. ``ompl:rrtconnect``,
 ``ompl:rrtstar``, ``ompl:rrtconnect:iknet:improved``. OMPL is an optional dependency (extra
 ``plan``); without it every entry point raises :class:`~sim.errors.DependencyNotInstalled`.
 
@@ -29,6 +30,7 @@ import math
 import time
 import zlib
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -222,8 +224,10 @@ class JointSpacePlanner:
         info.setMotionValidator(validator)
         info.setup()
 
+        allocate = info.allocState
+
         def state(q: np.ndarray) -> Any:
-            allocated = info.allocState()
+            allocated = allocate()
             allocated[0:4] = [float(v) for v in q]
             return allocated
 
@@ -277,7 +281,8 @@ class JointSpacePlanner:
         self._loaded = key
         world.clear_obstacles()
         quaternions = Rotation.from_matrix(obstacles.rotations).as_quat() if len(obstacles) else np.zeros((0, 4))
-        for index, (kind, position, size) in enumerate(zip(obstacles.kinds, obstacles.positions, obstacles.sizes)):
+        placed = zip(obstacles.kinds, obstacles.positions, obstacles.sizes, strict=True)
+        for index, (kind, position, size) in enumerate(placed):
             name = _KIND_NAMES[int(kind)]
             world.add_obstacle(f"obstacle{index}", name, size[:SIZE_LENGTHS[name]], position, quaternions[index])
         return world
@@ -288,7 +293,7 @@ class JointSpacePlanner:
             self._world.close()
             self._world = None
 
-    def __enter__(self) -> "JointSpacePlanner":
+    def __enter__(self) -> JointSpacePlanner:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -313,7 +318,7 @@ def time_parameterise(waypoints: np.ndarray, control_dt_s: float, max_velocity_r
     velocity, acceleration = max_velocity_rad_s, max_acceleration_rad_s2
     samples = [waypoints[:1]]
     carry_s = 0.0  # time already elapsed into the next segment at its first sample
-    for a, b in zip(waypoints[:-1], waypoints[1:]):
+    for a, b in pairwise(waypoints):
         length = float(np.max(np.abs(b - a)))
         if length <= 1e-12:
             continue

@@ -69,7 +69,7 @@ def validate_name(name: str) -> None:
     check_solver_checkpoint(spec.goal_solver.split(":", 1)[1] if spec.goal_solver.startswith("iknet:") else None)
 
 
-def make_planner_policy(name: str, *, config: JointSpacePlannerConfig | None = None) -> "PlannerPolicy":
+def make_planner_policy(name: str, *, config: JointSpacePlannerConfig | None = None) -> PlannerPolicy:
     """The policy ``name`` describes (see :func:`parse_planner_name`); ``config`` overrides the
     default :class:`JointSpacePlannerConfig` (its ``planner`` field is set from the name)."""
     validate_name(name)
@@ -89,7 +89,8 @@ class PlannerPolicy:
         replan_every: control steps between checks in dynamic scenes.
     """
 
-    def __init__(self, spec: PlannerSpec, *, config: JointSpacePlannerConfig = JointSpacePlannerConfig(), replan_every: int = 5) -> None:
+    def __init__(self, spec: PlannerSpec, *, config: JointSpacePlannerConfig = JointSpacePlannerConfig(),
+                 replan_every: int = 5) -> None:
         self.spec = spec
         self.name = spec.name
         self.planner = JointSpacePlanner(replace(config, planner=spec.planner))
@@ -117,7 +118,9 @@ class PlannerPolicy:
             return solutions.joints[solutions.valid]
         raw = self.solver.solve(goal_pose[None], seed_q=seed_q)[0]  # the solver times itself
         self._limit_violations += int(np.any((raw < JOINT_LIMITS[:, 0]) | (raw > JOINT_LIMITS[:, 1])))
-        return np.clip(raw, JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])[None] if np.all(np.isfinite(raw)) else np.zeros((0, 4))
+        if not np.all(np.isfinite(raw)):
+            return np.zeros((0, 4))
+        return np.clip(raw, JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])[None]
 
     def reset(self, context: PolicyContext) -> None:
         """Compute goal joints and plan from ``context.start_q``."""

@@ -15,7 +15,9 @@ Train (one CPU thread, progress bar; writes ``PATH.zip``, the training curve ``P
 goal features, tau 0.05, batch 128; most of a training step's time is SAC's gradient step) came
 from::
 
-    python -m agents.baselines.rl train --algorithm sac --scenario single --steps 400000 --reward-type sparse --collision-penalty 2 --goal-features --tau 0.05 --batch-size 128 --eval-every 10000 --eval-episodes 30 --time-limit-min 58 --out assets/rl/sac_single
+    python -m agents.baselines.rl train --algorithm sac --scenario single --steps 400000 \
+        --reward-type sparse --collision-penalty 2 --goal-features --tau 0.05 --batch-size 128 \
+        --eval-every 10000 --eval-episodes 30 --time-limit-min 58 --out assets/rl/sac_single
 
 The defaults are that configuration; the earlier dense-reward setup (``--reward-type dense
 --no-goal-features --tau 0.005 --collision-penalty 1``) reached 13% success after 120k steps.
@@ -384,9 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             config = TrainConfig(
                 algorithm=args.algorithm, scenario=args.scenario, total_steps=args.steps, seed=args.seed,
-                max_episode_steps=args.max_episode_steps, reward_type=args.reward_type, action_mode=args.action_mode, her=args.her,
+                max_episode_steps=args.max_episode_steps, reward_type=args.reward_type, action_mode=args.action_mode,
+                her=args.her,
                 net_arch=tuple(args.net_arch), batch_size=args.batch_size, learning_rate=args.learning_rate,
-                gamma=args.gamma, collision_penalty=args.collision_penalty, tau=args.tau, learning_starts=args.learning_starts, train_freq=args.train_freq,
+                gamma=args.gamma, collision_penalty=args.collision_penalty, tau=args.tau,
+                learning_starts=args.learning_starts, train_freq=args.train_freq,
                 gradient_steps=args.gradient_steps, her_goals=args.her_goals, her_collisions=args.her_collisions,
                 goal_features=args.goal_features,
                 eval_every=args.eval_every, eval_episodes=args.eval_episodes, threads=args.threads,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 GOAL_SIZE = 7  #: a pose: [x, y, z, qx, qy, qz, qw]
 #: The info keys the training env keeps (see :class:`SlimInfo`).
 TRAINING_INFO_KEYS: tuple[str, ...] = ("is_success", "collided", "target_error_m", "orientation_error_rad")
@@ -19,7 +18,7 @@ class _StoredInfo(dict):
     """A step's info as HER stores it: never modified after the step, so ``copy.deepcopy`` (which
     HER's ``copy_info_dict`` applies to every sampled info, ~20 us per plain dict) returns it as is."""
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "_StoredInfo":
+    def __deepcopy__(self, memo: dict[int, Any]) -> _StoredInfo:
         return self
 
 
@@ -32,7 +31,8 @@ def slim_info_wrapper() -> Any:
 
         def step(self, action: Any) -> Any:
             observation, reward, terminated, truncated, info = self.env.step(action)
-            return observation, reward, terminated, truncated, _StoredInfo({key: info[key] for key in TRAINING_INFO_KEYS})
+            slim = _StoredInfo({key: info[key] for key in TRAINING_INFO_KEYS})
+            return observation, reward, terminated, truncated, slim
 
     return SlimInfo
 
@@ -63,7 +63,8 @@ def goal_features_class() -> Any:
                 available = (total - ROBOT_FEATURES) // OBSTACLE_FEATURES
                 slots = available if obstacle_slots is None else min(int(obstacle_slots), available)
                 goal_copy_start = ROBOT_FEATURES - GOAL_SIZE  # the goal pose closes the robot features
-                keep = list(range(goal_copy_start)) + list(range(ROBOT_FEATURES, ROBOT_FEATURES + OBSTACLE_FEATURES * slots))
+                obstacle_end = ROBOT_FEATURES + OBSTACLE_FEATURES * slots
+                keep = list(range(goal_copy_start)) + list(range(ROBOT_FEATURES, obstacle_end))
                 super().__init__(observation_space, features_dim=len(keep) + 3 * GOAL_SIZE)
                 self.register_buffer("keep", torch.tensor(keep, dtype=torch.long), persistent=False)
                 self.register_buffer("scale", torch.tensor([position_scale] * 3 + [quaternion_scale] * 4),

@@ -45,7 +45,7 @@ def validate_name(name: str) -> None:
         raise CheckpointError(f"RL agent {str(path)!r} does not exist")
 
 
-def make_rl_policy(name: str) -> "RLPolicy":
+def make_rl_policy(name: str) -> RLPolicy:
     """The policy ``rl:ALGORITHM:PATH`` names (see :class:`RLPolicy`)."""
     validate_name(name)
     algorithm, path = parse_rl_name(name)

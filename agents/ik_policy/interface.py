@@ -15,7 +15,6 @@ import numpy as np
 
 from sim.collision import ObstacleSet
 
-
 #: What :meth:`Policy.episode_info` may report: IK calls, planning time (ms), how the plan was chosen,
 #: and ``limit_violations``: IK answers (raw, before clamping) outside the joint limits.
 EPISODE_INFO_KEYS: tuple[str, ...] = ("ik_calls", "plan_time_ms", "planner_candidate", "limit_violations")
@@ -38,7 +37,7 @@ class PolicyContext:
     joints_from_observation: Callable[[Any], np.ndarray] | None = None
 
     @staticmethod
-    def from_env(env: Any) -> "PolicyContext":
+    def from_env(env: Any) -> PolicyContext:
         """The context of the current episode of an ``ObstacleReachEnv`` (pass ``env.unwrapped``)."""
         scene = env.scene
         return PolicyContext(

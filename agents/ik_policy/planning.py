@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -80,7 +81,7 @@ def cartesian_path(start_pose: np.ndarray, goal_pose: np.ndarray, count: int,
 def densify(joints: np.ndarray, max_step_rad: float) -> np.ndarray:
     """Linear joint-space interpolation of (W, 4) waypoints so no joint moves more than ``max_step_rad``."""
     pieces = [joints[:1]]
-    for a, b in zip(joints[:-1], joints[1:]):
+    for a, b in pairwise(joints):
         steps = max(1, int(math.ceil(np.max(np.abs(b - a)) / max_step_rad)))
         pieces.append(a + np.linspace(0.0, 1.0, steps + 1)[1:, None] * (b - a))
     return np.concatenate(pieces)
@@ -99,7 +100,8 @@ def _candidates(config: CartesianPlannerConfig) -> list[tuple[str, dict]]:
     if not config.straight_only:
         for lift in config.lifts_m:
             for radial in config.radial_offsets_m:
-                found.append((f"arc lift={lift:.2f} radial={radial:+.2f}", {"arc": True, "lift_m": lift, "radial_m": radial}))
+                options = {"arc": True, "lift_m": lift, "radial_m": radial}
+                found.append((f"arc lift={lift:.2f} radial={radial:+.2f}", options))
     return found
 
 
@@ -135,7 +137,8 @@ def plan_path(start_q: np.ndarray, goal_pose: np.ndarray, obstacles: ObstacleSet
             break  # nothing is shorter than the straight path that keeps the margin
     if best is None:  # the solver answered no waypoint at all: stay put
         joints = start_q[None, :].copy()
-        return PlannedPath(joints, np.asarray(goal_pose)[None, :], "none", float(configuration_clearance(joints, obstacles)[0]),
+        clearance = float(configuration_clearance(joints, obstacles)[0])
+        return PlannedPath(joints, np.asarray(goal_pose)[None, :], "none", clearance,
                            len(candidates), 0, config.waypoints - 1)
     return best[1]
 

@@ -1,7 +1,8 @@
 """The IK policies and their names.
 
 A policy is reset on a scene and then asked, once per control step, for the four joint targets
-(rad) (the interface: :mod:`agents.ik_policy.interface`). The IK policies plan a Cartesian path to the goal (obstacle-aware, or straight), turn its
+(rad) (the interface: :mod:`agents.ik_policy.interface`). The IK policies plan a Cartesian path to
+the goal (obstacle-aware, or straight), turn its
 waypoints into joints with an IK solver, and follow the joint path no faster than the joint
 velocity limit allows; the optional safety layer refines every commanded target to keep a
 clearance margin. Dynamic scenes are replanned every few steps.

@@ -75,7 +75,8 @@ class IKAccuracy:
             self.orientation_error_deg_median, self.within_1mm_pct, self.within_5mm_pct, self.out_of_limits_pct,
             self.failed_pct,
         )
-        return "| " + " | ".join(fmt.format(value) for (_, fmt), value in zip(_TABLE_COLUMNS, values)) + " |"
+        cells = (fmt.format(value) for (_, fmt), value in zip(_TABLE_COLUMNS, values, strict=True))
+        return "| " + " | ".join(cells) + " |"
 
 
 def _wrapped_abs(delta: np.ndarray) -> np.ndarray:

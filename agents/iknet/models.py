@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ class FocusedBody(nn.Module):
 def _original() -> nn.Module:
     sizes = (7, 400, 300, 200, 100, 50)
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in pairwise(sizes):
         layers += _hidden_layer(n_in, n_out, 0.1)
     return nn.Sequential(*layers, nn.Linear(50, 4))
 

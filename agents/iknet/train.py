@@ -35,16 +35,16 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 import numpy as np
 import torch
 
+from agents.iknet.checkpoint import save_checkpoint
 from agents.iknet.dataset import DatasetSplits, PoseJointSet, make_splits
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers
-from agents.iknet.checkpoint import save_checkpoint
 from agents.iknet.models import MODEL_NAMES, IKNet, build_model, count_parameters
 from agents.iknet.refine import refine
 from sim.errors import InvalidInputError, ProjectError, UnknownNameError
@@ -159,7 +159,7 @@ def _evaluate(model: IKNet, poses: torch.Tensor, joints: torch.Tensor, config: T
     model.eval()
     total, errors = 0.0, []
     with torch.no_grad():
-        for pose_chunk, joint_chunk in zip(poses.split(_EVAL_BATCH), joints.split(_EVAL_BATCH)):
+        for pose_chunk, joint_chunk in zip(poses.split(_EVAL_BATCH), joints.split(_EVAL_BATCH), strict=True):
             predicted = model(pose_chunk)
             total += float(combined_loss(predicted, joint_chunk, pose_chunk, config)) * len(pose_chunk)
             reached = forward_kinematics(predicted, validate=False)[:, :3]
@@ -348,7 +348,8 @@ def run(argv: Sequence[str]) -> Path:
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        return _train_and_ship(args, config, out, manifest, " ".join(["python -m agents.iknet.train", shlex.join(argv)]))
+        command = " ".join(["python -m agents.iknet.train", shlex.join(argv)])
+        return _train_and_ship(args, config, out, manifest, command)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -379,7 +380,7 @@ def _train_and_ship(args: argparse.Namespace, config: TrainConfig, out: Path, ma
         "validation_loss": {"initial": result.initial_validation_loss, "best": result.best_validation_loss},
         "command": command,
         "torch_version": str(torch.__version__),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(result.model, out, metadata=entry)
     if args.write_manifest:

@@ -134,7 +134,7 @@ class AttributionBalance:
             "orientation_share": (self.orientation_share, self.orientation_share_overall),
         }
         return {
-            metric: {**dict(zip(self.joint_names, map(float, per_joint))), "overall": float(overall)}
+            metric: {**dict(zip(self.joint_names, map(float, per_joint), strict=True)), "overall": float(overall)}
             for metric, (per_joint, overall) in table.items()
         }
 

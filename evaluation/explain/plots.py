@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation.explain.core import FEATURE_NAMES, NUM_FEATURES
 from evaluation.explain.balance import AttributionBalance, PartialDependence, check_attributions
+from evaluation.explain.core import FEATURE_NAMES, NUM_FEATURES
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT_NAMES
 
@@ -84,7 +84,7 @@ def plot_importance_comparison(importances: Mapping[str, Any], path: str | Path)
     figure = Figure(figsize=(3.2 * len(tables) + 1.0, 4.2), layout="constrained")
     axes_list = np.atleast_1d(figure.subplots(1, len(tables), sharey=True))
     image = None
-    for axes, (name, table) in zip(axes_list, tables.items()):
+    for axes, (name, table) in zip(axes_list, tables.items(), strict=True):
         image = _draw_heatmap(axes, table, vmax, name)
     figure.colorbar(image, ax=list(axes_list), label="mean |phi| (rad)")
     return _save(figure, path)
@@ -113,11 +113,11 @@ def plot_local_explanation(values: Any, path: str | Path, *, base_values: Any, p
         pose = np.asarray(pose, dtype=np.float64)
         if pose.shape != (NUM_FEATURES,):
             raise InvalidInputError(f"pose must have shape (7,), got {pose.shape}")
-        labels = [f"{name} = {value:+.3f}" for name, value in zip(FEATURE_NAMES, pose)]
+        labels = [f"{name} = {value:+.3f}" for name, value in zip(FEATURE_NAMES, pose, strict=True)]
     figure = Figure(figsize=(3.6 * phi.shape[1], 3.6), layout="constrained")
     figure.suptitle(title)
     for joint, (axes, name) in enumerate(zip(np.atleast_1d(figure.subplots(1, phi.shape[1])),
-                                              _joint_names(phi.shape[1]))):
+                                              _joint_names(phi.shape[1]), strict=True)):
         order = np.argsort(-np.abs(phi[:, joint]))
         starts = base[joint] + np.concatenate([[0.0], np.cumsum(phi[order, joint])[:-1]])
         colours = [_POSITIVE if phi[i, joint] >= 0 else _NEGATIVE for i in order]
@@ -192,7 +192,7 @@ def plot_attribution_trace(values: Any, path: str | Path, *, times_s: Sequence[f
     figure = Figure(figsize=(7.5, 1.8 * outputs + 0.8), layout="constrained")
     figure.suptitle(title)
     axes_list = np.atleast_1d(figure.subplots(outputs, 1, sharex=True))
-    for joint, (axes, name) in enumerate(zip(axes_list, _joint_names(outputs))):
+    for joint, (axes, name) in enumerate(zip(axes_list, _joint_names(outputs), strict=True)):
         axes.stackplot(times, phi[:, :, joint].T, labels=FEATURE_NAMES)
         axes.set_ylabel(f"{name}\n{'share' if normalise else '|phi| (rad)'}", fontsize=8)
         axes.margins(x=0)

@@ -122,7 +122,8 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
     out = Path(config.out_dir) / SHAP_DIR
     used = iknet_models_of(config.policies)
     if not used:
-        raise InvalidInputError(f"Shapley attributions explain IKNet policies; the run has none ({', '.join(config.policies)})")
+        raise InvalidInputError(
+            f"Shapley attributions explain IKNet policies; the run has none ({', '.join(config.policies)})")
     out.mkdir(parents=True, exist_ok=True)
     names = list(used)
     pool = fresh_poses(config.seed + 10_007, 2000)
@@ -135,8 +136,10 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
         importances[name] = global_importance(result.values)
         balances[name] = attribution_balance(importances[name])
         stem = name.replace("/", "_").replace(".", "_")
-        figures.append(plots.plot_importance_heatmap(importances[name], out / f"heatmap_{stem}.png", title=f"{name}: mean |phi| (rad)"))
-        figures.append(plots.plot_local_explanation(result.values[0], out / f"local_{stem}.png", base_values=result.base_values,
+        figures.append(plots.plot_importance_heatmap(importances[name], out / f"heatmap_{stem}.png",
+                                                     title=f"{name}: mean |phi| (rad)"))
+        figures.append(plots.plot_local_explanation(result.values[0], out / f"local_{stem}.png",
+                                                    base_values=result.base_values,
                                                     pose=explained[0], title=f"{name}: one pose"))
         figures.append(plots.plot_partial_dependence(partial_dependence(model, pool[:400]), out / f"pdp_{stem}.png"))
     figures.append(plots.plot_importance_comparison(importances, out / "heatmaps_all_models.png"))
@@ -166,11 +169,13 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
                 ])
                 if episode == policy_episodes[0]:
                     times = [float(r["time_s"]) for r in rows]
-                    figures.append(plots.plot_attribution_trace(values, out / f"trace_{policy.replace(':', '_').replace('+', '_')}_ep{episode}.png",
+                    stem = policy.replace(":", "_").replace("+", "_")
+                    figures.append(plots.plot_attribution_trace(values, out / f"trace_{stem}_ep{episode}.png",
                                                                 times_s=times, title=f"{policy}, episode {episode}"))
                 balance = attribution_balance(np.abs(values).mean(0))
                 outcome = outcomes[(policy, episode)]
-                study_rows.append({"model": policy, "episode": episode, **{m: getattr(balance, m) for m in BALANCE_MEASURES},
+                study_rows.append({"model": policy, "episode": episode,
+                                   **{m: getattr(balance, m) for m in BALANCE_MEASURES},
                                    **{s: float(outcome[s]) for s in SAFETY_MEASURES}, "collided": outcome["collided"]})
     correlations = _study(study_rows, config.seed)
     if study_rows:
@@ -209,9 +214,9 @@ def _plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     axes = figure.subplots(1, 2)
     for policy in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == policy]
-        for ax, safety in zip(axes, SAFETY_MEASURES):
+        for ax, safety in zip(axes, SAFETY_MEASURES, strict=True):
             ax.scatter([r["entropy_overall"] for r in mine], [r[safety] for r in mine], s=16, label=policy)
-    for ax, safety in zip(axes, SAFETY_MEASURES):
+    for ax, safety in zip(axes, SAFETY_MEASURES, strict=True):
         ax.set_xlabel("attribution balance (normalised entropy)")
         ax.set_ylabel(safety.replace("_", " "))
     axes[1].set_yscale("log")

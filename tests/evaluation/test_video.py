@@ -5,16 +5,22 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from dataclasses import replace
-
 from evaluation.config import RunConfig
 from evaluation.runner import EpisodeWorker
-from evaluation.video import FrameRecorder, VideoSettings, attribution_panel, comparison_grid, record_run_videos, write_video
+from evaluation.video import (
+    FrameRecorder,
+    VideoSettings,
+    attribution_panel,
+    comparison_grid,
+    record_run_videos,
+    write_video,
+)
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.world import World
 
@@ -26,8 +32,8 @@ def read_video(path) -> list[np.ndarray]:
         return list(imageio.mimread(path))
     import imageio_ffmpeg
 
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                            capture_output=True, check=True)
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    result = subprocess.run(command, capture_output=True, check=True)
     width, height = map(int, re.search(r"Video: h264.*?, (\d+)x(\d+)", result.stderr.decode()).groups())
     frames = np.frombuffer(result.stdout, np.uint8)
     assert frames.size % (width * height * 3) == 0
@@ -81,6 +87,42 @@ def test_comparison_grid_holds_every_policy(recorded, tmp_path):
             assert tile.std() > 10, "every tile shows a scene"
     path = write_video(grid, tmp_path / "grid.mp4", fps=10.0)
     assert read_video(path)[0].shape == grid[0].shape
+
+
+def test_comparison_frames_are_readable_tiles_with_the_overlay_from_frame_0():
+    """Default-size tiles (>= 480 px wide) and, on the very first frame, the overlay drawn over the
+    label region of the un-overlaid camera image."""
+    from sim.camera import CAMERA_PRESETS
+
+    settings = VideoSettings()
+    raw = {}
+
+    class Recorder(FrameRecorder):
+        def __call__(self, step, env, record):
+            if step == -1:
+                raw[self.policy] = env.world.render(self.width, self.height, CAMERA_PRESETS[self.camera])
+            super().__call__(step, env, record)
+
+    worker = EpisodeWorker()
+    try:
+        recorders = [Recorder(policy, settings.width, settings.height, settings.fps)
+                     for policy in ("analytic", "analytic+safe", "analytic+straight")]
+        for recorder in recorders:
+            worker.run("cluttered", recorder.policy, 0, 0, 8, observer=recorder)
+    finally:
+        worker.close()
+    grid = comparison_grid([r.frames for r in recorders], [r.policy for r in recorders])
+    assert settings.width >= 480
+    columns = 2  # a near-square grid of three
+    assert grid[0].shape == (2 * (settings.height + 22), columns * settings.width, 3)
+    for recorder in recorders:
+        first = recorder.frames[0]
+        assert first.shape == (settings.height, settings.width, 3)
+        label = (slice(4, 100), slice(4, 240))  # the top-left box: policy, step, goal error, clearance
+        changed = np.any(first[label] != raw[recorder.policy][label], axis=-1).mean()
+        assert changed > 0.3, f"{recorder.policy}: no overlay on frame 0"
+    tile = grid[0][22:22 + settings.height, settings.width:2 * settings.width]
+    assert np.array_equal(tile, recorders[1].frames[0]), "the grid shows each frame at full size"
 
 
 def test_no_frame_is_rendered_without_a_recorder(monkeypatch):
@@ -157,6 +199,6 @@ def test_videos_recorded_in_two_workers_equal_the_serial_ones(tmp_path):
         frames[workers] = [read_video(config.out_dir / path) for path in summaries[workers]["per_episode"]]
     assert summaries[1]["per_episode"] == summaries[2]["per_episode"]
     assert len(summaries[2]["comparison"]) == 1 and summaries[2]["camera"] == "top"
-    for serial, parallel in zip(frames[1], frames[2]):
+    for serial, parallel in zip(frames[1], frames[2], strict=True):
         assert len(serial) == len(parallel) > 1
         assert np.array_equal(serial[-1], parallel[-1]), "the same deterministic episode, rendered alike"

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from scenarios import (
-    EXAMPLES_DIR, BUILTIN_SCENARIOS, ObstacleGroup, Region, ScenarioSpec, get_scenario, load_scenario_file,
-    scenario_from_dict, scenario_names, scenario_to_toml,
+    BUILTIN_SCENARIOS,
+    EXAMPLES_DIR,
+    ObstacleGroup,
+    Region,
+    ScenarioSpec,
+    get_scenario,
+    load_scenario_file,
+    scenario_from_dict,
+    scenario_names,
+    scenario_to_toml,
 )
 from sim.errors import InvalidInputError, ProjectError, SceneFileError, UnknownNameError
 

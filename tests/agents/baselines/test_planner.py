@@ -70,7 +70,7 @@ def test_finds_collision_free_paths_for_95_percent_within_budget(planner, world,
     results = [planner.plan(np.array(scene.start_joints), _goals(scene), scene.obstacle_set()) for scene in scenes]
     solved = [result.solved for result in results]
     assert np.mean(solved) >= 0.95, [result.status for result in results]
-    for scene, result in zip(scenes, results):
+    for scene, result in zip(scenes, results, strict=True):
         assert result.plan_time_s < BUDGET_S + 0.5  # the last check may overrun the budget slightly
         if not result.solved:
             continue
@@ -80,7 +80,7 @@ def test_finds_collision_free_paths_for_95_percent_within_budget(planner, world,
         assert configuration_clearance(dense, scene.obstacle_set()).min() >= planner.config.final_margin_m - 1e-9
         assert result.pybullet_clearance_m >= 0.0
     # An independent PyBullet check of one path per scenario, in a world the planner does not own.
-    scene, result = next((s, r) for s, r in zip(scenes, results) if r.solved)
+    scene, result = next((s, r) for s, r in zip(scenes, results, strict=True) if r.solved)
     for obstacle in scene.obstacles:
         world.add_obstacle(obstacle.name, obstacle.kind, obstacle.size, obstacle.position, obstacle.orientation)
     for q in densify(result.waypoints, 0.01):

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from agents.ik_policy.interface import PolicyContext
-from agents.ik_policy.planning import CartesianPlannerConfig, cartesian_path, configuration_clearance, densify, plan_path
+from agents.ik_policy.planning import (
+    CartesianPlannerConfig,
+    cartesian_path,
+    configuration_clearance,
+    densify,
+    plan_path,
+)
 from agents.ik_policy.policy import EXAMPLE_POLICIES, IKPolicy, parse_policy
 from agents.ik_policy.safety import keep_clearance
 from agents.ik_policy.solvers import AnalyticSolver, PyBulletSolver
@@ -71,7 +77,8 @@ def test_pybullet_solver_plans_too():
 
 def test_keep_clearance_restores_the_margin():
     obstacles = blocking_obstacle()
-    plan = plan_path(START, forward_kinematics(GOAL_Q), obstacles, AnalyticSolver(), CartesianPlannerConfig(straight_only=True))
+    plan = plan_path(START, forward_kinematics(GOAL_Q), obstacles, AnalyticSolver(),
+                     CartesianPlannerConfig(straight_only=True))
     worst = plan.joints[np.argmin(configuration_clearance(plan.joints, obstacles))]
     assert configuration_clearance(worst[None], obstacles)[0] < 0
     safe = keep_clearance(worst, obstacles, 0.012)

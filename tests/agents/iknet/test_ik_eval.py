@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from agents.iknet import build_model
 from agents.iknet.dataset import sample_pairs
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers, evaluate_ik, model_solver
-from agents.iknet import build_model
 from sim.errors import InvalidInputError
 from sim.kinematics import analytic_ik
 

@@ -9,9 +9,9 @@ from torch import nn
 
 import assets
 from agents import MODEL_NAMES, load_model
+from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
 from agents.iknet.dataset import sample_pairs
 from agents.iknet.ik_eval import accuracy_of_answers
-from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
 from agents.iknet.models import IMPROVED_BLOCKS, ResidualBlock, build_model, count_parameters
 from agents.iknet.refine import refine
 from sim.errors import CheckpointError, UnknownNameError
@@ -64,6 +64,7 @@ def test_ablation_differs_only_by_skip_connections() -> None:
         for with_skip, without in zip(
             (m for m in improved.modules() if isinstance(m, ResidualBlock)),
             (m for m in ablation.modules() if isinstance(m, ResidualBlock)),
+            strict=True,
         ):
             torch.testing.assert_close(with_skip(x) - without(x), x, rtol=0, atol=1e-6)
         poses = torch.randn(4, 7, generator=torch.Generator().manual_seed(1))

@@ -38,6 +38,13 @@ from evaluation.explain import (
     shapley_weight_matrix,
     summarise_background,
 )
+from evaluation.explain.balance import (
+    attribution_balance,
+    global_importance,
+    normalised_entropy,
+    normalised_gini,
+    partial_dependence,
+)
 from evaluation.explain.plots import (
     plot_attribution_trace,
     plot_balance,
@@ -45,13 +52,6 @@ from evaluation.explain.plots import (
     plot_importance_heatmap,
     plot_local_explanation,
     plot_partial_dependence,
-)
-from evaluation.explain.balance import (
-    attribution_balance,
-    global_importance,
-    normalised_entropy,
-    normalised_gini,
-    partial_dependence,
 )
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import forward_kinematics, sample_joints
