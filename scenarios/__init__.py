@@ -8,9 +8,10 @@ and :mod:`sim.scene` because the environment consumes them and ``sim`` imports n
 Example:
     >>> import numpy as np
     >>> from scenarios import get_scenario, scenario_names
+    >>> from sim.scene_sampling import sample_scene
     >>> scenario_names()
     ['empty', 'single', 'cluttered', 'narrow', 'shelf', 'dynamic', 'benchmark']
-    >>> scene = get_scenario("cluttered").sample(np.random.default_rng(0))
+    >>> scene = sample_scene(get_scenario("cluttered"), np.random.default_rng(0))
     >>> 2 <= len(scene.obstacles) <= 5
     True
 """

@@ -259,12 +259,6 @@ class ScenarioSpec:
         if not isinstance(self.max_sample_attempts, int) or self.max_sample_attempts < 1:
             raise InvalidInputError(f"max_sample_attempts: must be a positive integer, got {self.max_sample_attempts}")
 
-    def sample(self, rng: np.random.Generator) -> Scene:
-        """One scene drawn with ``rng`` (see :func:`sim.scene_sampling.sample_scene`)."""
-        from sim.scene_sampling import sample_scene
-
-        return sample_scene(self, rng)
-
     def max_obstacle_count(self) -> int:
         """Largest number of obstacles a scene of this scenario can hold."""
         if self.fixed_scenes:

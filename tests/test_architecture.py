@@ -89,7 +89,7 @@ def strongly_connected_components(graph: grimp.ImportGraph) -> list[list[str]]:
     "package",
     [
         "assets",
-        pytest.param("sim", marks=pytest.mark.xfail(strict=True, reason="sim owner removes it")),
+        "sim",
         "scenarios",
         "agents",
         "evaluation",

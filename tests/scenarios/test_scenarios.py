@@ -22,6 +22,7 @@ from scenarios import (
     scenario_to_toml,
 )
 from sim.errors import InvalidInputError, ProjectError, SceneFileError, UnknownNameError
+from sim.scene_sampling import sample_scene
 
 EXAMPLE = EXAMPLES_DIR / "desk_clutter.toml"
 
@@ -47,7 +48,7 @@ def test_the_example_file_loads_and_samples():
     assert spec.name == "desk_clutter" and len(spec.obstacles) == 3
     assert spec.obstacles[2].motion is not None and spec.goal.pitch_rad == (0.3, 1.3)
     assert get_scenario(EXAMPLE) == spec  # a Path works too
-    scene = spec.sample(np.random.default_rng(3))
+    scene = sample_scene(spec, np.random.default_rng(3))
     assert 4 <= len(scene.obstacles) <= 5 and scene.scenario == "desk_clutter"
 
 
@@ -121,7 +122,7 @@ def test_the_benchmark_scenario_is_ten_fixed_scenes_with_two_to_five_obstacles()
     counts = [len(scene.obstacles) for scene in spec.fixed_scenes]
     assert len(counts) == 10 and min(counts) == 2 and max(counts) == 5
     rng = np.random.default_rng(0)
-    drawn = {spec.sample(rng) for _ in range(200)}
+    drawn = {sample_scene(spec, rng) for _ in range(200)}
     assert drawn == set(spec.fixed_scenes)  # every draw is one of the ten, and all ten occur
 
 
