@@ -1,7 +1,7 @@
 """Per-step records and per-episode safety and accuracy metrics (units in every name).
 
 An :class:`EpisodeLog` collects one :class:`StepRecord` per control step and turns them into
-:class:`EpisodeMetrics`: goal position and orientation error, minimum clearance (capsule model
+:class:`EpisodeMetrics`: goal position and orientation error, minimum clearance (collision model
 and PyBullet), contact steps and collisions, path length of the end effector and of the joints,
 smoothness (RMS joint jerk), success and IK time.
 """
@@ -33,7 +33,7 @@ class StepRecord:
     ee_pose: tuple[float, ...] = _vector(7)  #: (7,) end-effector pose, base frame
     goal_pose: tuple[float, ...] = _vector(7)  #: (7,) goal pose
     target_error_m: float
-    min_clearance_m: float  #: capsule model
+    min_clearance_m: float  #: collision model (sim.collision)
     pybullet_clearance_m: float  #: PyBullet closest points
     contact_count: int
     collided: bool

@@ -87,7 +87,8 @@ def module_source(scenes: list[tuple[int, Scene]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scenarios.make_benchmark_scenes", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scenarios.make_benchmark_scenes",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--print", action="store_true", help="print the module instead of writing it")
     args = parser.parse_args(argv)
     scenes = draw_scenes()

@@ -1,11 +1,11 @@
 """A sampling-based motion-planning baseline: OMPL's planners in joint space, as a policy.
 
 The planner searches the arm's 4-D joint box (:data:`~sim.kinematics.JOINT_LIMITS`) with an OMPL
-planner (RRT-Connect by default). A state is valid when every capsule of the arm's collision model
+planner (RRT-Connect by default). A state is valid when the arm's collision model
 (:mod:`sim.collision`) keeps ``margin_m`` from every obstacle and the table; motions are checked
-in one batched capsule query per edge, at ``check_step_rad`` joint resolution. The solution is
+in one batched clearance query per edge, at ``check_step_rad`` joint resolution. The solution is
 shortcut with OMPL's path simplifier, then checked twice at the finer ``final_step_rad``: with the
-capsule model (clearance >= ``final_margin_m``) and, wherever the capsules come within 3 cm,
+collision model (clearance >= ``final_margin_m``) and, wherever it comes within 3 cm,
 with PyBullet's distances on the URDF (no penetration of an obstacle or, for the links that can
 reach it, the table); a path failing either is planned again within the budget. Goal joints come
 from the analytic solver (both elbow branches are offered as goal states) or from an IKNet (its
@@ -74,13 +74,13 @@ class JointSpacePlannerConfig:
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0  #: wall time per query: search, simplification and checks
-    margin_m: float = 0.008  #: capsule clearance every planned state keeps (obstacles and table)
-    final_margin_m: float = 0.002  #: capsule clearance the densified final path keeps
+    margin_m: float = 0.008  #: collision-model clearance every planned state keeps (obstacles and table)
+    final_margin_m: float = 0.002  #: collision-model clearance the densified final path keeps
     check_step_rad: float = 0.02  #: largest joint change between checked states of an edge
-    final_step_rad: float = 0.005  #: resolution of the final capsule and PyBullet checks
+    final_step_rad: float = 0.005  #: resolution of the final model and PyBullet checks
     simplify: bool = True
     pybullet_check: bool = True
-    pybullet_check_below_m: float = 0.03  #: PyBullet checks the states with less capsule clearance
+    pybullet_check_below_m: float = 0.03  #: PyBullet checks the states with less model clearance
     speed_fraction: float = 0.6  #: share of the joint velocity limit
     max_acceleration_rad_s2: float = 20.0
     seed: int = 0
@@ -105,7 +105,7 @@ class PlanResult:
         status: ``"exact"``, or why not: ``"invalid_start"``, ``"invalid_goal"``, ``"timeout"``, ``"rejected"``.
         plan_time_s: wall time of the whole query.
         attempts: planner runs (a run whose path fails a final check is repeated within the budget).
-        min_clearance_m: capsule clearance along the densified path (obstacles and table).
+        min_clearance_m: collision-model clearance along the densified path (obstacles and table).
         pybullet_clearance_m: PyBullet's smallest signed distance along it (NaN if not checked).
     """
 
@@ -125,7 +125,7 @@ def query_seed(base_seed: int, start_q: np.ndarray, goals: np.ndarray) -> int:
 
 
 class JointSpacePlanner:
-    """OMPL in the joint box, the capsule model as validity checker, PyBullet as the final check.
+    """OMPL in the joint box, the collision model as validity checker, PyBullet as the final check.
 
     Args:
         config: planner options.
@@ -186,7 +186,7 @@ class JointSpacePlanner:
             clearances = configuration_clearance(dense, obstacles)
             clearance = float(clearances.min())
             exact = math.nan
-            if config.pybullet_check:  # where the capsules come near; elsewhere both models agree it is clear
+            if config.pybullet_check:  # where the model comes near; elsewhere both models agree it is clear
                 exact = self.pybullet_clearance(dense[clearances < config.pybullet_check_below_m], obstacles)
             if clearance >= config.final_margin_m and not exact < 0.0:
                 return PlanResult(waypoints, True, "exact", time.perf_counter() - started, attempts, clearance, exact)

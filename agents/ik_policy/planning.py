@@ -1,11 +1,11 @@
-"""Obstacle-aware Cartesian path planning for IK policies, checked with the arm's capsule model.
+"""Obstacle-aware Cartesian path planning for IK policies, checked with the arm's collision model.
 
 A path runs from the current end-effector pose to the goal: positions along a straight line or
 bent through a via point, orientations slerp-interpolated and projected onto what the 4-DOF arm
 can realise. Every waypoint is turned into joints by the policy's own IK solver, so the joint
 path inherits that solver's errors, the thing this testbed measures. Candidate paths (the
 straight line, then arcs around joint 1's axis lifted and pushed in or out by a grid of via-point
-offsets) are densified in joint space and scored with the whole-arm capsule clearance to the
+offsets) are densified in joint space and scored with the whole-arm clearance (:mod:`sim.collision`) to the
 obstacles and the table. The shortest candidate that keeps the margin wins; if none does, the
 one with the most clearance. This is a small sampling-based planner in the space of via points:
 it is cheap (one batched clearance query per candidate), deterministic, and explains itself
@@ -48,7 +48,7 @@ class PlannedPath:
     joints: np.ndarray  #: (K, 4) dense joint path (rad), start first, inside the joint limits
     waypoints: np.ndarray  #: (W, 7) Cartesian waypoints the IK solver was given
     candidate: str  #: which candidate won, e.g. "straight" or "arc lift=0.10 radial=+0.06"
-    min_clearance_m: float  #: capsule clearance (obstacles and table) along the dense path
+    min_clearance_m: float  #: collision-model clearance (obstacles and table) along the dense path
     candidates_tried: int
     limit_violations: int  #: waypoints whose raw IK answer left the joint limits (then clamped)
     unsolved: int  #: waypoints the solver could not answer (NaN) in the chosen candidate
@@ -88,7 +88,7 @@ def densify(joints: np.ndarray, max_step_rad: float) -> np.ndarray:
 
 
 def configuration_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
-    """(K,) capsule clearance (m) of each configuration to the obstacles and the table."""
+    """(K,) collision-model clearance (m) of each configuration to the obstacles and the table."""
     table = table_clearance(joints, validate=False)
     if len(obstacles) == 0:
         return table

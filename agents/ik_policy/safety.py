@@ -1,7 +1,7 @@
 """The safety layer of the IK policies: refine one joint target to keep a clearance margin.
 
 :func:`keep_clearance` projects a commanded target onto ``distance >= margin`` (obstacles and the
-table) with the differentiable capsule distances of :mod:`sim.collision`, within joint limits.
+table) with the differentiable sphere-set distances of :mod:`sim.collision`, within joint limits.
 """
 
 from __future__ import annotations

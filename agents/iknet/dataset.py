@@ -1,8 +1,9 @@
 """Synthetic pose -> joint pairs for training and judging IK networks.
 
 Joints are drawn uniformly inside :data:`sim.kinematics.JOINT_LIMITS`; optionally the
-configurations in self-collision (the real arm's geometry, :func:`sim.collision.self_clearance`) or whose end effector lies below
-the table plane ``z = 0`` are rejected and redrawn. Poses come from exact forward kinematics.
+configurations in self-collision (the real arm's geometry, :func:`sim.collision.self_clearance`)
+or whose end effector lies below the table plane ``z = 0`` are rejected and redrawn. Poses come
+from exact forward kinematics.
 
 Pose -> joints is multi-valued for uniformly drawn joints (elbow up / elbow down), and a regressor
 trained on raw samples would average the two branches. With ``relabel=True`` (the default) every

@@ -50,8 +50,8 @@ def mesh_clearance(joints: np.ndarray, scene) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def logged_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("replay") / "run"
-    config = RunConfig(scenario="benchmark", policies=("iknet:improved+straight", "iknet:improved+safe", "analytic+safe"),
-                       episodes=10, seed=0, out_dir=out, progress=False)
+    policies = ("iknet:improved+straight", "iknet:improved+safe", "analytic+safe")
+    config = RunConfig(scenario="benchmark", policies=policies, episodes=10, seed=0, out_dir=out, progress=False)
     run(config)
     return out
 
