@@ -349,18 +349,20 @@ def run(argv: Sequence[str]) -> Path:
     torch.set_num_threads(args.threads)
     try:
         command = " ".join(["python -m agents.iknet.train", shlex.join(argv)])
-        return _train_and_ship(args, config, out, manifest, command)
+        return _train_and_ship(config, out, manifest, command, progress=args.progress, threads=args.threads,
+                               write_manifest=args.write_manifest)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train_and_ship(args: argparse.Namespace, config: TrainConfig, out: Path, manifest: Path, command: str) -> Path:
+def _train_and_ship(config: TrainConfig, out: Path, manifest: Path, command: str, *, progress: bool, threads: int,
+                    write_manifest: bool) -> Path:
     """Data, training, held-out evaluation, checkpoint and manifest entry of one command-line run."""
     print(f"model {config.model}: data seed {config.data_seed}, seed {config.seed}, checkpoint {out}", file=sys.stderr)
     start = time.perf_counter()
     splits = make_splits(config.data_size, config.data_seed, reject_self_collision=config.reject_self_collision,
                          reject_below_table=config.reject_below_table)
-    result = train(config, splits, progress=args.progress)
+    result = train(config, splits, progress=progress)
     wall_time = time.perf_counter() - start
     plain = held_out_accuracy(result.model, splits.test)
     refined = held_out_accuracy(result.model, splits.test, refine_steps=3)
@@ -375,7 +377,7 @@ def _train_and_ship(args: argparse.Namespace, config: TrainConfig, out: Path, ma
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "wall_time_s": round(wall_time, 1),
-        "threads": args.threads,
+        "threads": threads,
         "held_out": {"network": _summary(plain), "network+refine3": _summary(refined)},
         "validation_loss": {"initial": result.initial_validation_loss, "best": result.best_validation_loss},
         "command": command,
@@ -383,7 +385,7 @@ def _train_and_ship(args: argparse.Namespace, config: TrainConfig, out: Path, ma
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(result.model, out, metadata=entry)
-    if args.write_manifest:
+    if write_manifest:
         entry = dict(entry, checkpoint=out.name, size_bytes=out.stat().st_size)
         write_manifest_entry(manifest, config.model, entry)
     print(IKAccuracy.table_header(), plain.table_row(), refined.table_row(), sep="\n")
