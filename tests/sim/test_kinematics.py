@@ -361,3 +361,31 @@ def test_float32_rounded_poses_at_full_elbow_stretch_are_solved():
     joints, ok = kinematics.analytic_ik(pose, return_mask=True)
     assert ok.all()
     assert np.abs(kinematics.forward_kinematics(joints)[:, :3] - pose[:, :3]).max() < 1e-6
+
+
+def test_one_configuration_takes_the_scalar_path_with_bit_identical_results(rng):
+    """A single float64 configuration (every env step) is computed with Python floats; it must give
+    the batch's numbers bit for bit, sign of zero included, inside and outside the limits."""
+    configurations = np.concatenate([
+        sample_joints(rng, 3000), rng.uniform(-40.0, 40.0, (500, 4)),
+        np.zeros((1, 4)), -np.zeros((1, 4)), [[-0.0, 0.3, -0.0, 1e-300]],
+    ])
+    grippers = rng.uniform(*GRIPPER_LIMITS_M, len(configurations))
+    grippers[-3:] = 0.0
+    for q, gripper_m in zip(configurations, grippers):
+        single, batch = link_frames(q, float(gripper_m)), link_frames(q[None], gripper_m)
+        pose, poses = forward_kinematics(q), forward_kinematics(q[None])
+        for one, many in ((single.positions, batch.positions), (single.rotations, batch.rotations), (pose, poses)):
+            assert one.shape == many.shape[1:] and one.dtype == many.dtype == np.float64
+            np.testing.assert_array_equal(one, many[0])
+            np.testing.assert_array_equal(np.signbit(one), np.signbit(many[0]))
+
+
+def test_scalar_path_leaves_non_finite_and_float32_input_to_the_arrays():
+    with np.errstate(invalid="ignore"):
+        pose = forward_kinematics(np.array([np.inf, 0.0, 0.0, 0.0]), validate=False)
+        frames = link_frames(np.array([0.0, np.nan, 0.0, 0.0]), validate=False)
+    assert np.isnan(pose[0]) and pose.shape == (7,)
+    assert np.isnan(frames.positions[3:]).all() and frames.positions.shape == (8, 3)  # from link4 on
+    single = forward_kinematics(np.float32([0.1, 0.2, 0.3, 0.4]))
+    assert single.dtype == np.float32
