@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,6 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pybullet
-from pybullet_utils.bullet_client import BulletClient
 
 import assets
 from sim.camera import CAMERA_PRESETS, RENDERERS, Camera
@@ -89,6 +89,21 @@ def _quiet_native_output() -> Iterator[None]:
             os.close(copy)
 
 
+class ClientProxy:
+    """PyBullet's module functions bound to one client id (what ``pybullet_utils``' BulletClient
+    offers, without its per-call introspection): ``proxy.getLinkState(...)`` calls
+    ``pybullet.getLinkState(..., physicsClientId=id)``."""
+
+    def __init__(self, client_id: int) -> None:
+        self._client = client_id
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(pybullet, name)
+        if callable(attribute):
+            return functools.partial(attribute, physicsClientId=self._client)
+        return attribute
+
+
 def gui_available() -> bool:
     """True if PyBullet's GUI can open here (on Linux it needs an X display; without one,
     connecting ends the whole process instead of raising)."""
@@ -110,7 +125,10 @@ class World:
         UnknownNameError: an unknown renderer.
         InvalidInputError: ``"egl"`` where EGL cannot start (no libEGL), or with the GUI.
 
-    The robot's base (``link1``) frame is the world frame.
+    The robot's base (``link1``) frame is the world frame. Bullet's overlapping pairs are kept
+    sorted (``deterministicOverlappingPairs``), so what a world computes after its obstacles are
+    removed and new ones added does not depend on the bodies it held before: a reused world
+    steps exactly like a fresh one with the same bodies.
     """
 
     def __init__(
@@ -128,15 +146,18 @@ class World:
             raise InvalidInputError("PyBullet's GUI needs a display (DISPLAY is not set); use the headless client")
         if gui and renderer == "egl":
             raise InvalidInputError("the GUI renders with its own OpenGL context; use renderer 'tiny' with gui=True")
-        self._client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
+        # pybullet.connect without ``options`` (BulletClient passes options="", which prints "argv[0]=").
+        self.client_id: int = pybullet.connect(pybullet.GUI if gui else pybullet.DIRECT)
+        self._pid = os.getpid()
+        self._client: ClientProxy | None = ClientProxy(self.client_id)
         self.gui = gui
         self.renderer = renderer
         if renderer == "egl":
             self._load_egl()
         self.time_step_s = time_step_s
-        self.client_id: int = self._client._client
         p = self._client
         p.setTimeStep(time_step_s)
+        p.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
         p.setGravity(0.0, 0.0, -gravity_m_s2)
         if gui:
             p.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
@@ -153,6 +174,8 @@ class World:
         self._link_name = {index: name for name, index in self._link_index.items()}
         self.arm_joints: list[int] = [self._joint_index[name] for name in JOINT_NAMES]
         self.gripper_joints: list[int] = [self._joint_index[name] for name in GRIPPER_JOINT_NAMES]
+        self._arm_indices = tuple(self.arm_joints)  # the hot paths' arguments, built once
+        self._gripper_target_m: float | None = None  # the fingers' motor target last commanded
         for index in range(p.getNumJoints(self.robot)):
             # Remove PyBullet's default velocity motors so only our commands move the joints.
             p.setJointMotorControl2(self.robot, index, pybullet.VELOCITY_CONTROL, force=0.0)
@@ -163,6 +186,7 @@ class World:
                 p.setCollisionFilterPair(self.robot, self.robot, self._link_index[first], self._link_index[second], 0)
         self._bodies: dict[str, int] = {}
         self._body_names: dict[int, str] = {}
+        self._markers: set[str] = set()
         if table:
             self._add_body(TABLE_NAME, "box", (0.4, 0.4, 0.01), (0.15, 0.0, -0.01), (0, 0, 0, 1),
                            (0.78, 0.66, 0.50, 1.0), collide=True)
@@ -176,19 +200,21 @@ class World:
         plugin = -1
         if spec is not None and spec.origin:
             with _quiet_native_output():
-                plugin = self._client.loadPlugin(spec.origin, "_eglRendererPlugin")
+                plugin = pybullet.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=self.client_id)
         if plugin < 0:
             self.close()
             raise InvalidInputError("renderer 'egl' is not available here (PyBullet's eglRenderer plugin found no "
                                     "EGL device; install libEGL, e.g. Debian's libegl1); valid choices: tiny")
 
     def close(self) -> None:
-        """Disconnect the client (idempotent)."""
+        """Disconnect the client (idempotent; a forked child never disconnects its parent's client)."""
         if self._client is not None:
+            self._client = None
+            if self._pid != os.getpid():
+                return
             with contextlib.suppress(pybullet.error), (_quiet_native_output() if self.renderer == "egl" else
                                                         contextlib.nullcontext()):
-                self._client.disconnect()
-            self._client = None  # type: ignore[assignment]
+                pybullet.disconnect(physicsClientId=self.client_id)
 
     @property
     def closed(self) -> bool:
@@ -205,11 +231,18 @@ class World:
             self.close()
 
     @property
-    def client(self) -> BulletClient:
-        """The underlying client (raises if the world is closed)."""
+    def client(self) -> ClientProxy:
+        """PyBullet's functions bound to this world's client (raises if the world is closed)."""
         if self._client is None:
             raise RuntimeError("this World is closed")
         return self._client
+
+    def _id(self) -> int:
+        """The client id for direct ``pybullet`` calls on hot paths (raises if the world is closed,
+        so a closed world never reaches a client that reused its id)."""
+        if self._client is None:
+            raise RuntimeError("this World is closed")
+        return self.client_id
 
     # ----------------------------------------------------------------------------- robot
     def reset_joints(self, q: Sequence[float], gripper_m: float = 0.0) -> None:
@@ -223,37 +256,45 @@ class World:
             p.resetJointState(self.robot, index, float(angle), 0.0)
         for index in self.gripper_joints:
             p.resetJointState(self.robot, index, float(gripper_m), 0.0)
+        self._gripper_target_m = None  # command the fingers' motors again
         self.set_position_targets(q, gripper_m=gripper_m)
 
     def set_position_targets(
         self, q: Sequence[float], *, gripper_m: float = 0.0, max_velocity_rad_s: float = MAX_JOINT_VELOCITY_RAD_S
     ) -> None:
-        """Command position control of the arm towards ``q`` (4,) rad, speed capped per joint."""
-        p = self.client
-        for index, angle in zip(self.arm_joints, np.asarray(q, dtype=float)):
-            p.setJointMotorControl2(
-                self.robot, index, pybullet.POSITION_CONTROL, targetPosition=float(angle),
-                force=4.1, maxVelocity=max_velocity_rad_s,
-            )
-        gripper_m = float(np.clip(gripper_m, *GRIPPER_LIMITS_M))
-        for index in self.gripper_joints:
-            p.setJointMotorControl2(self.robot, index, pybullet.POSITION_CONTROL, targetPosition=gripper_m, force=10.0)
+        """Command position control of the arm towards ``q`` (4,) rad, speed capped per joint, and of
+        both fingers towards ``gripper_m`` (m; a repeated finger target is not sent again)."""
+        client_id, robot, control = self._id(), self.robot, pybullet.setJointMotorControl2
+        for index, angle in zip(self._arm_indices, np.asarray(q, dtype=float).tolist()):
+            control(robot, index, pybullet.POSITION_CONTROL, targetPosition=angle, force=4.1,
+                    maxVelocity=max_velocity_rad_s, physicsClientId=client_id)
+        gripper_m = min(max(float(gripper_m), GRIPPER_LIMITS_M[0]), GRIPPER_LIMITS_M[1])
+        if gripper_m != self._gripper_target_m:
+            for index in self.gripper_joints:
+                control(robot, index, pybullet.POSITION_CONTROL, targetPosition=gripper_m, force=10.0,
+                        physicsClientId=client_id)
+            self._gripper_target_m = gripper_m
 
     def reset_gripper(self, gripper_m: float = 0.0) -> None:
         """Teleport both fingers to ``gripper_m`` (m) at rest, undoing pushes from contacts."""
-        p = self.client
+        client_id, gripper_m = self._id(), float(gripper_m)
         for index in self.gripper_joints:
-            p.resetJointState(self.robot, index, float(gripper_m), 0.0)
+            pybullet.resetJointState(self.robot, index, gripper_m, 0.0, physicsClientId=client_id)
 
     def joint_positions(self) -> np.ndarray:
         """(4,) arm joint angles (rad)."""
-        states = self.client.getJointStates(self.robot, self.arm_joints)
+        states = pybullet.getJointStates(self.robot, self._arm_indices, physicsClientId=self._id())
         return np.array([state[0] for state in states])
 
     def joint_velocities(self) -> np.ndarray:
         """(4,) arm joint velocities (rad/s)."""
-        states = self.client.getJointStates(self.robot, self.arm_joints)
+        states = pybullet.getJointStates(self.robot, self._arm_indices, physicsClientId=self._id())
         return np.array([state[1] for state in states])
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(4,) arm joint angles (rad) and (4,) velocities (rad/s), read in one call."""
+        states = pybullet.getJointStates(self.robot, self._arm_indices, physicsClientId=self._id())
+        return np.array([state[0] for state in states]), np.array([state[1] for state in states])
 
     def gripper_position(self) -> float:
         """Left finger joint position (m)."""
@@ -276,9 +317,37 @@ class World:
 
     def step(self, n: int = 1) -> None:
         """Advance the physics ``n`` time steps."""
-        p = self.client
+        client_id = self._id()
         for _ in range(n):
-            p.stepSimulation()
+            pybullet.stepSimulation(physicsClientId=client_id)
+
+    def step_watching_contacts(self, n: int = 1, moves: Sequence[tuple[str, np.ndarray, Sequence[float]]] = (),
+                               ) -> list[Contact]:
+        """Advance the physics ``n`` time steps and return the contacts (as :meth:`contacts`
+        reports them) of the latest step that had any, so a touch in mid-way counts.
+
+        Args:
+            n: physics steps.
+            moves: ``(name, positions (n, 3), quaternion (4,))`` per moving obstacle: before step
+                ``i`` it is teleported to ``positions[i]``.
+
+        Only the raw contact list is read after each step; :class:`Contact` records are built
+        once, for the step that is returned.
+        """
+        client_id, robot = self._id(), self.robot
+        paths = [(self._lookup(self._bodies, name, "body"), np.asarray(positions, dtype=float).tolist(),
+                  list(orientation)) for name, positions, orientation in moves]
+        latest: tuple = ()
+        for substep in range(n):
+            for body, positions, orientation in paths:
+                pybullet.resetBasePositionAndOrientation(body, positions[substep], orientation,
+                                                         physicsClientId=client_id)
+            pybullet.stepSimulation(physicsClientId=client_id)
+            points = pybullet.getContactPoints(bodyA=robot, physicsClientId=client_id)
+            # Speculative points (apart, within Bullet's contact threshold) do not count.
+            if points and any(point[8] <= 0.0 for point in points):
+                latest = points
+        return self._contacts_of(latest) if latest else []
 
     def inverse_kinematics(
         self,
@@ -346,7 +415,11 @@ class World:
     def add_marker(self, name: str, position: Sequence[float], radius_m: float = 0.012,
                    rgba: Sequence[float] = (0.1, 0.8, 0.2, 0.6)) -> int:
         """Add a visual-only sphere (no collision), e.g. the goal."""
-        return self._add_body(name, "sphere", (radius_m,), position, (0, 0, 0, 1), rgba, collide=False)
+        if name in self._bodies:
+            raise InvalidInputError(f"a body named {name!r} already exists")
+        body = self._add_body(name, "sphere", (radius_m,), position, (0, 0, 0, 1), rgba, collide=False)
+        self._markers.add(name)
+        return body
 
     def _add_body(self, name: str, kind: str, size: Sequence[float], position: Sequence[float],
                   orientation: Sequence[float], rgba: Sequence[float], *, collide: bool) -> int:
@@ -383,23 +456,32 @@ class World:
                       orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
         """Teleport obstacle (or marker) ``name`` to a new pose."""
         body = self._lookup(self._bodies, name, "body")
-        self.client.resetBasePositionAndOrientation(body, list(position), list(orientation))
+        pybullet.resetBasePositionAndOrientation(body, list(position), list(orientation), physicsClientId=self._id())
 
     def remove_obstacle(self, name: str) -> None:
         """Remove obstacle (or marker) ``name`` from the world."""
         body = self._lookup(self._bodies, name, "body")
-        self.client.removeBody(body)
+        pybullet.removeBody(body, physicsClientId=self._id())
         del self._bodies[name]
         del self._body_names[body]
+        self._markers.discard(name)
 
     def obstacle_names(self) -> list[str]:
         """Names of the bodies added with :meth:`add_obstacle` / :meth:`add_marker` (not the table)."""
         return [name for name in self._bodies if name != TABLE_NAME]
 
-    def clear_obstacles(self) -> None:
-        """Remove every obstacle and marker (the table stays)."""
-        for name in self.obstacle_names():
-            self.remove_obstacle(name)
+    def clear_obstacles(self, *, keep_markers: bool = False) -> None:
+        """Remove every obstacle and marker (the table stays), the newest first: Bullet keeps its
+        bodies in arrays that removal reorders, and removing from the end leaves the older bodies
+        where a fresh world has them. ``keep_markers``: leave the markers (visual only, cheaper to
+        move than to re-create); add them before any obstacle so the order stays a fresh world's."""
+        for name in reversed(self.obstacle_names()):
+            if not (keep_markers and name in self._markers):
+                self.remove_obstacle(name)
+
+    def has_body(self, name: str) -> bool:
+        """True if an obstacle, marker or the table is named ``name``."""
+        return name in self._bodies
 
     def body_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Position (3,) and quaternion (4,) of body ``name``."""
@@ -410,7 +492,7 @@ class World:
     # ----------------------------------------------------------------------------- queries
     def detect_collisions(self) -> None:
         """Refresh :meth:`contacts` for the current poses without advancing time (e.g. after a reset)."""
-        self.client.performCollisionDetection()
+        pybullet.performCollisionDetection(physicsClientId=self._id())
 
     def contacts(self, *, include_table: bool = True, max_distance_m: float = 0.0) -> list[Contact]:
         """Contact points between the robot and other bodies, or between two of its own links
@@ -420,8 +502,14 @@ class World:
         threshold, with zero force); only points at most ``max_distance_m`` apart (0: touching
         or penetrating) are reported.
         """
+        return self._contacts_of(pybullet.getContactPoints(bodyA=self.robot, physicsClientId=self._id()),
+                                 include_table=include_table, max_distance_m=max_distance_m)
+
+    def _contacts_of(self, points: Sequence[tuple], *, include_table: bool = True,
+                     max_distance_m: float = 0.0) -> list[Contact]:
+        """:class:`Contact` records of PyBullet's raw contact points (see :meth:`contacts`)."""
         found = []
-        for point in self.client.getContactPoints(bodyA=self.robot):
+        for point in points:
             if point[2] == self.robot:
                 other = SELF_CONTACT_PREFIX + self._link_name[point[4]]
             else:
@@ -475,6 +563,19 @@ class World:
                 found.append(ClosestPoint(first, SELF_CONTACT_PREFIX + second, float(point[8]), tuple(point[5]),
                                           tuple(point[6])))
         return found
+
+    def pair_clearance(self, pairs: Sequence[tuple[str, str]], max_distance_m: float = 0.5) -> float:
+        """Smallest signed distance (m) over the given ``(robot link, body)`` pairs (one closest-point
+        query each, as :meth:`closest_points` makes them); +inf when none is within ``max_distance_m``."""
+        client_id, robot, links, bodies = self._id(), self.robot, self._link_index, self._bodies
+        closest = math.inf
+        for link, name in pairs:
+            body = bodies[name] if name in bodies else self._lookup(bodies, name, "body")
+            index = links[link] if link in links else self._lookup(links, link, "link")
+            for point in pybullet.getClosestPoints(robot, body, max_distance_m, linkIndexA=index,
+                                                   physicsClientId=client_id):
+                closest = min(closest, point[8])
+        return float(closest)
 
     def min_clearance(self, max_distance_m: float = 0.5) -> float:
         """Smallest signed robot-obstacle distance (m), ``max_distance_m`` if nothing is nearer."""

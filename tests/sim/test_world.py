@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pybullet
 import pytest
@@ -102,3 +104,80 @@ def test_render_shows_the_arm_and_changes_when_it_moves(world):
     assert top.shape == (48, 64, 3)
     with pytest.raises(UnknownNameError, match="front"):
         world.render(64, 48, camera="fisheye")
+
+
+def test_connecting_prints_nothing(capfd):
+    with World() as world:
+        assert world.client.getNumBodies() == 2  # robot and table, through the bound client
+    captured = capfd.readouterr()
+    assert "argv" not in captured.out + captured.err
+
+
+def drive_through_obstacles(world: World, seed: int) -> list[tuple]:
+    """Add 4 random obstacles near the arm's reach (seeded), drive the arm to 15 random targets;
+    (joints, velocities, contacts) after every control step of 12 physics steps."""
+    rng = np.random.default_rng(seed)
+    low, high = np.array([-1.5, -0.5, -0.5, -0.5]), np.array([1.5, 0.8, 0.8, 1.0])
+    for index in range(4):
+        kind, size_count = (("sphere", 1), ("box", 3), ("cylinder", 2))[rng.integers(3)]
+        position = forward_kinematics(rng.uniform(low, high))[:3] + rng.uniform(-0.03, 0.03, 3)
+        world.add_obstacle(f"obstacle{index}", kind, tuple(rng.uniform(0.015, 0.04, size_count)), position)
+    world.reset_joints([0.0, -0.6, 0.2, 0.3])
+    records = []
+    for target in rng.uniform(low, high, (15, 4)):
+        world.set_position_targets(target)
+        contacts = world.step_watching_contacts(12)
+        q, qd = world.joint_state()
+        records.append((q.tolist(), qd.tolist(), contacts))
+    return records
+
+
+def test_a_reused_world_steps_exactly_like_a_fresh_one():
+    """Obstacles removed and others added: the world must not remember them (sorted overlapping
+    pairs, removal from the end), so an env can keep its client across episodes. (Without the
+    sorting, this run differs after the world held the earlier scenes.)"""
+    with World() as fresh:
+        expected = drive_through_obstacles(fresh, 0)
+    assert any(record[2] for record in expected), "the compared run must touch obstacles"
+    with World() as reused:
+        for seed in (100, 101, 102):
+            drive_through_obstacles(reused, seed)
+            reused.clear_obstacles()
+        assert drive_through_obstacles(reused, 0) == expected
+
+
+def test_step_watching_contacts_moves_obstacles_and_keeps_the_latest_touch(world):
+    tip = forward_kinematics(np.array([0.0, 0.3, 0.2, 0.3]))[:3]
+    world.reset_joints([0.0, 0.3, 0.2, 0.3])
+    world.add_obstacle("ball", "sphere", (0.03,), tip + [0.0, 0.0, 0.3])
+    path = tip + np.linspace([0.0, 0.0, 0.3], [0.0, 0.0, 0.0], 12)  # down onto the gripper
+    contacts = world.step_watching_contacts(12, [("ball", path, (0.0, 0.0, 0.0, 1.0))])
+    np.testing.assert_allclose(world.body_pose("ball")[0], path[-1])
+    assert contacts and {contact.body for contact in contacts} == {"ball"}
+    assert contacts == world.contacts()  # the last substep touched, so it is the one returned
+    away = np.tile(tip + [0.0, 0.0, 0.3], (12, 1))
+    assert world.step_watching_contacts(12, [("ball", away, (0.0, 0.0, 0.0, 1.0))]) == []
+
+
+def test_pair_clearance_is_the_smallest_closest_point_distance(world):
+    world.reset_joints([0.2, 0.1, 0.3, 0.4])
+    tip = forward_kinematics(np.array([0.2, 0.1, 0.3, 0.4]))[:3]
+    world.add_obstacle("ball", "sphere", (0.02,), tip + [0.0, 0.0, 0.06])
+    world.add_obstacle("box", "box", (0.02, 0.02, 0.02), tip + [0.0, 0.08, 0.0])
+    pairs = [(link, body) for link in ("link4", "link5", "gripper_left_link") for body in ("ball", "box")]
+    points = world.closest_points(0.2, pairs=pairs)
+    assert points and world.pair_clearance(pairs, 0.2) == min(point.distance_m for point in points)
+    assert world.pair_clearance([("link2", "ball")], 0.001) == math.inf
+    with pytest.raises(UnknownNameError, match="valid choices"):
+        world.pair_clearance([("link9", "ball")])
+
+
+def test_clear_obstacles_can_keep_the_markers(world):
+    world.add_marker("marker:goal", (0.2, 0.0, 0.1))
+    world.add_obstacle("ball", "sphere", (0.03,), (0.2, 0.1, 0.1))
+    world.clear_obstacles(keep_markers=True)
+    assert world.obstacle_names() == ["marker:goal"] and world.has_body("marker:goal")
+    with pytest.raises(InvalidInputError, match="already exists"):
+        world.add_marker("marker:goal", (0.0, 0.0, 0.1))
+    world.clear_obstacles()
+    assert world.obstacle_names() == [] and world.has_body("table")
