@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import math
+
 import numpy as np
 from gymnasium import spaces
 
@@ -37,6 +39,10 @@ _OBSTACLE_LOW = np.array([0.0] * 4 + [-(WORKSPACE_BOUND_M + _MAX_MOTION_M)] * 3 
                          + [-MAX_OBSTACLE_SPEED_M_S] * 3)
 _OBSTACLE_HIGH = np.array([1.0] * 4 + [WORKSPACE_BOUND_M + _MAX_MOTION_M] * 3 + [1.0] * 4 + [MAX_OBSTACLE_SIZE_M] * 3
                           + [MAX_OBSTACLE_SPEED_M_S] * 3)
+# The joint limits as Python floats, for the per-step action mapping.
+_LOW = tuple(JOINT_LIMITS[:, 0].tolist())
+_HIGH = tuple(JOINT_LIMITS[:, 1].tolist())
+_SPAN = tuple((JOINT_LIMITS[:, 1] - JOINT_LIMITS[:, 0]).tolist())
 
 
 def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
@@ -47,15 +53,17 @@ def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np
     current joints ``joints_now`` (4,) by ``action * max_step_rad``.
     """
     action = np.asarray(action, dtype=np.float64)
-    if action.shape != (4,) or not np.all(np.isfinite(action)):
+    values = action.tolist() if action.shape == (4,) else None
+    if values is None or not all(math.isfinite(value) for value in values):
         raise InvalidInputError(f"action must be 4 finite values, got shape {action.shape}")
-    action = np.clip(action, -1.0, 1.0)
-    low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
+    # Per joint in Python floats (a step's hot path), the arithmetic of
+    # clip(low + (clip(action, -1, 1) + 1) * 0.5 * (high - low), low, high) in NumPy, in the same order.
+    clipped = [min(max(value, -1.0), 1.0) for value in values]
     if action_mode == "absolute":
-        targets = low + (action + 1.0) * 0.5 * (high - low)
+        targets = [low + (value + 1.0) * 0.5 * span for value, low, span in zip(clipped, _LOW, _SPAN)]
     else:
-        targets = joints_now + action * max_step_rad
-    return np.clip(targets, low, high)
+        targets = [now + value * max_step_rad for value, now in zip(clipped, np.asarray(joints_now).tolist())]
+    return np.array([min(max(target, low), high) for target, low, high in zip(targets, _LOW, _HIGH)])
 
 
 def joint_targets_to_action(joints: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
@@ -118,6 +126,39 @@ def pack_observation(q: np.ndarray, qd: np.ndarray, ee_pose: np.ndarray, goal_po
     }
 
 
+class ObservationPacker:
+    """Builds the observation dicts of one episode as :func:`pack_observation` does, the same values,
+    with the goal and obstacle part of the vector clipped and cast once (:meth:`set_scene`) rather
+    than every step.
+
+    Args:
+        bounds: from :func:`observation_bounds`.
+    """
+
+    def __init__(self, bounds: tuple[np.ndarray, np.ndarray]) -> None:
+        self._low, self._high = bounds[0][:_HEAD], bounds[1][:_HEAD]
+        self._bounds = bounds
+        self._template: np.ndarray | None = None
+
+    def set_scene(self, goal_pose: np.ndarray, obstacles: np.ndarray) -> None:
+        """Fix the goal pose (7,) and obstacle features (from :func:`obstacle_features`) until the next call."""
+        tail = np.concatenate([np.zeros(_HEAD), goal_pose, obstacles])
+        self._template = np.clip(tail, self._bounds[0], self._bounds[1]).astype(np.float32)
+
+    def pack(self, q: np.ndarray, qd: np.ndarray, ee_pose: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation dict (fresh float32 arrays) of joints (4,), velocities (4,) and end-effector pose (7,)."""
+        if self._template is None:
+            raise InvalidInputError("ObservationPacker.set_scene must be called before pack")
+        vector = self._template.copy()
+        # Clipped in float64, then rounded to float32 on assignment: pack_observation's values exactly.
+        vector[:_HEAD] = np.clip(np.concatenate([q, qd, ee_pose]), self._low, self._high)
+        # The end-effector and goal slots use the goals' bounds, so the goals are those slices.
+        return {"observation": vector, "achieved_goal": vector[8:15].copy(), "desired_goal": vector[15:22].copy()}
+
+
+_HEAD = 15  # joint positions, velocities, end-effector pose: the per-step part of the vector
+
+
 def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.ndarray]:
     """Position error (m) and geodesic orientation error (rad) between ``(..., 7)`` poses.
 
@@ -127,16 +168,37 @@ def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.n
     d = np.asarray(desired_goal, dtype=np.float64)
     dx, dy, dz = a[..., 0] - d[..., 0], a[..., 1] - d[..., 1], a[..., 2] - d[..., 2]
     position_error = np.sqrt(dx * dx + dy * dy + dz * dz)
-    norm_a = np.sqrt(a[..., 3] ** 2 + a[..., 4] ** 2 + a[..., 5] ** 2 + a[..., 6] ** 2)
-    norm_d = np.sqrt(d[..., 3] ** 2 + d[..., 4] ** 2 + d[..., 5] ** 2 + d[..., 6] ** 2)
+    # Squares as products: a NumPy scalar's ``** 2`` calls C's pow, which can differ from x * x
+    # (what arrays compute) in the last bit, and single poses must match batches.
+    norm_a = np.sqrt(a[..., 3] * a[..., 3] + a[..., 4] * a[..., 4] + a[..., 5] * a[..., 5] + a[..., 6] * a[..., 6])
+    norm_d = np.sqrt(d[..., 3] * d[..., 3] + d[..., 4] * d[..., 4] + d[..., 5] * d[..., 5] + d[..., 6] * d[..., 6])
     qa = [a[..., i] / norm_a for i in range(3, 7)]
     qd = [d[..., i] / norm_d for i in range(3, 7)]
     sign = np.where(qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0, -1.0, 1.0)
     # The geodesic angle as sim.transforms.quat_angle computes it, 4 atan2(|a - b|, |a + b|):
     # exactly 0 for equal rotations (acos-style forms leave a ~3e-8 rad floor).
-    minus = sum((x - sign * y) ** 2 for x, y in zip(qa, qd))
-    plus = sum((x + sign * y) ** 2 for x, y in zip(qa, qd))
+    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd))
+    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd))
     angle = 4.0 * np.arctan2(np.sqrt(minus), np.sqrt(plus))
+    return position_error, angle
+
+
+def goal_errors_single(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> tuple[float, float]:
+    """:func:`goal_errors` of one pair of (7,) poses, as floats, bit-identical to it (Python floats
+    for a step's hot path, the same operations in the same order; NumPy's arctan2, which can
+    differ from math.atan2 in the last bit)."""
+    a = np.asarray(achieved_goal, dtype=np.float64).tolist()
+    d = np.asarray(desired_goal, dtype=np.float64).tolist()
+    dx, dy, dz = a[0] - d[0], a[1] - d[1], a[2] - d[2]
+    position_error = math.sqrt(dx * dx + dy * dy + dz * dz)
+    norm_a = math.sqrt(a[3] * a[3] + a[4] * a[4] + a[5] * a[5] + a[6] * a[6])
+    norm_d = math.sqrt(d[3] * d[3] + d[4] * d[4] + d[5] * d[5] + d[6] * d[6])
+    qa = [a[i] / norm_a for i in range(3, 7)]
+    qd = [d[i] / norm_d for i in range(3, 7)]
+    sign = -1.0 if qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0 else 1.0
+    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd))
+    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd))
+    angle = 4.0 * float(np.arctan2(math.sqrt(minus), math.sqrt(plus)))
     return position_error, angle
 
 
@@ -163,6 +225,14 @@ class RewardSpec:
         """(...,) bool: position and orientation errors both under their thresholds."""
         position_error, angle = goal_errors(achieved_goal, desired_goal)
         return (position_error < self.success_distance_m) & (angle < self.success_angle_rad)
+
+    def step_reward(self, position_error: float, angle: float, collided: bool) -> float:
+        """:meth:`reward_from_errors` of one step's errors (m, rad) and collision flag, in Python floats."""
+        if self.reward_type == "dense":
+            reward = -(position_error + self.orientation_weight_m_per_rad * angle)
+        else:
+            reward = -(0.0 if position_error < self.success_distance_m and angle < self.success_angle_rad else 1.0)
+        return reward - self.collision_penalty * float(collided)
 
     def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> np.ndarray | float:
         """Vectorised reward of ``(..., 7)`` goals; ``info`` is one info dict or an array of them
