@@ -15,8 +15,8 @@ import numpy as np
 
 from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.env_spaces import (
-    ActionMode, RewardSpec, RewardType, action_to_joint_targets, goal_errors, joint_targets_to_action,
-    obstacle_features, observation_bounds, observation_space, pack_observation,
+    ActionMode, ObservationPacker, RewardSpec, RewardType, action_to_joint_targets, goal_errors_single,
+    joint_targets_to_action, obstacle_features, observation_bounds, observation_space,
 )
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
@@ -31,8 +31,17 @@ PHYSICS_FREQUENCY_HZ: float = 240.0
 #: PyBullet's closest points are queried for the (link, obstacle) pairs the sphere model finds
 #: within this distance (m); with none so near, ``pybullet_clearance_m`` is +inf.
 CLEARANCE_HORIZON_M: float = 0.1
+#: ... and, of those, only for the pairs within this much (m) of the sphere model's closest pair:
+#: the two models measure the same solid and agree to ~5e-5 m, so a farther pair cannot hold
+#: PyBullet's minimum (and the query count drops from ~5 to ~1.3 per step in ``cluttered``).
+CLEARANCE_PAIR_MARGIN_M: float = 0.005
 #: Which clearance measurements every step makes (see the env's Arguments).
 CLEARANCE_MODES: tuple[str, ...] = ("both", "numpy", "pybullet")
+#: A headless env keeps its PyBullet client across episodes (a reset removes the obstacles and adds
+#: the new scene's) and replaces it by a fresh one after this many episodes: PyBullet never frees
+#: a removed body's collision shape (~4 kB each), so memory stays within a few MB of flat. A fresh
+#: world costs ~20 ms, ~0.2 ms per episode so amortised.
+EPISODES_PER_CLIENT: int = 100
 _RENDER_MODES = ("human", "rgb_array")
 #: The default view: the robot and its reach in front and to the sides, from above the front right.
 DEFAULT_CAMERA = Camera(target=(0.06, 0.0, 0.1), distance_m=0.72, yaw_deg=40.0, pitch_deg=-32.0)
@@ -51,8 +60,9 @@ class ObstacleReachEnv(gym.Env):
     PyBullet's closest points on the same spheres; contacts (with obstacles, the table, or the
     arm's own links where ROBOTIS' SRDF does not exclude the pair) come from PyBullet. The gripper
     has no action: its fingers are held closed and rigid, so both measures see the same solid.
-    Physics runs at 240 Hz; every episode gets a fresh PyBullet client, so a seed fixes the
-    episode exactly whatever ran before.
+    Physics runs at 240 Hz. The PyBullet client lives across episodes (renewed every
+    :data:`EPISODES_PER_CLIENT` episodes); its overlapping pairs are kept sorted, so a reused
+    client steps exactly as a fresh one and a seed fixes the episode exactly whatever ran before.
 
     ## Action Space
     ``Box(-1, 1, (4,), float32)``, one value per joint (joint1..joint4). ``action_mode="absolute"``
@@ -101,8 +111,9 @@ class ObstacleReachEnv(gym.Env):
     ``min_clearance_m`` (sphere model; +inf with no obstacle), ``closest_link`` and
     ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet's
     closest points on the same spheres, queried for the link-obstacle pairs the sphere model finds
-    within 0.1 m; +inf when none is), ``self_clearance_m`` (sphere model: smallest distance between link
-    pairs the SRDF leaves enabled), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
+    within 0.1 m and within 5 mm of its closest pair; +inf when none is within 0.1 m),
+    ``self_clearance_m`` (sphere model: smallest distance between link pairs the SRDF leaves
+    enabled), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
     body (``"robot:<link>"`` for a self-contact), position, normal, distance, normal force in N,
     from the latest physics substep of the step that had any, so a touch in mid-step counts;
     ``collided`` is ``bool(contacts)``) and ``time_s``.
@@ -228,7 +239,10 @@ class ObstacleReachEnv(gym.Env):
         self._scene: Scene | None = None
         self._step_count = 0
         self._episode = 0
-        self._static_obstacles: tuple[ObstacleSet, np.ndarray] | None = None
+        self._static_obstacles: ObstacleSet | None = None
+        self._packer = ObservationPacker(self._bounds)
+        self._goal_pose = np.zeros(7)
+        self._world_episodes = 0
         self._saved: dict[int, tuple[int, int, tuple]] = {}
         self._contacts: tuple = ()
 
@@ -262,29 +276,25 @@ class ObstacleReachEnv(gym.Env):
         started = time.perf_counter()
         world = self._world
         world.set_position_targets(self.action_to_joint_targets(action))
-        # Moving obstacles' poses at the end of every substep, computed in one go per obstacle.
-        first = self._step_count * self.substeps + 1
-        times = np.arange(first, first + self.substeps) / PHYSICS_FREQUENCY_HZ
-        moving = [(obstacle, obstacle.position_at(times)) for obstacle in self._scene.obstacles if obstacle.motion]
-        self._contacts = ()
-        for substep in range(self.substeps):
-            for obstacle, path in moving:
-                world.move_obstacle(obstacle.name, path[substep], obstacle.orientation)
-            world.step()
-            # Keep the latest substep's contacts that had any, so a touch in mid-step counts.
-            self._contacts = tuple(world.contacts()) or self._contacts
+        moves = ()
+        if self._scene.is_dynamic:  # moving obstacles: poses at the end of every substep, in one go each
+            first = self._step_count * self.substeps + 1
+            times = np.arange(first, first + self.substeps) / PHYSICS_FREQUENCY_HZ
+            moves = [(obstacle.name, obstacle.position_at(times), obstacle.orientation)
+                     for obstacle in self._scene.obstacles if obstacle.motion]
+        # The latest substep's contacts that had any, so a touch in mid-step counts.
+        contacts = world.step_watching_contacts(self.substeps, moves)
         # The task has no gripper: keep the fingers closed and rigid, so the sphere model
         # (fingers at 0) and PyBullet measure the same solid even after impacts.
         world.reset_gripper(0.0)
         # Bullet finds contacts before it integrates a substep: refresh them for the final poses
         # too, so an overlap the last substep moved into is not reported one step late.
         world.detect_collisions()
-        self._contacts = tuple(world.contacts()) or self._contacts
+        self._contacts = tuple(world.contacts()) or tuple(contacts)
         self._step_count += 1
         observation, info = self._observe()
         # The same arithmetic as compute_reward(achieved_goal, desired_goal, info), errors computed once.
-        reward = float(self.reward_spec.reward_from_errors(info["target_error_m"], info["orientation_error_rad"],
-                                                           float(info["collided"])))
+        reward = self.reward_spec.step_reward(info["target_error_m"], info["orientation_error_rad"], info["collided"])
         terminated = bool((self.terminate_on_success and info["is_success"])
                           or (self.terminate_on_collision and info["collided"]))
         truncated = self.max_episode_steps is not None and self._step_count >= self.max_episode_steps
@@ -310,6 +320,7 @@ class ObstacleReachEnv(gym.Env):
             self._world.close()
             self._world = None
         self._saved.clear()
+        self._world_episodes = 0
 
     # ----------------------------------------------------------------------------- for policies
     @property
@@ -386,45 +397,56 @@ class ObstacleReachEnv(gym.Env):
         return self._world
 
     def _load(self, scene: Scene) -> None:
-        """Put ``scene`` into the world: a fresh PyBullet client per episode (headless), because
-        PyBullet never frees removed bodies' shapes; the GUI's client is kept and refilled."""
-        if self._world is not None and self._world.gui:
-            self._world.clear_obstacles()
+        """Put ``scene`` into the world: the previous obstacles are removed and the new ones added.
+        A headless client is replaced by a fresh one every :data:`EPISODES_PER_CLIENT` episodes
+        (PyBullet never frees removed bodies' shapes); the GUI's client is kept for good. Either
+        way the episode is the same: a world with sorted overlapping pairs does not remember
+        bodies it held before."""
+        if self._world is not None and (self._world.gui or self._world_episodes < EPISODES_PER_CLIENT):
+            for state_id in self._saved:  # the previous episode's snapshots end with it
+                self._world.remove_state(state_id)
+            self._world.clear_obstacles(keep_markers=True)
         else:
             self.close()
             self._world = World(gui=self.render_mode == "human", time_step_s=1.0 / PHYSICS_FREQUENCY_HZ,
                                 renderer=self.renderer)
             self._world.aim_gui_camera(self.camera)
+        self._world_episodes += 1
         world = self._world
+        if self.render_mode is not None:  # visual-only markers cost ~0.5 ms each to create: drawn only if seen,
+            goal = np.array(scene.goal_pose)  # created once per client (before any obstacle) and then moved
+            approach = quat_to_matrix(goal[3:])[:, 0]  # the gripper's pointing direction at the goal
+            markers = (("marker:goal", goal[:3], 0.012, (0.1, 0.8, 0.2, 0.6)),
+                       ("marker:goal_approach", goal[:3] - 0.03 * approach, 0.007, (0.1, 0.5, 0.9, 0.8)))
+            for name, position, radius_m, rgba in markers:
+                if world.has_body(name):
+                    world.move_obstacle(name, position)
+                else:
+                    world.add_marker(name, position, radius_m=radius_m, rgba=rgba)
         for obstacle in scene.obstacles:
             world.add_obstacle(obstacle.name, obstacle.kind, obstacle.size, obstacle.position_at(0.0),
                                obstacle.orientation)
-        if self.render_mode is not None:  # visual-only markers cost ~1 ms each to create; draw them only if seen
-            goal = np.array(scene.goal_pose)
-            world.add_marker("marker:goal", goal[:3], radius_m=0.012)
-            approach = quat_to_matrix(goal[3:])[:, 0]  # the gripper's pointing direction at the goal
-            world.add_marker("marker:goal_approach", goal[:3] - 0.03 * approach, radius_m=0.007,
-                             rgba=(0.1, 0.5, 0.9, 0.8))
         world.reset_joints(scene.start_joints)
         world.detect_collisions()
         self._contacts = tuple(world.contacts())
         self._scene, self._step_count = scene, 0
         self._episode += 1
         self._saved.clear()
+        self._goal_pose = np.array(scene.goal_pose)
         self._static_obstacles = None
         if not scene.is_dynamic:
-            self._static_obstacles = (scene.obstacle_set(), obstacle_features(scene, 0.0, self.max_obstacles))
+            self._static_obstacles = scene.obstacle_set()
+            self._packer.set_scene(self._goal_pose, obstacle_features(scene, 0.0, self.max_obstacles))
 
     def _observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         world, scene = self._live_world(), self.scene
-        q, qd = world.joint_positions(), world.joint_velocities()
+        q, qd = world.joint_state()
         ee_pose = forward_kinematics(q, validate=False)
-        if self._static_obstacles is not None:
-            obstacles, features = self._static_obstacles
-        else:
+        obstacles = self._static_obstacles
+        if obstacles is None:
             obstacles = scene.obstacle_set(self.time_s)
-            features = obstacle_features(scene, self.time_s, self.max_obstacles)
-        observation = pack_observation(q, qd, ee_pose, np.array(scene.goal_pose), features, self._bounds)
+            self._packer.set_scene(self._goal_pose, obstacle_features(scene, self.time_s, self.max_obstacles))
+        observation = self._packer.pack(q, qd, ee_pose)
         min_clearance_m = self_clearance_m = pybullet_clearance_m = math.nan
         closest_link = closest_obstacle = ""
         if self.clearance != "pybullet":
@@ -434,16 +456,15 @@ class ObstacleReachEnv(gym.Env):
                 closest_link = COLLISION_LINKS[int(arm.obstacle.link)]
                 closest_obstacle = scene.obstacles[int(arm.obstacle.obstacle)].name
         if self.clearance == "both":
-            links, slots = np.nonzero(arm.per_link_m < CLEARANCE_HORIZON_M)
-            pairs = [(COLLISION_LINKS[k], scene.obstacles[m].name) for k, m in zip(links, slots)]
-            points = world.closest_points(CLEARANCE_HORIZON_M, pairs=pairs) if pairs else []
-            pybullet_clearance_m = min((point.distance_m for point in points), default=math.inf)
+            near = min(CLEARANCE_HORIZON_M, min_clearance_m + CLEARANCE_PAIR_MARGIN_M)
+            links, slots = np.nonzero(arm.per_link_m < near)
+            pairs = [(COLLISION_LINKS[k], scene.obstacles[m].name) for k, m in zip(links.tolist(), slots.tolist())]
+            pybullet_clearance_m = world.pair_clearance(pairs, CLEARANCE_HORIZON_M)
         elif self.clearance == "pybullet":
             points = world.closest_points(1.0)
             pybullet_clearance_m = min((point.distance_m for point in points), default=math.inf)
         contacts = self._contacts
-        position_error, angle = (float(value) for value in goal_errors(observation["achieved_goal"],
-                                                                        observation["desired_goal"]))
+        position_error, angle = goal_errors_single(observation["achieved_goal"], observation["desired_goal"])
         reward_spec = self.reward_spec
         info = {
             "is_success": bool(position_error < reward_spec.success_distance_m

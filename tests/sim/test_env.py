@@ -70,6 +70,77 @@ def test_same_seed_same_episode_exactly(scenario):
     assert first[-1][2] is False and first[-1][3] is True  # truncated by TimeLimit at 200, not terminated
 
 
+def episode_records(env: gym.Env, seed: int, steps: int = 100) -> list[tuple]:
+    env.action_space.seed(seed)
+    return [env.reset(seed=seed)] + [env.step(env.action_space.sample()) for _ in range(steps)]
+
+
+def test_a_seed_fixes_the_episode_whatever_ran_before(monkeypatch):
+    """One env runs other episodes first (its client kept, then renewed): the same seed and
+    actions give exactly a fresh env's episode. (Without sorted overlapping pairs in the reused
+    client, episode 13 after episodes 1 and 2 differs.)"""
+    monkeypatch.setattr(sim.env, "EPISODES_PER_CLIENT", 3)
+    expected = {}
+    for seed in (13, 15):
+        fresh = make("cluttered", max_episode_steps=100, terminate_on_success=False)
+        expected[seed] = episode_records(fresh, seed)
+        fresh.close()
+    env = make("cluttered", max_episode_steps=100, terminate_on_success=False)
+    worlds = []
+    for seed in (1, 2, 13, 4, 15):  # 13: third episode of the first client; 15: second of the next one
+        records = episode_records(env, seed)
+        worlds.append(env.unwrapped.world)
+        if seed in expected:
+            assert data_equivalence(records, expected[seed], exact=True), f"episode {seed} depends on the history"
+            assert any(record[-1]["contacts"] for record in records[1:]), "the compared episode must include contacts"
+    env.close()
+    assert worlds[0] is worlds[1] is worlds[2] and worlds[3] is worlds[4] and worlds[2] is not worlds[3]
+
+
+def test_a_reset_frees_the_previous_episodes_snapshots():
+    env = make("single").unwrapped
+    env.reset(seed=0)
+    state = env.save_state()
+    world = env.world
+    env.reset(seed=1)
+    assert env.world is world
+    with pytest.raises(pybullet.error):
+        world.restore_state(state)
+    env.close()
+
+
+def test_the_per_step_fast_paths_compute_the_reference_formulas(rng):
+    """Observation packing, goal errors, reward and action mapping of one step (Python floats)
+    against the vectorised functions they replace, bit for bit."""
+    from sim.env_spaces import (ObservationPacker, RewardSpec, action_to_joint_targets, goal_errors,
+                                goal_errors_single, observation_bounds, pack_observation)
+
+    bounds = observation_bounds(8)
+    packer = ObservationPacker(bounds)
+    for _ in range(200):
+        q, qd, ee, goal = rng.normal(size=4) * 2, rng.normal(size=4) * 6, rng.normal(size=7), rng.normal(size=7)
+        features = rng.normal(size=8 * 17)
+        packer.set_scene(goal, features)
+        assert data_equivalence(packer.pack(q, qd, ee), pack_observation(q, qd, ee, goal, features, bounds),
+                                exact=True)
+        achieved, desired = rng.normal(size=7).astype(np.float32), rng.normal(size=7).astype(np.float32)
+        if rng.random() < 0.3:
+            desired[3:] = -achieved[3:]  # the same rotation, negated quaternion
+        position_error, angle = goal_errors(achieved, desired)
+        assert goal_errors_single(achieved, desired) == (float(position_error), float(angle))
+        for spec in (RewardSpec("dense"), RewardSpec("sparse", success_distance_m=1.0, success_angle_rad=3.0)):
+            for collided in (False, True):
+                assert spec.step_reward(float(position_error), float(angle), collided) == float(
+                    spec.reward_from_errors(position_error, angle, float(collided)))
+        action = rng.uniform(-1.5, 1.5, 4)
+        low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
+        clipped = np.clip(action, -1.0, 1.0)
+        np.testing.assert_array_equal(action_to_joint_targets(action, "absolute", None, 0.24),
+                                      np.clip(low + (clipped + 1.0) * 0.5 * (high - low), low, high))
+        np.testing.assert_array_equal(action_to_joint_targets(action, "delta", q, 0.24),
+                                      np.clip(q + clipped * 0.24, low, high))
+
+
 def test_different_seeds_give_different_scenes():
     env = make("cluttered")
     scenes = set()
