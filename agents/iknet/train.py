@@ -8,7 +8,9 @@ inside its limits) + ``position_weight * |p_FK(q) - p|`` (m) + ``orientation_wei
 rad), all through the differentiable torch forward kinematics. Adam (lr 1e-3, weight decay 1e-5)
 with a cosine decay of the learning rate to ``--min-learning-rate`` over the epochs (or
 ReduceLROnPlateau, or constant), validation every epoch, early stopping with ``--patience`` and
-the best validation weights restored.
+the best validation weights restored. ``--balance-weight W`` adds ``W *`` the attribution-balance
+penalty of :mod:`agents.iknet.balance` on the first ``--balance-samples`` poses of every batch
+(default 0: the recipe above, unchanged).
 
 Dropout schedule: the modules keep their declared rates (0.1, 0.05), which are active for the
 first ``1 - --dropout-off-fraction`` of the epochs and switched off for the rest. Measured on
@@ -42,6 +44,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 import torch
 
+from agents.iknet.balance import balance_penalty
 from agents.iknet.checkpoint import save_checkpoint
 from agents.iknet.dataset import DatasetSplits, PoseJointSet, make_splits
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers
@@ -76,6 +79,8 @@ class TrainConfig:
     dropout_off_fraction: float = 0.75
     reject_self_collision: bool = True
     reject_below_table: bool = True
+    balance_weight: float = 0.0
+    balance_samples: int = 128
 
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` / :class:`UnknownNameError` for values out of range."""
@@ -84,7 +89,8 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise UnknownNameError("schedule", self.schedule, SCHEDULES)
         positive = {"data_size": self.data_size, "epochs": self.epochs, "batch_size": self.batch_size,
-                    "learning_rate": self.learning_rate, "patience": self.patience}
+                    "learning_rate": self.learning_rate, "patience": self.patience,
+                    "balance_samples": self.balance_samples}
         for name, value in positive.items():
             if not value > 0:
                 raise InvalidInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -94,7 +100,7 @@ class TrainConfig:
             raise InvalidInputError(f"--dropout-off-fraction must lie in [0, 1], got {self.dropout_off_fraction}")
         non_negative = {"weight_decay": self.weight_decay, "min_learning_rate": self.min_learning_rate,
                         "joint_weight": self.joint_weight, "position_weight": self.position_weight,
-                        "orientation_weight": self.orientation_weight}
+                        "orientation_weight": self.orientation_weight, "balance_weight": self.balance_weight}
         for name, value in non_negative.items():
             if not (value >= 0 and math.isfinite(value)):
                 raise InvalidInputError(f"--{name.replace('_', '-')} must be finite and >= 0, got {value}")
@@ -221,6 +227,8 @@ def train(config: TrainConfig, splits: DatasetSplits | None = None, *, progress:
                     continue
                 poses, joints = train_poses[batch], train_joints[batch]
                 loss = combined_loss(model(poses), joints, poses, config)
+                if config.balance_weight:  # attribution-balance regulariser (agents.iknet.balance)
+                    loss = loss + config.balance_weight * balance_penalty(model, poses[:config.balance_samples])
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -321,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop sampled configurations whose links touch")
     add("--reject-below-table", action=argparse.BooleanOptionalAction, default=d.reject_below_table,
         help="drop sampled configurations with the end effector below z = 0")
+    add("--balance-weight", type=float, default=d.balance_weight,
+        help="weight of the attribution-balance penalty (agents.iknet.balance; 0 = the paper's recipe)")
+    add("--balance-samples", type=int, default=d.balance_samples,
+        help="poses of each batch the balance penalty is computed on")
     add("--threads", type=int, default=1, help="torch CPU threads (1 leaves the other cores free)")
     add("--out", type=Path, default=None, help="checkpoint path (default: assets/checkpoints/<model>.pt)")
     add("--manifest", type=Path, default=None, help="manifest to update (default: assets/checkpoints/manifest.json)")
