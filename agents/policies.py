@@ -20,6 +20,7 @@ from typing import NamedTuple
 from agents.baselines import planner_policy, rl_policy
 from agents.ik_policy.interface import Policy
 from agents.ik_policy.policy import IKPolicy, check_solver_checkpoint, parse_policy
+from agents.ik_policy.safety import SAFETY_MARGIN_M
 
 
 class BaselineFamily(NamedTuple):
@@ -51,7 +52,7 @@ def validate_policy_name(name: str) -> None:
     check_solver_checkpoint(parse_policy(name).model)
 
 
-def make_policy(name: str, *, safety_margin_m: float = 0.012) -> Policy:
+def make_policy(name: str, *, safety_margin_m: float = SAFETY_MARGIN_M) -> Policy:
     """Build the policy a name describes (see the module docstring)."""
     family = BASELINE_FAMILIES.get(name.split(":", 1)[0])
     if family is not None:

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
+from agents.ik_policy.safety import SAFETY_MARGIN_M
 from evaluation.config import RunConfig
 from evaluation.explain.core import FEATURE_NAMES
 from evaluation.metrics import StepRecord
@@ -62,7 +63,7 @@ class FrameRecorder:
     height: int = 480
     fps: float = 10.0
     camera: str = "front"
-    margin_m: float = 0.012
+    margin_m: float = SAFETY_MARGIN_M
     explain: Callable[[np.ndarray], np.ndarray] | None = None
     frames: list[np.ndarray] = field(default_factory=list)
     _path: list[np.ndarray] = field(default_factory=list)

@@ -24,7 +24,7 @@ import numpy as np
 
 from agents.ik_policy.interface import PolicyContext
 from agents.ik_policy.planning import CartesianPlannerConfig, PlannedPath, plan_path
-from agents.ik_policy.safety import keep_clearance
+from agents.ik_policy.safety import SAFETY_MARGIN_M, keep_clearance
 from agents.ik_policy.solvers import AnalyticSolver, IKNetSolver, IKSolver, PyBulletSolver
 from agents.iknet.checkpoint import load_checkpoint
 from agents.iknet.models import MODEL_NAMES
@@ -109,7 +109,7 @@ class IKPolicy:
     """
 
     def __init__(self, spec: PolicySpec, *, planner: CartesianPlannerConfig = CartesianPlannerConfig(),
-                 safety_margin_m: float = 0.012, speed_fraction: float = 0.6, replan_every: int = 5) -> None:
+                 safety_margin_m: float = SAFETY_MARGIN_M, speed_fraction: float = 0.6, replan_every: int = 5) -> None:
         self.spec = spec
         self.name = spec.name
         self.solver = make_solver(spec)
