@@ -35,7 +35,8 @@ class StepRecord:
     target_error_m: float
     min_clearance_m: float  #: collision model (sim.collision)
     pybullet_clearance_m: float  #: PyBullet closest points
-    contact_count: int
+    self_clearance_m: float  #: collision model: smallest distance between links that may collide (SRDF pairs)
+    contact_count: int  #: contact points with obstacles, the table or the arm's own links
     collided: bool
     is_success: bool
     ik_time_s: float  #: time the policy spent in IK during this step (0 when it only followed its plan)
