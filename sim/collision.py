@@ -301,6 +301,18 @@ def self_clearance(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> An
     return (gap - ops.asarray(SPHERE_RADII_M[first] + SPHERE_RADII_M[second], gap)).reshape(batch_shape)
 
 
+def overall_clearance(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0) -> np.ndarray:
+    """(...,) smallest of the obstacle, table and self clearance (m) of configurations ``q`` (..., 4)
+    (NumPy, no validation: the planners' state check), from one placement of the spheres."""
+    batch_shape = np.shape(q)[:-1]
+    centres = _numpy_centres(q, gripper_m, False)
+    clearance = np.minimum(pair_minimum(centres, SPHERE_RADII_M, _SELF_FIRST, _SELF_SECOND)[0],
+                           (centres[:, _TABLE_SPHERES, 2] - SPHERE_RADII_M[_TABLE_SPHERES]).min(-1))
+    if len(obstacles):
+        clearance = np.minimum(clearance, _link_minima(centres, obstacles)[0].min((-1, -2)))
+    return clearance.reshape(batch_shape)
+
+
 class ArmClearances(NamedTuple):
     """Everything the env measures of one configuration, from one placement of the spheres."""
 
@@ -329,6 +341,6 @@ def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0
 
 __all__ = [
     "ArmClearances", "COLLISION_LINKS", "Clearance", "arm_clearances", "KIND_CODES", "ObstacleSet", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M",
-    "min_clearance", "per_link_minimum", "point_distances", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
+    "min_clearance", "overall_clearance", "per_link_minimum", "point_distances", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
     "table_clearance",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from agents.ik_policy.solvers import IKSolver
-from sim.collision import ObstacleSet, min_clearance, self_clearance, table_clearance
+from sim.collision import ObstacleSet, overall_clearance
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT1_XYZ, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
 
@@ -90,10 +90,7 @@ def densify(joints: np.ndarray, max_step_rad: float) -> np.ndarray:
 def configuration_clearance(joints: np.ndarray, obstacles: ObstacleSet) -> np.ndarray:
     """(K,) collision-model clearance (m) of each configuration to the obstacles, the table and
     the arm itself (the link pairs ROBOTIS' SRDF leaves enabled)."""
-    clearance = np.minimum(table_clearance(joints, validate=False), self_clearance(joints, validate=False))
-    if len(obstacles) == 0:
-        return clearance
-    return np.minimum(min_clearance(joints, obstacles, validate=False).distance_m, clearance)
+    return overall_clearance(joints, obstacles)
 
 
 def _candidates(config: CartesianPlannerConfig) -> list[tuple[str, dict]]:
