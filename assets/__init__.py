@@ -8,7 +8,7 @@ from pathlib import Path
 ASSETS_DIR = Path(__file__).resolve().parent
 CHECKPOINT_DIR = ASSETS_DIR / "checkpoints"
 MANIFEST_PATH = CHECKPOINT_DIR / "manifest.json"
-#: The shipped stable-baselines3 agent (``python -m agents.rl``), its training record and curve.
+#: The shipped stable-baselines3 agent (``python -m agents.baselines.rl``), its training record and curve.
 RL_AGENT_PATH = ASSETS_DIR / "rl" / "sac_single.zip"
 #: ROBOTIS' CAD data (Apache-2.0, see ``robotis/NOTICE``): STL meshes and the MoveIt SRDF.
 ROBOTIS_DIR = ASSETS_DIR / "robotis"

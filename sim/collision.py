@@ -25,7 +25,6 @@ from sim.errors import InvalidInputError
 from sim.kinematics import link_frames
 from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
 
-
 _MODEL = sphere_model()
 #: (S, 3) sphere centres in their link frames (m), (S,) radii (m), (S,) index into COLLISION_LINKS.
 SPHERE_CENTRES_M, SPHERE_RADII_M, SPHERE_LINK = _MODEL.centres_m, _MODEL.radii_m, _MODEL.link_index
@@ -82,7 +81,7 @@ class ObstacleSet:
         positions: Sequence[Sequence[float]],
         sizes: Sequence[Sequence[float]],
         quaternions: Sequence[Sequence[float]] | None = None,
-    ) -> "ObstacleSet":
+    ) -> ObstacleSet:
         """Build from per-obstacle kind names, centres, sizes and ``[qx, qy, qz, qw]`` quaternions."""
         from sim.transforms import quat_to_matrix
 
@@ -297,7 +296,8 @@ def self_clearance(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> An
     centres = sphere_centres(q, gripper_m, validate=False).reshape(-1, len(SPHERE_RADII_M), 3)
     rows = ops.asarray(np.arange(len(pair)), centres).long()
     first, second = _SELF_FIRST[pair], _SELF_SECOND[pair]
-    gap = _norm(centres[rows, ops.asarray(first, centres).long()] - centres[rows, ops.asarray(second, centres).long()], ops)
+    one, other = ops.asarray(first, centres).long(), ops.asarray(second, centres).long()
+    gap = _norm(centres[rows, one] - centres[rows, other], ops)
     return (gap - ops.asarray(SPHERE_RADII_M[first] + SPHERE_RADII_M[second], gap)).reshape(batch_shape)
 
 
@@ -340,7 +340,7 @@ def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0
 
 
 __all__ = [
-    "ArmClearances", "COLLISION_LINKS", "Clearance", "arm_clearances", "KIND_CODES", "ObstacleSet", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M",
-    "min_clearance", "overall_clearance", "per_link_minimum", "point_distances", "self_clearance", "signed_distances", "sphere_centres", "sphere_distances",
-    "table_clearance",
+    "COLLISION_LINKS", "KIND_CODES", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M", "ArmClearances", "Clearance",
+    "ObstacleSet", "arm_clearances", "min_clearance", "overall_clearance", "per_link_minimum", "point_distances",
+    "self_clearance", "signed_distances", "sphere_centres", "sphere_distances", "table_clearance",
 ]

@@ -12,20 +12,6 @@ import numpy as np
 from sim._backend import is_torch, ops_for
 
 
-def split_pose(pose: Any) -> tuple[Any, Any]:
-    """Split ``(..., 7)`` poses into positions ``(..., 3)`` (m) and quaternions ``(..., 4)``."""
-    return pose[..., :3], pose[..., 3:7]
-
-
-def make_pose(position: Any, quaternion: Any) -> Any:
-    """Join positions ``(..., 3)`` and quaternions ``(..., 4)`` into ``(..., 7)`` poses."""
-    if is_torch(position):
-        import torch
-
-        return torch.cat([position, quaternion], dim=-1)
-    return np.concatenate([position, quaternion], axis=-1)
-
-
 def quat_normalize(quaternion: Any) -> Any:
     """Unit quaternions ``(..., 4)`` with a non-negative scalar part (one sign per rotation)."""
     ops = ops_for(quaternion)
@@ -35,30 +21,6 @@ def quat_normalize(quaternion: Any) -> Any:
     unit = quaternion / norm
     sign = ops.where(unit[..., 3:4] < 0, -1.0, 1.0)
     return unit * sign
-
-
-def quat_multiply(a: Any, b: Any) -> Any:
-    """Hamilton product ``a * b`` of ``(..., 4)`` quaternions (rotation ``b`` then ``a``)."""
-    ops = ops_for(a)
-    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return ops.stack(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        -1,
-    )
-
-
-def quat_conjugate(quaternion: Any) -> Any:
-    """Inverse rotation of unit quaternions ``(..., 4)``."""
-    sign = np.array([-1.0, -1.0, -1.0, 1.0])
-    if is_torch(quaternion):
-        sign = ops_for(quaternion).asarray(sign, quaternion)
-    return quaternion * sign
 
 
 def quat_to_matrix(quaternion: Any) -> Any:

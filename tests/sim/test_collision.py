@@ -85,7 +85,7 @@ def test_the_fit_is_tight_the_union_stays_near_the_convex_hulls():
 
 def test_urdf_collision_shapes_are_the_fitted_spheres():
     root = ElementTree.parse(assets.urdf_path()).getroot()
-    for index, link in enumerate(COLLISION_LINKS):
+    for link in COLLISION_LINKS:
         element = root.find(f"link[@name='{link}']")
         rows = []
         for collision in element.findall("collision"):
@@ -107,7 +107,8 @@ def test_pybullet_finds_every_worst_vertex_inside_the_collision_shapes(world, rn
             vertices = mesh(link)[0]
             frame = LINK_NAMES.index(link)
             world_vertices = vertices @ frames.rotations[frame].T + frames.positions[frame]
-            centres, radii = sphere_centres(q)[SPHERE_LINK == COLLISION_LINKS.index(link)], sphere_model().of_link(link)[1]
+            centres = sphere_centres(q)[SPHERE_LINK == COLLISION_LINKS.index(link)]
+            radii = sphere_model().of_link(link)[1]
             depth = (np.linalg.norm(world_vertices[:, None, :] - centres[None], axis=-1) - radii).min(1)
             for vertex in world_vertices[np.argsort(depth)[-3:]]:
                 world.clear_obstacles()
@@ -181,7 +182,8 @@ def test_table_clearance_matches_pybullet_and_honours_table_z(world, rng):
 def test_torch_and_numpy_agree_and_gradients_match_finite_differences(rng):
     kinds = ["sphere", "box", "cylinder"]
     placed = [random_obstacle(rng, kind) for kind in kinds]
-    obstacles = ObstacleSet.from_list(kinds, [p for p, _, _ in placed], [s for _, _, s in placed], [r for _, r, _ in placed])
+    obstacles = ObstacleSet.from_list(kinds, [p for p, _, _ in placed], [s for _, _, s in placed],
+                                      [r for _, r, _ in placed])
     q_np = sample_joints(rng, 20) * 0.9
     for function in (lambda q: signed_distances(q, obstacles).sum((-1, -2)), table_clearance, self_clearance):
         q = torch.tensor(q_np, requires_grad=True)
@@ -198,7 +200,8 @@ def test_torch_and_numpy_agree_and_gradients_match_finite_differences(rng):
 
 
 def test_per_link_distances_are_minima_over_that_links_spheres(rng):
-    obstacles = ObstacleSet.from_list(["box", "sphere"], [[0.2, 0.0, 0.1], [0.1, 0.2, 0.2]], [[0.03, 0.02, 0.05], [0.04]])
+    obstacles = ObstacleSet.from_list(["box", "sphere"], [[0.2, 0.0, 0.1], [0.1, 0.2, 0.2]],
+                                      [[0.03, 0.02, 0.05], [0.04]])
     q = sample_joints(rng, 30)
     per_sphere = sphere_distances(q, obstacles)
     per_link = signed_distances(q, obstacles)
@@ -207,7 +210,8 @@ def test_per_link_distances_are_minima_over_that_links_spheres(rng):
 
 
 def test_min_clearance_names_the_closest_pair():
-    obstacles = ObstacleSet.from_list(["sphere", "box"], [[0.5, 0.5, 0.5], [0.3, 0.0, 0.2]], [[0.02], [0.02, 0.02, 0.02]])
+    obstacles = ObstacleSet.from_list(["sphere", "box"], [[0.5, 0.5, 0.5], [0.3, 0.0, 0.2]],
+                                      [[0.02], [0.02, 0.02, 0.02]])
     q = np.array([0.0, 0.5, 0.2, 0.0])
     clearance = min_clearance(q, obstacles)
     distances = signed_distances(q, obstacles)
