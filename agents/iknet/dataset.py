@@ -83,7 +83,7 @@ def sample_pairs(
     Args:
         rng: the source of randomness.
         n: number of pairs (>= 0).
-        reject_self_collision: redraw configurations whose non-adjacent capsules touch.
+        reject_self_collision: redraw configurations in self-collision (sim.collision.self_clearance <= 0).
         reject_below_table: redraw configurations whose end effector has ``z < 0``.
         relabel: replace the drawn joints by the analytic ``"closest"`` branch of their pose.
 
