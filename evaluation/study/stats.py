@@ -199,7 +199,8 @@ def mixed_effects(frame: pd.DataFrame, formula: str, term: str, *, scene_column:
         except (np.linalg.LinAlgError, ValueError, KeyError) as failure:
             if isinstance(failure, KeyError) and term not in str(failure):
                 raise
-            ols = smf.ols(formula, data).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data[scene_column])[0]})
+            clusters = pd.factorize(data[scene_column])[0]
+            ols = smf.ols(formula, data).fit(cov_type="cluster", cov_kwds={"groups": clusters})
             if term not in ols.params:
                 raise InvalidInputError(f"{term!r} is not a coefficient of {formula!r}") from failure
             coefficient, error, p_value = float(ols.params[term]), float(ols.bse[term]), float(ols.pvalues[term])

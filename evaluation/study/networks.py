@@ -1,0 +1,153 @@
+"""The study's trained networks: train what is missing (one shared data budget), measure balance.
+
+Each network is one variant trained with one seed; it is written to
+``<checkpoint_dir>/<variant>-s<seed>.pt`` with an entry in ``<checkpoint_dir>/manifest.json``
+(seed, data budget, held-out accuracy, wall time and the command that made it). A checkpoint that
+exists with the design's recipe is reused, so a study resumes without retraining.
+
+A network's attribution balance is computed from exact interventional Shapley values
+(:func:`evaluation.explain.shapley.explain`, ``method="exact"``) over fresh poses, the same
+explained/background poses for every network.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
+from agents.iknet.dataset import make_splits
+from agents.iknet.train import TrainConfig, held_out_accuracy, train, write_manifest_entry
+from evaluation.explain.balance import attribution_balance, global_importance
+from evaluation.explain.shapley import explain
+from evaluation.explain.study import fresh_poses
+from evaluation.study.design import StudyDesign, Variant
+from sim.errors import CheckpointError
+from sim.kinematics import JOINT_NAMES
+
+FEATURES = ("x", "y", "z", "qx", "qy", "qz", "qw")
+
+
+@dataclass(frozen=True)
+class Network:
+    """One trained network of the study."""
+
+    variant: str
+    seed: int
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class NetworkBalance:
+    """Exact-Shapley attribution facts of one network (importance in rad, shares in [0, 1])."""
+
+    network: str
+    variant: str
+    seed: int
+    entropy_joint_mean: float
+    entropy_overall: float
+    orientation_share_overall: float
+    qz_share_joint3: float
+    qz_share_joint4: float
+    orientation_share_joint3: float
+    orientation_share_joint4: float
+    position_error_mm_median: float
+
+
+def train_config(design: StudyDesign, variant: Variant, seed: int) -> TrainConfig:
+    """The paper's recipe at the design's shared budget (data seed = training seed)."""
+    budget = design.training
+    return TrainConfig(model=variant.architecture, data_size=budget.data_size, data_seed=seed, seed=seed,
+                       epochs=budget.epochs, batch_size=budget.batch_size, balance_weight=variant.balance_weight)
+
+
+def checkpoint_dir(design: StudyDesign, out_dir: Path) -> Path:
+    """Where the design's networks live (``<out>/checkpoints`` when the design names none)."""
+    return Path(design.training.checkpoint_dir) if design.training.checkpoint_dir else Path(out_dir) / "checkpoints"
+
+
+def _matches(path: Path, config: TrainConfig) -> bool:
+    try:
+        model = load_checkpoint(path, architecture=config.model)
+    except CheckpointError:
+        return False
+    return model.checkpoint_metadata.get("config") == asdict(config)
+
+
+def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, progress: bool = False) -> list[Network]:
+    """Train every (variant, seed) network the design needs and is not on disk yet; return them all.
+
+    Data splits are made once per seed and shared by the variants (same data budget and draw).
+    """
+    folder = checkpoint_dir(design, out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    networks = []
+    for seed in design.training.seeds:
+        splits = None
+        for variant in design.variants:
+            network = Network(variant.name, seed, folder / f"{variant.name}-s{seed}.pt")
+            networks.append(network)
+            config = train_config(design, variant, seed)
+            if network.path.is_file() and _matches(network.path, config):
+                continue
+            if splits is None:
+                splits = make_splits(config.data_size, seed, reject_self_collision=config.reject_self_collision,
+                                     reject_below_table=config.reject_below_table)
+            print(f"study: training {network.name} ({variant.architecture}, balance weight "
+                  f"{variant.balance_weight:g})", file=sys.stderr)
+            start = time.perf_counter()
+            result = train(config, splits, progress=progress)
+            plain = held_out_accuracy(result.model, splits.test)
+            entry = {
+                "variant": variant.name, "architecture": variant.architecture,
+                "balance_weight": variant.balance_weight, "seed": seed, "config": asdict(config),
+                "data": {"seed": seed, "size": config.data_size, "train": len(splits.train),
+                         "test": len(splits.test)},
+                "epochs_run": len(result.history), "best_epoch": result.best_epoch,
+                "wall_time_s": round(time.perf_counter() - start, 1), "threads": torch.get_num_threads(),
+                "held_out": {"position_error_mm_median": round(plain.position_error_mm_median, 4),
+                             "position_error_mm_p95": round(plain.position_error_mm_p95, 4),
+                             "orientation_error_deg_median": round(plain.orientation_error_deg_median, 4),
+                             "out_of_limits_pct": round(plain.out_of_limits_pct, 4)},
+                "command": command,
+            }
+            save_checkpoint(result.model, network.path, metadata=entry)
+            write_manifest_entry(folder / "manifest.json", network.name,
+                                 dict(entry, checkpoint=network.path.name, size_bytes=network.path.stat().st_size))
+    return networks
+
+
+def network_balance(networks: list[Network], design: StudyDesign) -> list[NetworkBalance]:
+    """Exact-Shapley balance of every network on one shared set of explained and background poses."""
+    pool = fresh_poses(design.seed + 10_007, 2000)
+    order = np.random.default_rng(design.seed).permutation(len(pool))
+    explained = pool[order[:design.explained_poses]]
+    background = pool[order[design.explained_poses:design.explained_poses + design.background_poses]]
+    rows = []
+    joint3, joint4 = JOINT_NAMES.index("joint3"), JOINT_NAMES.index("joint4")
+    qz = FEATURES.index("qz")
+    for network in networks:
+        model = load_checkpoint(network.path)
+        importance = global_importance(explain(model, explained, background, "exact").values)  # (7, 4)
+        balance = attribution_balance(importance)
+        shares = importance / np.where(importance.sum(0) > 0, importance.sum(0), 1.0)
+        rows.append(NetworkBalance(
+            network.name, network.variant, network.seed,
+            entropy_joint_mean=float(np.mean(balance.entropy)), entropy_overall=balance.entropy_overall,
+            orientation_share_overall=balance.orientation_share_overall,
+            qz_share_joint3=float(shares[qz, joint3]), qz_share_joint4=float(shares[qz, joint4]),
+            orientation_share_joint3=balance.orientation_share[joint3],
+            orientation_share_joint4=balance.orientation_share[joint4],
+            position_error_mm_median=float(model.checkpoint_metadata.get("held_out", {})
+                                           .get("position_error_mm_median", float("nan"))),
+        ))
+    return rows
