@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scenarios.catalogue import BUILTIN_SCENARIOS
 from scenarios.toml_format import load_scenario_file, scenario_from_dict, scenario_to_toml
-from sim.errors import UnknownNameError
+from sim.errors import UnknownNameError, invalid_value
 from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
 from sim.scene import Motion, Obstacle, Scene
 
@@ -41,11 +41,14 @@ def get_scenario(name_or_path: str | os.PathLike[str] | ScenarioSpec) -> Scenari
 
     Raises:
         UnknownNameError: not a built-in name and not a ``.toml`` path (lists the valid names).
-        SceneFileError: the TOML file is missing or malformed (names the field).
+        SceneFileError: the TOML file is missing, not a regular file, or malformed (names the field).
+        InvalidInputError: neither a string, a path nor a spec.
     """
     if isinstance(name_or_path, ScenarioSpec):
         return name_or_path
-    text = os.fspath(name_or_path)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise invalid_value("scenario", name_or_path, "a built-in name, a .toml path or a ScenarioSpec")
+    text = os.fsdecode(name_or_path)
     if text in BUILTIN_SCENARIOS:
         return BUILTIN_SCENARIOS[text]
     if text.lower().endswith(".toml") or isinstance(name_or_path, Path) or os.path.isfile(text):

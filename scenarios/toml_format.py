@@ -6,12 +6,19 @@ The format mirrors the dataclasses field for field (``[region]``, ``[start]``, `
 dataclass defaults. Reading is checked field by field: a wrong type, an unknown key or an
 out-of-range value raises :class:`~sim.errors.SceneFileError` naming the file and the field.
 :func:`scenario_to_toml` writes any spec back, so ``load(dump(spec)) == spec``.
+
+A file is read only if it is a regular file (a FIFO, device or folder is refused without
+opening it for long) of at most :data:`MAX_SCENARIO_FILE_BYTES`, in UTF-8; whatever it holds
+(bytes that are not UTF-8, integers of thousands of digits, arrays nested thousands deep) ends in
+a :class:`~sim.errors.SceneFileError`, never another exception. Fixed scenes (``[[scenes]]``) must
+pass :func:`sim.scene_sampling.check_scene`, and their goal configurations must be free of contact.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tomllib
 import types
 import typing
@@ -19,31 +26,86 @@ from typing import Any, Literal, Union
 
 import tomli_w
 
-from sim.errors import InvalidInputError, SceneFileError
+from sim.errors import InvalidInputError, SceneFileError, show_value
 from sim.scenario_spec import ScenarioSpec
+from sim.scene_sampling import check_scene
 
 #: TOML table names that differ from the dataclass field names.
 _TOML_NAMES = {(ScenarioSpec, "fixed_scenes"): "scenes"}
+#: The largest scenario file read (bytes); the benchmark's ten scenes take ~10 kB.
+MAX_SCENARIO_FILE_BYTES: int = 1_000_000
+#: Numbers beyond this magnitude are refused as they are read (every field's range is far smaller).
+_MAX_MAGNITUDE = 1e300
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
 def load_scenario_file(path: str | os.PathLike[str]) -> ScenarioSpec:
     """Read and check a scenario TOML file.
 
     Raises:
-        SceneFileError: the file is missing, not TOML, or a field is malformed (the message
-            names the file and the field).
+        SceneFileError: the file is missing, not a regular file, too large, not UTF-8, not TOML,
+            or a field is malformed (the message names the file and the field).
     """
-    path = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise SceneFileError(f"{path}: scenario file not found") from None
-    except OSError as error:
-        raise SceneFileError(f"{path}: cannot read the scenario file ({error.strerror})") from None
+        path = os.fspath(path)
+    except TypeError:
+        raise SceneFileError(f"a scenario file path must be a string or os.PathLike, got {type(path).__name__}") \
+            from None
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    text = _read_text(path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SceneFileError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise SceneFileError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as error:  # e.g. an integer longer than Python converts (4300 digits)
+        raise SceneFileError(f"{path}: not valid TOML: {str(error).split(';')[0]}") from None
     return scenario_from_dict(data, source=path)
+
+
+def _read_text(path: str) -> str:
+    """The UTF-8 text of the regular file ``path`` (at most :data:`MAX_SCENARIO_FILE_BYTES`)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SceneFileError(f"{path}: scenario file not found") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+        raise SceneFileError(f"{path}: cannot read the scenario file ({getattr(error, 'strerror', None) or error})") \
+            from None
+    _require_regular(path, info.st_mode)
+    if info.st_size > MAX_SCENARIO_FILE_BYTES:
+        raise SceneFileError(f"{path}: the scenario file has {info.st_size} bytes; expected at most "
+                             f"{MAX_SCENARIO_FILE_BYTES}")
+    try:
+        # O_NONBLOCK: should a FIFO replace the file after the stat, opening it does not wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise SceneFileError(f"{path}: cannot read the scenario file ({error.strerror})") from None
+    try:
+        _require_regular(path, os.fstat(descriptor).st_mode)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_SCENARIO_FILE_BYTES + 1)
+    except OSError as error:
+        raise SceneFileError(f"{path}: cannot read the scenario file ({error.strerror})") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_SCENARIO_FILE_BYTES:
+        raise SceneFileError(f"{path}: the scenario file is larger than {MAX_SCENARIO_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SceneFileError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}); "
+                             "save the file as UTF-8") from None
+
+
+def _require_regular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+        raise SceneFileError(f"{path}: is {kind}; expected a scenario .toml file")
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> ScenarioSpec:
@@ -51,9 +113,20 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
 
     Raises:
         SceneFileError: a field is malformed, unknown or missing (``name`` is required: it labels
-            every row and report of a run).
+            every row and report of a run); a fixed scene breaks a rule of
+            :func:`~sim.scene_sampling.check_scene` or its goal configuration is in contact.
     """
-    return _build(ScenarioSpec, data, "", source)
+    spec = _build(ScenarioSpec, data, "", source)
+    for index, scene in enumerate(spec.fixed_scenes):
+        where = f"{source}: scenes[{index}]"
+        try:
+            check = check_scene(scene, where)
+        except InvalidInputError as error:
+            raise SceneFileError(str(error)) from None
+        if not check.goal_clear:
+            raise SceneFileError(f"{where}: the goal configuration touches an obstacle, the table or the arm itself "
+                                 f"({check.goal_clearance_m * 1e3:.1f} mm); expected a goal reachable without contact")
+    return spec
 
 
 def scenario_to_toml(spec: ScenarioSpec) -> str:
@@ -114,10 +187,10 @@ def _convert(value: Any, annotation: Any, where: str, source: str) -> Any:
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail("an integer")
-        return value
+        return value  # its range is the spec's to check (an integer of any size is handled there)
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail("a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > _MAX_MAGNITUDE:
+            raise fail("a number within +-1e300" if isinstance(value, (int, float)) else "a number")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -136,8 +209,8 @@ def _convert(value: Any, annotation: Any, where: str, source: str) -> Any:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) < 60 else text[:57] + '...'}"
+    shown = show_value(value)
+    return shown if shown.startswith("an ") else f"{type(value).__name__} {shown}"
 
 
 # --------------------------------------------------------------------------------- writing

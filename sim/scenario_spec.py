@@ -17,14 +17,36 @@ from typing import Literal
 
 import numpy as np
 
-from sim.errors import InvalidInputError
+from sim.errors import InvalidInputError, invalid_value, show_value
 from sim.kinematics import JOINT_LIMITS
 from sim.scene import (
-    MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, OBSTACLE_KINDS, WORKSPACE_BOUND_M, Scene, _choice, _range, _vector,
+    MAX_OBSTACLE_SIZE_M,
+    MAX_OBSTACLE_SPEED_M_S,
+    MAX_SCENE_OBSTACLES,
+    OBSTACLE_KINDS,
+    WORKSPACE_BOUND_M,
+    Scene,
+    _choice,
+    _integer,
+    _name,
+    _number,
+    _range,
+    _sequence,
+    _vector,
 )
 
 _LOWER_LIMITS: tuple[float, ...] = tuple(float(v) for v in JOINT_LIMITS[:, 0])
 _UPPER_LIMITS: tuple[float, ...] = tuple(float(v) for v in JOINT_LIMITS[:, 1])
+#: Bounds of the numbers a scenario may ask for, so that no scenario can make sampling hang:
+#: scene attempts, obstacle groups, fixed scenes, and the length of a description (characters).
+MAX_SAMPLE_ATTEMPTS: int = 1000
+MAX_OBSTACLE_GROUPS: int = 16
+MAX_FIXED_SCENES: int = 1000
+MAX_DESCRIPTION_CHARS: int = 500
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
 
 
 @dataclass(frozen=True)
@@ -34,7 +56,7 @@ class Region:
     Attributes:
         radius_m: horizontal distance of centres from the z axis, ``(min, max)`` m.
         yaw_rad: azimuth of centres, ``(min, max)`` within ``[-pi, pi]``.
-        z_m: height of centres above the table, ``(min, max)`` m.
+        z_m: height of centres above the table, ``(min, max)`` m; never below the table (z = 0).
     """
 
     radius_m: tuple[float, float] = (0.1, 0.38)
@@ -42,9 +64,9 @@ class Region:
     z_m: tuple[float, float] = (0.0, 0.35)
 
     def __post_init__(self) -> None:
-        _range("region.radius_m", self.radius_m, low=0.0, high=WORKSPACE_BOUND_M)
-        _range("region.yaw_rad", self.yaw_rad, low=-math.pi - 1e-9, high=math.pi + 1e-9)
-        _range("region.z_m", self.z_m, low=-WORKSPACE_BOUND_M, high=WORKSPACE_BOUND_M)
+        _set(self, "radius_m", _range("region.radius_m", self.radius_m, low=0.0, high=WORKSPACE_BOUND_M))
+        _set(self, "yaw_rad", _range("region.yaw_rad", self.yaw_rad, low=-math.pi - 1e-9, high=math.pi + 1e-9))
+        _set(self, "z_m", _range("region.z_m", self.z_m, low=0.0, high=WORKSPACE_BOUND_M))
 
     def contains(self, points: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
         """(...,) bool: which of ``points`` (..., 3) m lie inside the region."""
@@ -83,16 +105,19 @@ class ConfigurationSpec:
     ee_z_m: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        _vector("joint_low", self.joint_low, 4)
-        _vector("joint_high", self.joint_high, 4)
+        _set(self, "joint_low", _vector("joint_low", self.joint_low, 4))
+        _set(self, "joint_high", _vector("joint_high", self.joint_high, 4))
         low, high = np.array(self.joint_low), np.array(self.joint_high)
         if np.any(low > high):
-            raise InvalidInputError(f"joint_low {list(low)} exceeds joint_high {list(high)}")
+            raise InvalidInputError(f"joint_low {show_value(low)} exceeds joint_high {show_value(high)}")
         if np.any(low < JOINT_LIMITS[:, 0] - 1e-9) or np.any(high > JOINT_LIMITS[:, 1] + 1e-9):
-            raise InvalidInputError(f"joint_low/joint_high must lie inside the joint limits {JOINT_LIMITS.tolist()}")
-        for name in ("pitch_rad", "ee_radius_m", "ee_z_m"):
+            limits = ", ".join(f"[{lo:.3g}, {hi:.3g}]" for lo, hi in JOINT_LIMITS)
+            raise invalid_value("joint_low/joint_high", [show_value(low), show_value(high)],
+                                f"values inside the joint limits {limits}")
+        bounds = {"pitch_rad": 2 * math.pi, "ee_radius_m": WORKSPACE_BOUND_M, "ee_z_m": WORKSPACE_BOUND_M}
+        for name, bound in bounds.items():
             if getattr(self, name) is not None:
-                _range(name, getattr(self, name))
+                _set(self, name, _range(name, getattr(self, name), low=-bound, high=bound))
 
 
 @dataclass(frozen=True)
@@ -112,10 +137,12 @@ class MotionSpec:
 
     def __post_init__(self) -> None:
         _choice("motion.kind", self.kind, ("linear", "circular"))
-        _range("motion.amplitude_m", self.amplitude_m, low=0.0, high=0.3)
-        _range("motion.period_s", self.period_s, low=1e-3)
-        if 2 * math.pi * self.amplitude_m[1] / self.period_s[0] > MAX_OBSTACLE_SPEED_M_S:
-            raise InvalidInputError(f"motion: peak speed exceeds {MAX_OBSTACLE_SPEED_M_S} m/s")
+        _set(self, "amplitude_m", _range("motion.amplitude_m", self.amplitude_m, low=0.0, high=0.3))
+        _set(self, "period_s", _range("motion.period_s", self.period_s, low=1e-3, high=1e4))
+        speed = 2 * math.pi * self.amplitude_m[1] / self.period_s[0]
+        if speed > MAX_OBSTACLE_SPEED_M_S:
+            raise InvalidInputError(f"motion: peak speed 2 pi amplitude_m[1] / period_s[0] = {speed:.3g} m/s; "
+                                    f"expected at most {MAX_OBSTACLE_SPEED_M_S} m/s")
 
 
 @dataclass(frozen=True)
@@ -124,7 +151,7 @@ class ObstacleGroup:
 
     Attributes:
         kinds: obstacle kinds to draw from.
-        count: ``(min, max)`` number of obstacles, inclusive.
+        count: ``(min, max)`` number of obstacles, inclusive (at most :data:`~sim.scene.MAX_SCENE_OBSTACLES`).
         radius_m: sphere and cylinder radius range (m).
         half_extent_m: box half-extent range (m), drawn per axis.
         half_height_m: cylinder half-height range (m); cylinders stand upright.
@@ -149,18 +176,26 @@ class ObstacleGroup:
     motion: MotionSpec | None = None
 
     def __post_init__(self) -> None:
-        if not self.kinds:
-            raise InvalidInputError("kinds: at least one obstacle kind is needed")
-        for kind in self.kinds:
+        kinds = _sequence("kinds", self.kinds, None, "a list of obstacle kinds")
+        if not 0 < len(kinds) <= 3 * len(OBSTACLE_KINDS):
+            raise invalid_value("kinds", kinds, f"1 to {3 * len(OBSTACLE_KINDS)} of {', '.join(OBSTACLE_KINDS)}")
+        for kind in kinds:
             _choice("kinds", kind, OBSTACLE_KINDS)
-        if len(self.count) != 2 or not all(isinstance(c, int) and c >= 0 for c in self.count):
-            raise InvalidInputError(f"count: expected two non-negative integers [min, max], got {list(self.count)}")
-        _range("count", self.count)
+        _set(self, "kinds", kinds)
+        count = _sequence("count", self.count, 2, "two integers [min, max]")
+        count = tuple(_integer(f"count[{i}]", c, low=0, high=MAX_SCENE_OBSTACLES) for i, c in enumerate(count))
+        if count[0] > count[1]:
+            raise InvalidInputError(f"count: min {count[0]} is greater than max {count[1]}")
+        _set(self, "count", count)
         for name in ("radius_m", "half_extent_m", "half_height_m"):
-            _range(name, getattr(self, name), low=1e-3, high=MAX_OBSTACLE_SIZE_M)
+            _set(self, name, _range(name, getattr(self, name), low=1e-3, high=MAX_OBSTACLE_SIZE_M))
         _choice("placement", self.placement, ("path", "uniform"))
-        if not (math.isfinite(self.path_jitter_m) and 0 <= self.path_jitter_m <= 0.2):
-            raise InvalidInputError(f"path_jitter_m: must lie within [0, 0.2] m, got {self.path_jitter_m}")
+        _set(self, "path_jitter_m", _number("path_jitter_m", self.path_jitter_m, low=0.0, high=0.2, unit=" m"))
+        for name in ("on_table", "random_yaw"):
+            if not isinstance(getattr(self, name), bool):
+                raise invalid_value(name, getattr(self, name), "true or false")
+        if self.motion is not None and not isinstance(self.motion, MotionSpec):
+            raise invalid_value("motion", self.motion, "a MotionSpec or None")
 
 
 @dataclass(frozen=True)
@@ -182,10 +217,12 @@ class GateSpec:
     reach_fraction: tuple[float, float] = (0.5, 0.8)
 
     def __post_init__(self) -> None:
-        _range("gate.gap_m", self.gap_m, low=0.02, high=0.4)
-        _range("gate.post_radius_m", self.post_radius_m, low=1e-3, high=MAX_OBSTACLE_SIZE_M)
-        _range("gate.post_height_m", self.post_height_m, low=1e-3, high=2 * MAX_OBSTACLE_SIZE_M)
-        _range("gate.reach_fraction", self.reach_fraction, low=0.0, high=1.0)
+        _set(self, "gap_m", _range("gate.gap_m", self.gap_m, low=0.02, high=0.4))
+        _set(self, "post_radius_m", _range("gate.post_radius_m", self.post_radius_m, low=1e-3,
+                                           high=MAX_OBSTACLE_SIZE_M))
+        _set(self, "post_height_m", _range("gate.post_height_m", self.post_height_m, low=1e-3,
+                                           high=2 * MAX_OBSTACLE_SIZE_M))
+        _set(self, "reach_fraction", _range("gate.reach_fraction", self.reach_fraction, low=0.0, high=1.0))
 
 
 @dataclass(frozen=True)
@@ -211,9 +248,9 @@ class ShelfSpec:
 
     def __post_init__(self) -> None:
         for name in ("inner_half_width_m", "inner_half_height_m", "depth_m", "back_gap_m"):
-            _range(f"shelf.{name}", getattr(self, name), low=1e-3, high=MAX_OBSTACLE_SIZE_M)
-        if not (1e-3 <= self.wall_half_thickness_m <= 0.05):
-            raise InvalidInputError("shelf.wall_half_thickness_m: must lie within [0.001, 0.05] m")
+            _set(self, name, _range(f"shelf.{name}", getattr(self, name), low=1e-3, high=MAX_OBSTACLE_SIZE_M))
+        _set(self, "wall_half_thickness_m", _number("shelf.wall_half_thickness_m", self.wall_half_thickness_m,
+                                                    low=1e-3, high=0.05, unit=" m"))
 
 
 @dataclass(frozen=True)
@@ -231,8 +268,11 @@ class ScenarioSpec:
         clearance_margin_m: least capsule clearance of the start and goal configurations to
             every obstacle, at every time for moving ones (m).
         table_margin_m: least height of the moving links' capsules above the table at start and goal (m).
-        max_sample_attempts: scene attempts before sampling gives up.
-        fixed_scenes: if given, scenes are drawn from these instead of sampled (``benchmark``).
+        max_sample_attempts: scene attempts before sampling gives up (at most
+            :data:`MAX_SAMPLE_ATTEMPTS`; :func:`~sim.scene_sampling.sample_scene` also stops after a
+            fixed amount of work, so no scenario samples for more than a few seconds).
+        fixed_scenes: if given, scenes are drawn from these instead of sampled (``benchmark``);
+            :func:`~sim.scene_sampling.check_scene` checks them before they run.
     """
 
     name: str
@@ -250,14 +290,30 @@ class ScenarioSpec:
     fixed_scenes: tuple[Scene, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise InvalidInputError("name: a scenario needs a non-empty name")
+        _name("name", self.name)
+        if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise invalid_value("description", self.description,
+                                f"a text of at most {MAX_DESCRIPTION_CHARS} characters")
+        for name, kind in (("region", Region), ("start", ConfigurationSpec), ("goal", ConfigurationSpec)):
+            if not isinstance(getattr(self, name), kind):
+                raise invalid_value(name, getattr(self, name), f"a {kind.__name__}")
+        for name, kind in (("gate", GateSpec), ("shelf", ShelfSpec)):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), kind):
+                raise invalid_value(name, getattr(self, name), f"a {kind.__name__} or None")
+        groups = _sequence("obstacles", self.obstacles, None, "a list of ObstacleGroup")
+        if len(groups) > MAX_OBSTACLE_GROUPS or not all(isinstance(group, ObstacleGroup) for group in groups):
+            raise invalid_value("obstacles", groups, f"at most {MAX_OBSTACLE_GROUPS} ObstacleGroup")
+        _set(self, "obstacles", groups)
+        scenes = _sequence("fixed_scenes", self.fixed_scenes, None, "a list of sim.scene.Scene")
+        if len(scenes) > MAX_FIXED_SCENES or not all(isinstance(scene, Scene) for scene in scenes):
+            raise invalid_value("fixed_scenes", scenes, f"at most {MAX_FIXED_SCENES} sim.scene.Scene")
+        _set(self, "fixed_scenes", scenes)
         for name in ("min_goal_distance_m", "clearance_margin_m", "table_margin_m"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
-                raise InvalidInputError(f"{name}: must lie within [0, 1] m, got {value}")
-        if not isinstance(self.max_sample_attempts, int) or self.max_sample_attempts < 1:
-            raise InvalidInputError(f"max_sample_attempts: must be a positive integer, got {self.max_sample_attempts}")
+            _set(self, name, _number(name, getattr(self, name), low=0.0, high=1.0, unit=" m"))
+        _integer("max_sample_attempts", self.max_sample_attempts, low=1, high=MAX_SAMPLE_ATTEMPTS)
+        if self.max_obstacle_count() > MAX_SCENE_OBSTACLES:
+            raise invalid_value("obstacles", self.max_obstacle_count(),
+                                f"scenes of at most {MAX_SCENE_OBSTACLES} obstacles (counts summed, gate 2, shelf 5)")
 
     def max_obstacle_count(self) -> int:
         """Largest number of obstacles a scene of this scenario can hold."""

@@ -12,13 +12,15 @@ seconds; quaternions ``[qx, qy, qz, qw]``. Every validation error is an
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from sim.collision import ObstacleSet
-from sim.errors import InvalidInputError
+from sim.errors import InvalidInputError, invalid_value, show_value
 from sim.kinematics import check_joints, forward_kinematics
 
 ObstacleKind = Literal["sphere", "box", "cylinder"]
@@ -31,26 +33,94 @@ MIN_BASE_DISTANCE_M: float = 0.08
 WORKSPACE_BOUND_M: float = 0.8
 MAX_OBSTACLE_SIZE_M: float = 0.3
 MAX_OBSTACLE_SPEED_M_S: float = 1.0
+#: Most obstacles one scene (or one scenario's scenes) may hold.
+MAX_SCENE_OBSTACLES: int = 32
+#: Longest obstacle or scenario name (characters).
+MAX_NAME_CHARS: int = 64
 
 
-def _range(name: str, value: tuple, *, low: float = -math.inf, high: float = math.inf) -> None:
-    """Check a ``(min, max)`` pair: two finite numbers, ordered, inside ``[low, high]``."""
-    if len(value) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value):
-        raise InvalidInputError(f"{name}: expected two finite numbers [min, max], got {list(value)}")
-    if value[0] > value[1]:
-        raise InvalidInputError(f"{name}: min {value[0]} is greater than max {value[1]}")
-    if value[0] < low or value[1] > high:
-        raise InvalidInputError(f"{name}: {list(value)} must lie within [{low}, {high}]")
+def _is_number(value: object) -> bool:
+    """A real number (not a bool, not a string); NumPy scalars count."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise InvalidInputError(f"{name}: unknown value {value!r}; valid choices: {', '.join(valid)}")
+def _is_finite(value: object) -> bool:
+    """A finite real number; an integer too large for a float is not finite."""
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (OverflowError, ValueError):
+        return False
 
 
-def _vector(name: str, value: tuple, length: int) -> None:
-    if len(value) != length or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value):
-        raise InvalidInputError(f"{name}: expected {length} finite numbers, got {list(value)}")
+def _sequence(name: str, value: object, length: int | None, what: str) -> tuple:
+    """``value`` as a tuple (a list, tuple or 1-D array), of ``length`` items if given."""
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:
+        value = value.tolist()  # type: ignore[union-attr]
+    if not isinstance(value, (tuple, list)) or (length is not None and len(value) != length):
+        raise invalid_value(name, value, what)
+    return tuple(value)
+
+
+def _number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf, unit: str = "") -> float:
+    """``value`` as a float: a finite number within ``[low, high]``."""
+    if not _is_finite(value) or not low <= float(value) <= high:  # type: ignore[arg-type]
+        raise invalid_value(name, value, f"a number within [{low:g}, {high:g}]{unit}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _integer(name: str, value: object, *, low: int, high: int) -> int:
+    """``value`` as an int within ``[low, high]`` (bools and floats are refused)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= int(value) <= high:
+        raise invalid_value(name, value, f"an integer within [{low}, {high}]")
+    return int(value)
+
+
+def _range(name: str, value: object, *, low: float = -math.inf, high: float = math.inf) -> tuple[float, float]:
+    """Check a ``(min, max)`` pair: two finite numbers, ordered, inside ``[low, high]``; returns it as floats."""
+    pair = _sequence(name, value, 2, "two finite numbers [min, max]")
+    if not all(_is_finite(v) for v in pair):
+        raise invalid_value(name, value, "two finite numbers [min, max]")
+    lo, hi = float(pair[0]), float(pair[1])
+    if lo > hi:
+        raise InvalidInputError(f"{name}: min {show_value(lo)} is greater than max {show_value(hi)}")
+    if lo < low or hi > high:
+        raise invalid_value(name, [lo, hi], f"[min, max] within [{low:g}, {high:g}]")
+    return lo, hi
+
+
+def _choice(name: str, value: object, valid: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in valid:
+        raise InvalidInputError(f"{name}: unknown value {show_value(value)}; valid choices: {', '.join(valid)}")
+
+
+def _vector(name: str, value: object, length: int) -> tuple[float, ...]:
+    """``length`` finite numbers, returned as floats."""
+    items = _sequence(name, value, length, f"{length} finite numbers")
+    if not all(_is_finite(v) for v in items):
+        raise invalid_value(name, value, f"{length} finite numbers")
+    return tuple(float(v) for v in items)
+
+
+def _name(name: str, value: object) -> str:
+    """A scenario name: 1 to :data:`MAX_NAME_CHARS` printable characters, no path separator."""
+    if (not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_CHARS or not value.isprintable()
+            or "/" in value or "\\" in value):
+        raise invalid_value(name, value, f"1 to {MAX_NAME_CHARS} printable characters without / or \\")
+    return value
+
+
+_OBSTACLE_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_NAME_CHARS}}}")
+#: Body names the world uses itself (markers are ``marker:...``, which the pattern excludes).
+_RESERVED_NAMES = ("table",)
+
+
+def _obstacle_name(value: object) -> str:
+    """An obstacle name: letters, digits, ``_.-``, not a name the world uses itself."""
+    if not isinstance(value, str) or not _OBSTACLE_NAME.fullmatch(value) or value in _RESERVED_NAMES:
+        raise invalid_value("obstacle.name", value, f"1 to {MAX_NAME_CHARS} letters, digits or _.- (not 'table')")
+    return value
 
 
 # --------------------------------------------------------------------------------- the scene
@@ -68,11 +138,12 @@ class Motion:
 
     def __post_init__(self) -> None:
         _choice("motion.kind", self.kind, ("linear", "circular"))
-        _vector("motion.axis", self.axis, 3)
-        if not (0 <= self.amplitude_m <= 0.3 and self.period_s > 0 and math.isfinite(self.phase_rad)):
-            raise InvalidInputError("motion: amplitude_m must lie in [0, 0.3] m and period_s be positive")
+        object.__setattr__(self, "axis", _vector("motion.axis", self.axis, 3))
+        object.__setattr__(self, "amplitude_m", _number("motion.amplitude_m", self.amplitude_m, low=0.0, high=0.3))
+        object.__setattr__(self, "period_s", _number("motion.period_s", self.period_s, low=1e-3, high=1e4))
+        object.__setattr__(self, "phase_rad", _number("motion.phase_rad", self.phase_rad, low=-1e3, high=1e3))
         if abs(float(np.linalg.norm(self.axis)) - 1.0) > 1e-6:
-            raise InvalidInputError(f"motion.axis: must be a unit vector, got {list(self.axis)}")
+            raise invalid_value("motion.axis", self.axis, "a unit vector")
         if 2 * math.pi * self.amplitude_m / self.period_s > MAX_OBSTACLE_SPEED_M_S + 1e-9:
             raise InvalidInputError(
                 f"motion: peak speed 2 pi amplitude_m / period_s exceeds {MAX_OBSTACLE_SPEED_M_S} m/s")
@@ -114,16 +185,23 @@ class Obstacle:
     motion: Motion | None = None
 
     def __post_init__(self) -> None:
-        _choice("obstacle.kind", self.kind, OBSTACLE_KINDS)
-        _vector(f"obstacle {self.name!r} size", self.size, SIZE_LENGTHS[self.kind])
-        if min(self.size) <= 0 or max(self.size) > MAX_OBSTACLE_SIZE_M:
-            raise InvalidInputError(f"obstacle {self.name!r} size: must lie within (0, {MAX_OBSTACLE_SIZE_M}] m")
-        _vector(f"obstacle {self.name!r} position", self.position, 3)
-        if max(abs(v) for v in self.position) > WORKSPACE_BOUND_M:
-            raise InvalidInputError(f"obstacle {self.name!r} position: must lie within +-{WORKSPACE_BOUND_M} m")
-        _vector(f"obstacle {self.name!r} orientation", self.orientation, 4)
-        if abs(float(np.linalg.norm(self.orientation)) - 1.0) > 1e-6:
-            raise InvalidInputError(f"obstacle {self.name!r} orientation: must be a unit quaternion [qx, qy, qz, qw]")
+        _obstacle_name(self.name)
+        _choice(f"obstacle {self.name!r} kind", self.kind, OBSTACLE_KINDS)
+        size = _vector(f"obstacle {self.name!r} size", self.size, SIZE_LENGTHS[self.kind])
+        if min(size) <= 0 or max(size) > MAX_OBSTACLE_SIZE_M:
+            raise invalid_value(f"obstacle {self.name!r} size", size, f"values within (0, {MAX_OBSTACLE_SIZE_M}] m")
+        position = _vector(f"obstacle {self.name!r} position", self.position, 3)
+        if max(abs(v) for v in position) > WORKSPACE_BOUND_M:
+            raise invalid_value(f"obstacle {self.name!r} position", position, f"values within +-{WORKSPACE_BOUND_M} m")
+        orientation = _vector(f"obstacle {self.name!r} orientation", self.orientation, 4)
+        if abs(float(np.linalg.norm(orientation)) - 1.0) > 1e-6:
+            raise invalid_value(f"obstacle {self.name!r} orientation", orientation,
+                                "a unit quaternion [qx, qy, qz, qw]")
+        if self.motion is not None and not isinstance(self.motion, Motion):
+            raise invalid_value(f"obstacle {self.name!r} motion", self.motion, "a sim.scene.Motion or None")
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "position", position)
+        object.__setattr__(self, "orientation", orientation)
 
     def position_at(self, time_s: np.ndarray | float) -> np.ndarray:
         """(..., 3) centre (m) at times ``time_s`` (...,) s."""
@@ -172,15 +250,21 @@ class Scene:
     goal_pose: tuple[float, ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
+        obstacles = _sequence("obstacles", self.obstacles, None, "a sequence of sim.scene.Obstacle")
+        if len(obstacles) > MAX_SCENE_OBSTACLES or not all(isinstance(o, Obstacle) for o in obstacles):
+            raise invalid_value("obstacles", obstacles, f"at most {MAX_SCENE_OBSTACLES} sim.scene.Obstacle")
+        object.__setattr__(self, "obstacles", obstacles)
+        if not isinstance(self.scenario, str) or len(self.scenario) > MAX_NAME_CHARS:
+            raise invalid_value("scenario", self.scenario, f"a name of at most {MAX_NAME_CHARS} characters")
         for name in ("start_joints", "goal_joints"):
-            _vector(name, getattr(self, name), 4)
+            object.__setattr__(self, name, _vector(name, getattr(self, name), 4))
             try:
                 check_joints(np.asarray(getattr(self, name), dtype=float))
             except InvalidInputError as error:
                 raise InvalidInputError(f"{name}: {error}") from None
         names = [obstacle.name for obstacle in self.obstacles]
         if len(set(names)) != len(names):
-            raise InvalidInputError(f"obstacles: names must be unique, got {names}")
+            raise invalid_value("obstacles", names, "unique names")
         pose = forward_kinematics(np.asarray(self.goal_joints, dtype=float))
         object.__setattr__(self, "goal_pose", tuple(float(v) for v in pose))
 

@@ -12,6 +12,17 @@ Every draw comes from the ``numpy.random.Generator`` passed in (the env passes i
 * every obstacle centre stays inside the scenario's region (at every phase of its motion) and
   every obstacle surface keeps :data:`~sim.scene.MIN_BASE_DISTANCE_M` from the base's axis.
 
+Sampling is bounded: at most ``spec.max_sample_attempts`` scene attempts and
+:data:`SAMPLE_BATCH_BUDGET` candidate batches (start/goal configurations and obstacle placements)
+per scene, so no scenario samples for more than a few seconds; then it fails with an
+:class:`~sim.errors.InvalidInputError` that says what to relax.
+
+Scenes that are given rather than sampled (fixed scenes, ``reset(options={"scene": ...})``) are
+checked by :func:`check_scene` before they run: every obstacle stands above the table, clear of
+the robot's base and of the start configuration (the sphere model of the real arm), and the start
+configuration is above the table and free of self-collision; a goal configuration in contact is
+reported (:attr:`SceneCheck.goal_clear`).
+
 ``path`` placements put obstacles on the arm's straight joint-space path from start to goal,
 which is what a policy commanding the goal joints directly would follow; :func:`path_clearance`
 measures whether that naive path collides.
@@ -19,12 +30,14 @@ measures whether that naive path collides.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from sim.collision import SPHERE_LINK, ObstacleSet, self_clearance, signed_distances, sphere_centres, table_clearance
-from sim.errors import InvalidInputError, UnknownNameError
+from sim.errors import InvalidInputError, UnknownNameError, show_value
 from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
 from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
 from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
@@ -34,6 +47,9 @@ from sim.transforms import quat_angle, slerp
 PATH_STEP_RAD: float = 0.02
 #: Phases per period at which moving obstacles are checked.
 MOTION_PHASES: int = 16
+#: Candidate batches (start/goal configurations, obstacle placements) one scene may cost before
+#: sampling gives up (~1-2 ms each; the built-in scenarios need at most a few hundred).
+SAMPLE_BATCH_BUDGET: int = 1600
 _CANDIDATES = 32
 _CONFIGURATION_CANDIDATES = 64
 # Which links (in COLLISION_LINKS order) path placements aim at: the links that sweep space.
@@ -46,11 +62,17 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
     """Draw one scene of ``spec`` with ``rng``.
 
     Raises:
-        InvalidInputError: no valid scene within ``spec.max_sample_attempts`` attempts.
+        InvalidInputError: no valid scene within ``spec.max_sample_attempts`` attempts (or
+            :data:`SAMPLE_BATCH_BUDGET` candidate batches); an invalid fixed scene.
     """
     if spec.fixed_scenes:
-        return spec.fixed_scenes[int(rng.integers(len(spec.fixed_scenes)))]
+        index = int(rng.integers(len(spec.fixed_scenes)))
+        return _checked(spec.fixed_scenes[index], f"scenario {spec.name!r} fixed scene {index}")
+    batches = 0
     for _ in range(spec.max_sample_attempts):
+        if batches >= SAMPLE_BATCH_BUDGET:
+            break
+        batches += 2
         start = sample_configuration(spec.start, rng, spec.table_margin_m)
         goal = sample_configuration(spec.goal, rng, spec.table_margin_m)
         if start is None or goal is None:
@@ -70,6 +92,7 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
         complete = True
         for group in spec.obstacles:
             for _ in range(int(rng.integers(group.count[0], group.count[1] + 1))):
+                batches += 1
                 placed = _place(group, len(obstacles), path_centres, ends_q, spec, rng)
                 if placed is None:
                     complete = False
@@ -80,8 +103,8 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
         if complete:
             return Scene(tuple(obstacles), _floats(start), _floats(goal), spec.name)
     raise InvalidInputError(
-        f"scenario {spec.name!r}: no valid scene in {spec.max_sample_attempts} attempts; widen the region "
-        "or the start/goal ranges, or lower the obstacle counts, sizes or margins"
+        f"scenario {spec.name!r}: no valid scene in {spec.max_sample_attempts} attempts ({batches} candidate "
+        "batches); widen the region or the start/goal ranges, or lower the obstacle counts, sizes or margins"
     )
 
 
@@ -96,8 +119,10 @@ def scene_for_episode(spec: ScenarioSpec, rng: np.random.Generator, options: dic
 
     Raises:
         UnknownNameError: an unknown option.
-        InvalidInputError: a bad scene or index.
+        InvalidInputError: a bad scene or index; a scene that breaks :func:`check_scene`'s rules.
     """
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInputError(f"options must be a dict or None, got {type(options).__name__}")
     options = dict(options or {})
     unknown = sorted(set(options) - {"scene", "scene_index"})
     if unknown:
@@ -106,15 +131,15 @@ def scene_for_episode(spec: ScenarioSpec, rng: np.random.Generator, options: dic
         if not isinstance(options["scene"], Scene):
             raise InvalidInputError(
                 f"options['scene'] must be a sim.scene.Scene, got {type(options['scene']).__name__}")
-        return options["scene"]
+        return _checked(options["scene"], "options['scene']")
     if "scene_index" in options:
         index, fixed = options["scene_index"], spec.fixed_scenes
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(fixed):
             raise InvalidInputError(
                 f"options['scene_index'] must be an integer in [0, {len(fixed)}) for scenario {spec.name!r}, "
-                f"got {index!r}"
+                f"got {show_value(index)}"
             )
-        return fixed[int(index)]
+        return _checked(fixed[int(index)], f"scenario {spec.name!r} fixed scene {int(index)}")
     return sample_scene(spec, rng)
 
 
@@ -198,13 +223,90 @@ def path_clearance(scene: Scene, path: str = "joint") -> float:
     times = travel / MAX_JOINT_VELOCITY_RAD_S
     return float(min(
         signed_distances(q, scene.obstacle_set(time_s), validate=False).min()
-        for q, time_s in zip(configurations, times)
+        for q, time_s in zip(configurations, times, strict=True)
     ))
 
 
 def straight_path_blocked(scene: Scene, path: str = "joint") -> bool:
     """True if the naive path (see :func:`path_clearance`) collides with an obstacle."""
     return bool(path_clearance(scene, path) < 0.0)
+
+
+# --------------------------------------------------------------------------------- given scenes
+class SceneCheck(NamedTuple):
+    """What :func:`check_scene` measured of a scene (m, sphere model of the real arm)."""
+
+    start_clearance_m: float  #: smallest start-configuration clearance to the obstacles (+inf with none)
+    base_clearance_m: float  #: smallest clearance of the base (``link1``) to the obstacles (+inf with none)
+    goal_clearance_m: float  #: smallest goal-configuration clearance to obstacles, table and itself
+    lowest_centre_m: float  #: lowest obstacle centre over the motion (+inf with none)
+
+    @property
+    def goal_clear(self) -> bool:
+        """False if the goal configuration touches an obstacle, the table or itself: such a goal
+        cannot be reached without contact (flagged, not refused: tests drive into obstacles)."""
+        return self.goal_clearance_m >= 0.0
+
+
+def check_scene(scene: Scene, where: str = "scene") -> SceneCheck:
+    """Check that ``scene`` is physically possible before it runs; return what was measured.
+
+    Rules: every obstacle centre lies at or above the table surface (z = 0) at every phase of its
+    motion; no obstacle touches the robot's base (``link1``); at time 0 no obstacle touches the arm
+    in its start configuration, which is above the table and free of self-collision. Goals are
+    reachable by construction (in-limit joints); a goal configuration in contact is reported in
+    :attr:`SceneCheck.goal_clear`.
+
+    Raises:
+        InvalidInputError: a rule is broken (the message names ``where``, the obstacle and the distance).
+    """
+    start = np.asarray(scene.start_joints, dtype=float)
+    goal = np.asarray(scene.goal_joints, dtype=float)
+    table_start = float(table_clearance(start, validate=False))
+    if table_start < 0.0:
+        raise InvalidInputError(f"{where}: the start configuration reaches {-table_start * 1e3:.1f} mm into the "
+                                "table; expected the arm above the table (z >= 0)")
+    self_start = float(self_clearance(start, validate=False))
+    if self_start < 0.0:
+        raise InvalidInputError(f"{where}: the start configuration collides with itself ({-self_start * 1e3:.1f} mm)")
+    goal_clearance = min(float(table_clearance(goal, validate=False)), float(self_clearance(goal, validate=False)))
+    if not scene.obstacles:
+        return SceneCheck(math.inf, math.inf, goal_clearance, math.inf)
+    names = [obstacle.name for obstacle in scene.obstacles]
+    phases = np.linspace(0.0, 1.0, MOTION_PHASES, endpoint=False)
+    lowest = math.inf
+    for obstacle in scene.obstacles:
+        times = phases * obstacle.motion.period_s if obstacle.motion is not None else np.zeros(1)
+        low = float(obstacle.position_at(times)[:, 2].min())
+        if low < 0.0:
+            raise InvalidInputError(f"{where}: obstacle {obstacle.name!r} has its centre {-low * 1e3:.1f} mm under "
+                                    "the table; expected centres at z >= 0")
+        lowest = min(lowest, low)
+    obstacles = scene.obstacle_set(0.0)
+    distances = signed_distances(np.stack([start, goal]), obstacles, validate=False)  # (2, L, M)
+    base = float(distances[0, 0].min())
+    if base < 0.0:
+        name = names[int(distances[0, 0].argmin())]
+        raise InvalidInputError(f"{where}: obstacle {name!r} reaches {-base * 1e3:.1f} mm into the robot's base; "
+                                "expected obstacles clear of the base")
+    start_clearance = float(distances[0].min())
+    if start_clearance < 0.0:
+        name = names[int(distances[0].min(axis=0).argmin())]
+        raise InvalidInputError(f"{where}: obstacle {name!r} overlaps the arm in its start configuration by "
+                                f"{-start_clearance * 1e3:.1f} mm; expected the start clear of every obstacle")
+    goal_clearance = min(goal_clearance, float(distances[1].min()))
+    return SceneCheck(start_clearance, base, goal_clearance, lowest)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_scene(scene: Scene, where: str) -> Scene:
+    check_scene(scene, where)
+    return scene
+
+
+def _checked(scene: Scene, where: str) -> Scene:
+    """``scene`` after :func:`check_scene` (remembered, so a fixed scene is checked once)."""
+    return _checked_scene(scene, where)
 
 
 # --------------------------------------------------------------------------------- placement
@@ -235,7 +337,8 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_q: n
         steps = len(path_centres)
         which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
         link = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
-        sphere = [_SPHERES_OF_LINK[k][int(u * len(_SPHERES_OF_LINK[k]))] for k, u in zip(link, rng.random(count))]
+        sphere = [_SPHERES_OF_LINK[k][int(u * len(_SPHERES_OF_LINK[k]))]
+                  for k, u in zip(link, rng.random(count), strict=True)]
         centres = path_centres[which, sphere]
         direction = rng.normal(size=(count, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
@@ -360,6 +463,7 @@ def _structures_valid(obstacles: list[Obstacle], ends_q: np.ndarray, spec: Scena
 
 
 __all__ = [
-    "MOTION_PHASES", "PATH_STEP_RAD", "path_clearance", "sample_configuration", "sample_scene", "scene_for_episode",
-    "straight_cartesian_path", "straight_joint_path", "straight_path_blocked",
+    "MOTION_PHASES", "PATH_STEP_RAD", "SAMPLE_BATCH_BUDGET", "SceneCheck", "check_scene", "path_clearance",
+    "sample_configuration", "sample_scene", "scene_for_episode", "straight_cartesian_path", "straight_joint_path",
+    "straight_path_blocked",
 ]
