@@ -77,13 +77,17 @@ def run_design(design: StudyDesign, roles: list[PolicyRole], out_dir: Path, *, r
 def collect(design: StudyDesign, roles: list[PolicyRole], out_dir: Path) -> pd.DataFrame:
     """One row per finished episode of the design's policies, with study columns.
 
-    Columns: ``policy, kind, variant, network, train_seed, scenario, episode, scene`` (scenario:episode),
+    Columns: ``policy, kind, variant, network, train_seed, scenario, episode, scene`` (scenario:episode, or
+    scenario:index of the fixed scene for scenarios of fixed scenes such as ``benchmark``),
     the outcomes (``min_clearance_mm``, ``target_error_mm``, ``collided`` 0/1, ``jerk``, ``steps``),
     ``clearance_ok_mm`` (clearance of non-colliding episodes, NaN if collided) and ``log_steps``.
     """
+    from scenarios import get_scenario
+
     by_policy = {role.policy: role for role in roles}
     rows = []
     for plan in design.scenarios:
+        fixed = len(get_scenario(plan.name).fixed_scenes)  # episode k of n fixed scenes is scene k mod n
         for row in (row for role in roles for row in read_episodes(policy_folder(out_dir, plan.name, role))):
             role = by_policy.get(row["model"])
             if role is None or int(row["episode"]) >= plan.episodes:
@@ -93,7 +97,7 @@ def collect(design: StudyDesign, roles: list[PolicyRole], out_dir: Path) -> pd.D
             rows.append({
                 "policy": role.policy, "kind": role.kind, "variant": role.variant, "network": role.network,
                 "train_seed": role.seed, "scenario": plan.name, "episode": int(row["episode"]),
-                "scene": f"{plan.name}:{int(row['episode'])}",
+                "scene": f"{plan.name}:{int(row['episode']) % fixed if fixed else int(row['episode'])}",
                 "min_clearance_mm": clearance, "target_error_mm": float(row["target_error_mm"]),
                 "collided": float(collided), "jerk": float(row["jerk"]), "steps": int(row["steps"]),
                 "clearance_ok_mm": np.nan if collided else clearance,
