@@ -60,10 +60,11 @@ def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np
     # clip(low + (clip(action, -1, 1) + 1) * 0.5 * (high - low), low, high) in NumPy, in the same order.
     clipped = [min(max(value, -1.0), 1.0) for value in values]
     if action_mode == "absolute":
-        targets = [low + (value + 1.0) * 0.5 * span for value, low, span in zip(clipped, _LOW, _SPAN)]
+        targets = [low + (value + 1.0) * 0.5 * span for value, low, span in zip(clipped, _LOW, _SPAN, strict=True)]
     else:
-        targets = [now + value * max_step_rad for value, now in zip(clipped, np.asarray(joints_now).tolist())]
-    return np.array([min(max(target, low), high) for target, low, high in zip(targets, _LOW, _HIGH)])
+        now = np.asarray(joints_now, dtype=np.float64).tolist()
+        targets = [joint + value * max_step_rad for value, joint in zip(clipped, now, strict=True)]
+    return np.array([min(max(target, low), high) for target, low, high in zip(targets, _LOW, _HIGH, strict=True)])
 
 
 def joint_targets_to_action(joints: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
@@ -196,8 +197,8 @@ def goal_errors_single(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> t
     qa = [a[i] / norm_a for i in range(3, 7)]
     qd = [d[i] / norm_d for i in range(3, 7)]
     sign = -1.0 if qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0 else 1.0
-    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd))
-    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd))
+    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd, strict=True))
+    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd, strict=True))
     angle = 4.0 * float(np.arctan2(math.sqrt(minus), math.sqrt(plus)))
     return position_error, angle
 

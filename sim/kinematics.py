@@ -319,7 +319,7 @@ def _single_link_frames(q: np.ndarray, gripper_m: float) -> LinkFrames:
     frames_v = (zero, zero, zero, zero, zero, zero + v_f, zero - v_f)
     s1, c1 = math.sin(q1), math.cos(q1)
     positions = [zero, zero, zero]
-    for u, v, w in zip(frames_u, frames_v, frames_w):
+    for u, v, w in zip(frames_u, frames_v, frames_w, strict=True):
         positions += (JOINT1_XYZ[0] + u * c1 - v * s1, u * s1 + v * c1, w)
     # _yaw_pitch_matrix per frame: link1 (yaw 0, pitch 0), link2 (yaw q1, pitch 0), then yaw q1 and the pitches.
     rotations = _single_yaw_pitch(zero, zero, zero)

@@ -112,8 +112,15 @@ def test_a_reset_frees_the_previous_episodes_snapshots():
 def test_the_per_step_fast_paths_compute_the_reference_formulas(rng):
     """Observation packing, goal errors, reward and action mapping of one step (Python floats)
     against the vectorised functions they replace, bit for bit."""
-    from sim.env_spaces import (ObservationPacker, RewardSpec, action_to_joint_targets, goal_errors,
-                                goal_errors_single, observation_bounds, pack_observation)
+    from sim.env_spaces import (
+        ObservationPacker,
+        RewardSpec,
+        action_to_joint_targets,
+        goal_errors,
+        goal_errors_single,
+        observation_bounds,
+        pack_observation,
+    )
 
     bounds = observation_bounds(8)
     packer = ObservationPacker(bounds)

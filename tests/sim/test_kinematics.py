@@ -372,7 +372,7 @@ def test_one_configuration_takes_the_scalar_path_with_bit_identical_results(rng)
     ])
     grippers = rng.uniform(*GRIPPER_LIMITS_M, len(configurations))
     grippers[-3:] = 0.0
-    for q, gripper_m in zip(configurations, grippers):
+    for q, gripper_m in zip(configurations, grippers, strict=True):
         single, batch = link_frames(q, float(gripper_m)), link_frames(q[None], gripper_m)
         pose, poses = forward_kinematics(q), forward_kinematics(q[None])
         for one, many in ((single.positions, batch.positions), (single.rotations, batch.rotations), (pose, poses)):
