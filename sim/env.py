@@ -260,7 +260,15 @@ class ObstacleReachEnv(gym.Env):
     # ----------------------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
         """Start an episode: draw a scene with ``np_random`` (seeded by ``seed``), or take
-        ``options["scene"]`` / ``options["scene_index"]``; returns ``(observation, info)``."""
+        ``options["scene"]`` / ``options["scene_index"]``; returns ``(observation, info)``.
+
+        Raises:
+            InvalidInputError: ``seed`` is not None or a non-negative integer.
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise InvalidInputError(f"seed must be a non-negative integer or None, got {str(seed)[:40]!r}")
+            seed = int(seed)  # Gymnasium takes Python ints only
         super().reset(seed=seed)
         scene = scene_for_episode(self.scenario, self.np_random, options)
         if len(scene.obstacles) > self.max_obstacles:

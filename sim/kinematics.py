@@ -290,10 +290,13 @@ def link_frames(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> LinkF
 
 
 def _is_single(q: Any) -> bool:
-    """True for one finite float64 NumPy configuration (4,): the case of every env step, served by
-    the scalar paths below (NaN/inf go the array way, which returns NaN where math would raise)."""
-    return (type(q) is np.ndarray and q.shape == (4,) and q.dtype == np.float64
-            and all(math.isfinite(angle) for angle in q.tolist()))
+    """True for one float64 NumPy configuration (4,) whose angles and pitch sums are finite: the
+    case of every env step, served by the scalar paths below. Anything else (NaN, inf, angles so
+    large that their sums overflow) goes the array way, which returns NaN where math.sin raises."""
+    if type(q) is not np.ndarray or q.shape != (4,) or q.dtype != np.float64:
+        return False
+    q1, q2, q3, q4 = q.tolist()
+    return math.isfinite(q1) and math.isfinite(q2 + q3 + q4) and math.isfinite(q2 + q3) and math.isfinite(q2)
 
 
 # The scalar paths: one configuration with Python floats and the math module, which skips NumPy's

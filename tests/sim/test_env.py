@@ -427,6 +427,16 @@ def test_fixed_scenes_can_be_chosen_by_index():
     env.close()
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True, [1]])
+def test_bad_seeds_raise_the_projects_input_error(seed):
+    env = make("empty")
+    with pytest.raises(InvalidInputError, match="seed must be a non-negative integer"):
+        env.reset(seed=seed)
+    observation, _ = env.reset(seed=np.int64(3))  # NumPy integers are taken (Gymnasium wants Python ints)
+    assert data_equivalence(observation, env.reset(seed=3)[0], exact=True)
+    env.close()
+
+
 def test_bad_arguments_fail_with_the_valid_choices():
     with pytest.raises(UnknownNameError, match="benchmark, cluttered"):
         make("clutter")
