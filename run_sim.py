@@ -8,37 +8,111 @@ Example:
 
 The results folder holds episodes.csv (one row per episode, appended as each finishes),
 steps.csv (the per-step log), summary.json (per-policy figures), plots/ and report.html.
-Bad input exits with status 2 and one line naming the problem; Ctrl-C keeps every finished
-episode, and --resume completes the run without duplicates.
+Bad input exits with status 2 and one line naming the problem; Ctrl-C (SIGINT) or SIGTERM keeps
+every finished episode and exits with status 130 or 143 and one line; --resume completes the
+run without duplicates. A new run writes only into a missing or empty --out folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from evaluation.config import RunConfig
 
+#: Upper bounds of the counting options: a typo of a few digits ends in one line, not in a run
+#: that never finishes.
+MAX_EPISODES, MAX_WORKERS, MAX_STEPS, MAX_SEED = 100_000, 256, 100_000, 2**32 - 1
 
-def _at_least(least: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer of at least ``least``."""
+
+def _at_least(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``least`` (and at most ``most``)."""
 
     def parse(text: str) -> int:
+        from sim.errors import show_value
+
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {show_value(text)}") from None
+        if value < least or (most is not None and value > most):
+            bounds = f"within [{least}, {most}]" if most is not None else f"at least {least}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {show_value(value)}")
         return value
 
     parse.__name__ = "integer"
     return parse
+
+
+def _folder(text: str) -> Path:
+    """An argparse ``type``: a folder name (``""`` is no folder: refused, not the current one)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {text!r}")
+    return Path(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with error lines folded to one short line (argparse echoes the values it refuses)."""
+
+    def error(self, message: str):  # type: ignore[no-untyped-def]
+        from sim.errors import one_line
+
+        super().error(one_line(message))
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread at a safe point (see :func:`_install_stop_handlers`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _in_destructor_or_callback(frame: FrameType | None) -> bool:
+    """True while Python runs a destructor or numba's loader (Python called from compiled code):
+    an exception raised there is printed as "Exception ignored in ..." and lost, or turned into a
+    SystemError, so the stop waits until that code has returned."""
+    depth = 0
+    while frame is not None and depth < 200:
+        if frame.f_code.co_name == "__del__" or f"{os.sep}numba{os.sep}" in frame.f_code.co_filename:
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
+
+
+def _install_stop_handlers() -> None:
+    """SIGINT and SIGTERM raise :class:`_Stopped` at the next safe point (retried every 5 ms by
+    SIGALRM while a destructor or numba's loader runs); a second signal during the shutdown that
+    follows ends the process at once (every finished episode is already fsync'ed)."""
+    state: dict[str, int] = {}
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if "raised" in state and signum != signal.SIGALRM:
+            os.write(2, f"\n{_STOP_WORDS[state['signum']]} again: leaving now\n".encode())
+            os._exit(128 + state["signum"])
+        if signum != signal.SIGALRM:
+            state.setdefault("signum", signum)
+        if "signum" not in state or "raised" in state:
+            return
+        if _in_destructor_or_callback(frame):
+            signal.setitimer(signal.ITIMER_REAL, 0.005)
+            return
+        state["raised"] = 1
+        raise _Stopped(state["signum"])
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+        signal.signal(signum, stop)
+
+
+_STOP_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scenarios import scenario_names
     from sim.camera import CAMERA_PRESETS, RENDERERS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="run_sim.py",
         description=__doc__.split("\n\n")[0],
         epilog=(
@@ -66,15 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated policies (default: {','.join(DEFAULT_POLICIES)}: a network on the "
                              "naive straight path, with obstacle-aware planning, also behind the safety layer, "
                              "and exact IK with both)")
-    parser.add_argument("--episodes", type=_at_least(1), default=DEFAULT_EPISODES,
+    parser.add_argument("--episodes", type=_at_least(1, MAX_EPISODES), default=DEFAULT_EPISODES,
                         help="episodes per policy; episode k uses the same scene for every policy "
                              f"(default: {DEFAULT_EPISODES})")
-    parser.add_argument("--seed", type=int, default=0, help="base seed; episode k is seeded seed + k (default: 0)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results folder (default: results/<scenario>-<timestamp>)")
-    parser.add_argument("--workers", type=_at_least(1), default=1,
+    parser.add_argument("--seed", type=_at_least(0, MAX_SEED), default=0,
+                        help=f"base seed in [0, {MAX_SEED}]; episode k is seeded seed + k (default: 0)")
+    parser.add_argument("--out", type=_folder, default=None,
+                        help="results folder, new or empty (or the run to --resume) "
+                             "(default: results/<scenario>-<timestamp>)")
+    parser.add_argument("--workers", type=_at_least(1, MAX_WORKERS), default=1,
                         help="worker processes running episodes (default: 1)")
-    parser.add_argument("--max-steps", type=_at_least(1), default=DEFAULT_MAX_STEPS,
+    parser.add_argument("--max-steps", type=_at_least(1, MAX_STEPS), default=DEFAULT_MAX_STEPS,
                         help=f"control steps per episode before time-out (default: {DEFAULT_MAX_STEPS})")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                         help="continue the run already in --out, skipping finished episodes")
@@ -83,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "heat maps, balance, per-step traces and the safety-attribution study")
     parser.add_argument("--video", action=argparse.BooleanOptionalAction, default=None,
                         help="record per-episode videos and side-by-side comparison videos")
-    parser.add_argument("--video-episodes", type=_at_least(0), default=None, metavar="K",
+    parser.add_argument("--video-episodes", type=_at_least(0, MAX_EPISODES), default=None, metavar="K",
                         help="record the first K episodes of every policy (default: 1); implies --video")
     parser.add_argument("--camera", choices=tuple(CAMERA_PRESETS), default="front",
                         help="with --video, the camera preset; 'orbit' circles the arm (default: front)")
@@ -134,27 +210,71 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
         parser.error(str(error))
 
 
+def _check_before_writing(parser: argparse.ArgumentParser, config: RunConfig) -> bool:
+    """Refuse, before anything is written (one line, exit 2), a scenario that yields no scene for the
+    run's first seed and an --out folder this run must not write into; True if that folder does not
+    exist yet."""
+    import numpy as np
+
+    from evaluation.schema import check_results_folder
+    from scenarios import get_scenario
+    from sim.errors import ProjectError
+    from sim.scene_sampling import sample_scene
+
+    sweep = getattr(config, "sweep", None)
+    try:
+        scenarios = sweep.scenarios() if sweep is not None else (config.scenario,)
+        for scenario in scenarios:  # sampling is bounded: an impossible scenario fails within seconds
+            sample_scene(get_scenario(scenario), np.random.default_rng(config.seed))
+    except ProjectError as error:
+        parser.error(str(error))
+
+    # A single run resumes only with the same episodes; a sweep's keys name their scenario and seed,
+    # so a grown sweep file resumes (evaluation.runner.prepare checks the same).
+    compare = ("max_steps",) if sweep is not None else ("scenario", "policies", "episodes", "seed", "max_steps")
+    try:
+        check_results_folder(config.out_dir, config.to_json(), resume=config.resume, compare=compare)
+    except ProjectError as error:
+        parser.error(str(error))
+    return not config.out_dir.exists()
+
+
 def main(argv: list[str] | None = None) -> int:
+    _install_stop_handlers()
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window; set once, here
     parser = build_parser()
     config = parse_config(parser, argv)
+    created = _check_before_writing(parser, config)
     from evaluation.pipeline import run_pipeline
-    from sim.errors import ProjectError
+    from evaluation.schema import remove_unstarted_run
+    from sim.errors import ProjectError, one_line
 
     print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x "
           f"{len(config.policies)} policies | output {config.out_dir}", flush=True)
     try:
         report = run_pipeline(config)
     except ProjectError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
-    except KeyboardInterrupt:
-        parser.exit(130, f"\ninterrupted: finished episodes are saved in {config.out_dir}; "
-                         f"rerun the same command with --resume --out {config.out_dir} to complete it\n")
+        if not config.resume:  # a start that failed before its first episode leaves no run behind
+            remove_unstarted_run(config.out_dir, created=created)
+        parser.exit(2, f"{parser.prog}: error: {one_line(str(error))}\n")
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        parser.exit(128 + signum, f"\n{_STOP_WORDS[signum]}: finished episodes are saved in {config.out_dir}; "
+                                  f"rerun the same command with --resume --out {config.out_dir} to complete it\n")
     print(f"report: {report}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt as stop:  # before the run started: nothing to keep
+        signum = getattr(stop, "signum", signal.SIGINT)
+        sys.stderr.write(f"\n{_STOP_WORDS[signum]} before the run started\n")
+        status = 128 + signum
+    finally:  # the outcome is decided: a signal during the interpreter's shutdown must not change the status
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+    sys.exit(status)
