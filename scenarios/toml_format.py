@@ -209,8 +209,11 @@ def _convert(value: Any, annotation: Any, where: str, source: str) -> Any:
 
 
 def _describe(value: Any) -> str:
+    """``value`` with its TOML kind: ``str 'far'``, ``float 0.5``, ``dict {'a': 1}``."""
     shown = show_value(value)
-    return shown if shown.startswith("an ") else f"{type(value).__name__} {shown}"
+    if shown.startswith("an ") or shown.startswith(type(value).__name__):
+        return shown
+    return f"{type(value).__name__} {shown}"
 
 
 # --------------------------------------------------------------------------------- writing

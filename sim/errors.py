@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: The longest message (characters) an error carries; longer ones keep their head and tail.
@@ -80,18 +80,23 @@ def _show(value: Any, limit: int, depth: int) -> str:
         if math.prod(shape) > 16:
             return f"an array of shape {shape}"
         value = value.tolist()
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset, Mapping)):
+        mapping = isinstance(value, Mapping)
         if depth >= 3:
-            return "[...]"
+            return "{...}" if mapping else "[...]"
+        items = value.items() if mapping else value
         parts, size = [], 2
-        for item in value:
-            part = _show(item, limit, depth + 1)
+        for item in items:
+            if mapping:
+                part = f"{_show(item[0], limit, depth + 1)}: {_show(item[1], limit, depth + 1)}"
+            else:
+                part = _show(item, limit, depth + 1)
             size += len(part) + 2
             if size > limit:
                 parts.append("...")
                 break
             parts.append(part)
-        return f"[{', '.join(parts)}]"
+        return f"{{{', '.join(parts)}}}" if mapping else f"[{', '.join(parts)}]"
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not hide the real error

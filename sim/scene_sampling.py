@@ -48,8 +48,9 @@ PATH_STEP_RAD: float = 0.02
 #: Phases per period at which moving obstacles are checked.
 MOTION_PHASES: int = 16
 #: Candidate batches (start/goal configurations, obstacle placements) one scene may cost before
-#: sampling gives up (~1-2 ms each; the built-in scenarios need at most a few hundred).
-SAMPLE_BATCH_BUDGET: int = 1600
+#: sampling gives up (~1 ms each, so ~1-2 s at most; the built-in scenarios need at most a few
+#: hundred, and their 400 attempts cost at most 800 in ``narrow``, so the budget never changes them).
+SAMPLE_BATCH_BUDGET: int = 1000
 _CANDIDATES = 32
 _CONFIGURATION_CANDIDATES = 64
 # Which links (in COLLISION_LINKS order) path placements aim at: the links that sweep space.
@@ -68,10 +69,9 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
     if spec.fixed_scenes:
         index = int(rng.integers(len(spec.fixed_scenes)))
         return _checked(spec.fixed_scenes[index], f"scenario {spec.name!r} fixed scene {index}")
-    batches = 0
-    for _ in range(spec.max_sample_attempts):
-        if batches >= SAMPLE_BATCH_BUDGET:
-            break
+    batches = attempts = 0
+    while attempts < spec.max_sample_attempts and batches < SAMPLE_BATCH_BUDGET:
+        attempts += 1
         batches += 2
         start = sample_configuration(spec.start, rng, spec.table_margin_m)
         goal = sample_configuration(spec.goal, rng, spec.table_margin_m)
@@ -103,8 +103,9 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
         if complete:
             return Scene(tuple(obstacles), _floats(start), _floats(goal), spec.name)
     raise InvalidInputError(
-        f"scenario {spec.name!r}: no valid scene in {spec.max_sample_attempts} attempts ({batches} candidate "
-        "batches); widen the region or the start/goal ranges, or lower the obstacle counts, sizes or margins"
+        f"scenario {spec.name!r}: no valid scene in {attempts} attempts ({batches} candidate batches, at most "
+        f"{spec.max_sample_attempts} and {SAMPLE_BATCH_BUDGET}); widen the region or the start/goal ranges, or "
+        "lower the obstacle counts, sizes or margins"
     )
 
 
