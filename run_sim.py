@@ -114,6 +114,11 @@ def _install_stop_handlers() -> None:
 
 _STOP_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
+if __name__ == "__mp_main__":  # a worker process of the run's pool (spawn imports this file under that name)
+    # Ctrl-C reaches the whole process group; the driver alone stops the run, so a worker never
+    # dies of it halfway through an import with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.ik_policy.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
