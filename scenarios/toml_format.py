@@ -47,65 +47,79 @@ def load_scenario_file(path: str | os.PathLike[str]) -> ScenarioSpec:
         SceneFileError: the file is missing, not a regular file, too large, not UTF-8, not TOML,
             or a field is malformed (the message names the file and the field).
     """
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise SceneFileError(f"a scenario file path must be a string or os.PathLike, got {type(path).__name__}") \
-            from None
-    if not isinstance(path, str):
-        path = os.fsdecode(path)
-    text = _read_text(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise SceneFileError(f"{path}: not valid TOML: {error}") from None
-    except RecursionError:
-        raise SceneFileError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
-    except ValueError as error:  # e.g. an integer longer than Python converts (4300 digits)
-        raise SceneFileError(f"{path}: not valid TOML: {str(error).split(';')[0]}") from None
+    path, data = load_toml_file(path, what="scenario file")
     return scenario_from_dict(data, source=path)
 
 
-def _read_text(path: str) -> str:
-    """The UTF-8 text of the regular file ``path`` (at most :data:`MAX_SCENARIO_FILE_BYTES`)."""
+def load_toml_file(path: str | os.PathLike[str], *, what: str = "TOML file",
+                   error: type[InvalidInputError] = SceneFileError,
+                   max_bytes: int = MAX_SCENARIO_FILE_BYTES) -> tuple[str, dict[str, Any]]:
+    """Read any user TOML file safely: ``(path as text, parsed table)``.
+
+    Only a regular file of at most ``max_bytes`` is opened (a FIFO, device or folder is refused
+    without waiting on it), it must be UTF-8 (a byte-order mark is dropped), and whatever it holds
+    ends in ``error`` (one line naming the file and ``what`` it should be), never another
+    exception: nesting thousands deep, integers of more than 4300 digits, invalid TOML.
+
+    Raises:
+        InvalidInputError: ``error``, for any of the above.
+    """
+    try:
+        text_path = os.fspath(path)
+    except TypeError:
+        raise error(f"a {what} path must be a string or os.PathLike, got {type(path).__name__}") from None
+    if not isinstance(text_path, str):
+        text_path = os.fsdecode(text_path)
+    text = _read_text(text_path, what, error, max_bytes)
+    try:
+        return text_path, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as decode_error:
+        raise error(f"{text_path}: not valid TOML: {decode_error}") from None
+    except RecursionError:
+        raise error(f"{text_path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as value_error:  # e.g. an integer longer than Python converts (4300 digits)
+        raise error(f"{text_path}: not valid TOML: {str(value_error).split(';')[0]}") from None
+
+
+def _read_text(path: str, what: str, error: type[InvalidInputError], max_bytes: int) -> str:
+    """The UTF-8 text of the regular file ``path`` (at most ``max_bytes``)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise SceneFileError(f"{path}: scenario file not found") from None
-    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
-        raise SceneFileError(f"{path}: cannot read the scenario file ({getattr(error, 'strerror', None) or error})") \
-            from None
-    _require_regular(path, info.st_mode)
-    if info.st_size > MAX_SCENARIO_FILE_BYTES:
-        raise SceneFileError(f"{path}: the scenario file has {info.st_size} bytes; expected at most "
-                             f"{MAX_SCENARIO_FILE_BYTES}")
+        raise error(f"{path}: {what} not found") from None
+    except (OSError, ValueError) as stat_error:  # ValueError: a NUL byte in the path
+        reason = getattr(stat_error, "strerror", None) or stat_error
+        raise error(f"{path}: cannot read the {what} ({reason})") from None
+    _require_regular(path, info.st_mode, what, error)
+    if info.st_size > max_bytes:
+        raise error(f"{path}: the {what} has {info.st_size} bytes; expected at most {max_bytes}")
     try:
         # O_NONBLOCK: should a FIFO replace the file after the stat, opening it does not wait for a writer.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as error:
-        raise SceneFileError(f"{path}: cannot read the scenario file ({error.strerror})") from None
+    except OSError as open_error:
+        raise error(f"{path}: cannot read the {what} ({open_error.strerror})") from None
     try:
-        _require_regular(path, os.fstat(descriptor).st_mode)
+        _require_regular(path, os.fstat(descriptor).st_mode, what, error)
         with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(MAX_SCENARIO_FILE_BYTES + 1)
-    except OSError as error:
-        raise SceneFileError(f"{path}: cannot read the scenario file ({error.strerror})") from None
+            data = handle.read(max_bytes + 1)
+    except OSError as read_error:
+        raise error(f"{path}: cannot read the {what} ({read_error.strerror})") from None
     finally:
         os.close(descriptor)
-    if len(data) > MAX_SCENARIO_FILE_BYTES:
-        raise SceneFileError(f"{path}: the scenario file is larger than {MAX_SCENARIO_FILE_BYTES} bytes")
+    if len(data) > max_bytes:
+        raise error(f"{path}: the {what} is larger than {max_bytes} bytes")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise SceneFileError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}); "
-                             "save the file as UTF-8") from None
+    except UnicodeDecodeError as decode_error:
+        line = data.count(b"\n", 0, decode_error.start) + 1
+        raise error(f"{path}: not UTF-8 text (byte 0x{data[decode_error.start]:02x} on line {line}); "
+                    "save the file as UTF-8") from None
 
 
-def _require_regular(path: str, mode: int) -> None:
+def _require_regular(path: str, mode: int, what: str, error: type[InvalidInputError]) -> None:
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-        raise SceneFileError(f"{path}: is {kind}; expected a scenario .toml file")
+        raise error(f"{path}: is {kind}; expected a {what}")
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> ScenarioSpec:
@@ -235,4 +249,4 @@ def _toml_value(value: Any) -> Any:
     return value
 
 
-__all__ = ["load_scenario_file", "scenario_from_dict", "scenario_to_toml"]
+__all__ = ["MAX_SCENARIO_FILE_BYTES", "load_scenario_file", "load_toml_file", "scenario_from_dict", "scenario_to_toml"]
