@@ -92,7 +92,8 @@ def main() -> None:
                 for key, value in {"env": measure(tree, "env", args.steps)["rate"],
                                    **measure(tree, "clearance", args.steps)}.items():
                     best[(name, key)] = max(best.get((name, key), 0.0), value)
-            best[("peer", "env")] = max(best.get(("peer", "env"), 0.0), measure(REPOSITORY, "panda", args.steps)["rate"])
+            peer_rate = measure(REPOSITORY, "panda", args.steps)["rate"]
+            best[("peer", "env")] = max(best.get(("peer", "env"), 0.0), peer_rate)
     before, now = trees
     print(f"best of {args.repeats} alternating rounds; env: `cluttered`, {args.steps} random steps, resets included\n")
     print("| measure | before | now | now / before |")

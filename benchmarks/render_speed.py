@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--renderers", default=",".join(RENDERERS), help="comma-separated, from: tiny, egl")
-    parser.add_argument("--policies", default=",".join(POLICIES), help="three comma-separated policies; the first is timed alone")
+    parser.add_argument("--policies", default=",".join(POLICIES),
+                        help="three comma-separated policies; the first is timed alone")
     args = parser.parse_args()
     policies = tuple(args.policies.split(","))
     renderers = tuple(args.renderers.split(","))

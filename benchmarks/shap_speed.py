@@ -81,7 +81,7 @@ def compare(model: torch.nn.Module, X: np.ndarray, background: np.ndarray, repea
     gap, and the forward-pass floor of the model rows both exact and Kernel SHAP evaluate."""
     row, values = {}, {}
     for method in ("exact", "kernel", "gradient"):
-        call = lambda: explain(model, X, background, method)  # noqa: E731
+        call = lambda method=method: explain(model, X, background, method)  # noqa: E731
         row[f"{method}_s"], result = best_time(call, repeats)
         row[f"{method}_cpu_s"], values[method] = best_cpu_time(call, repeats), result.values
     row["ratio"] = row["kernel_s"] / row["exact_s"]

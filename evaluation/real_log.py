@@ -167,7 +167,7 @@ def evaluate_solvers(log: RealLog, solver_names: Sequence[str] | None = None) ->
         if spec.safe or spec.straight:
             raise UnknownNameError("solver modifier", "safe" if spec.safe else "straight", ["refine"])
     results = []
-    for name, spec in zip(names, specs):
+    for name, spec in zip(names, specs, strict=True):
         solver = make_solver(spec)
         try:
             with np.errstate(invalid="ignore"):  # percentiles over the +inf errors of unanswered poses
@@ -267,7 +267,8 @@ def format_report(report: RealLogReport) -> str:
     n = report.matched_rows
     paired = (f"{n} pairs in file order" if report.matching == "row" else
               f"{n} pairs by nearest timestamp (tolerance {report.time_tolerance_ms:g} ms)")
-    per_joint = ", ".join(f"{name} {rows}" for name, rows in zip(JOINT_NAMES, report.out_of_limit_rows_by_joint))
+    counts = zip(JOINT_NAMES, report.out_of_limit_rows_by_joint, strict=True)
+    per_joint = ", ".join(f"{name} {rows}" for name, rows in counts)
     fk, safety = report.forward_kinematics, report.safety
     lines = [
         f"real-robot log {report.directory}",

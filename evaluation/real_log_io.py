@@ -279,9 +279,9 @@ def write_real_log(directory: str | Path, joints: np.ndarray, gripper_m: np.ndar
     with open(directory / JOINT_STATES_FILE, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(JOINT_STATE_COLUMNS)
-        for i, (q, gripper) in enumerate(zip(joints, gripper_m)):
+        for i, (q, gripper) in enumerate(zip(joints, gripper_m, strict=True)):
             names = list(name_orders[i]) if name_orders is not None else list(LOGGED_JOINT_NAMES)
-            value = dict(zip(LOGGED_JOINT_NAMES, [*q, gripper]))
+            value = dict(zip(LOGGED_JOINT_NAMES, [*q, gripper], strict=True))
             writer.writerow([*stamp(state_times_s[i]), *names, *(repr(float(value[n])) for n in names),
                              *(["0.0"] * 5), *(["0.0"] * 5)])
     with open(directory / KINEMATICS_POSE_FILE, "w", newline="", encoding="utf-8") as file:

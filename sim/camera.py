@@ -18,7 +18,7 @@ class Camera:
     pitch_deg: float = -30.0
     fov_deg: float = 50.0
 
-    def orbit(self, yaw_offset_deg: float) -> "Camera":
+    def orbit(self, yaw_offset_deg: float) -> Camera:
         """The same camera turned about the vertical axis through its target."""
         return Camera(self.target, self.distance_m, self.yaw_deg + yaw_offset_deg, self.pitch_deg, self.fov_deg)
 
