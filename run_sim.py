@@ -5,6 +5,7 @@ Example:
     python run_sim.py --scenario cluttered
     python run_sim.py --scenario benchmark --models iknet:improved,iknet:improved+safe,analytic+safe --episodes 10
     python run_sim.py --scenario my_scene.toml --out results/mine --workers 2 --shap --video
+    python run_sim.py --sweep my_sweep.toml --backend ray --ray-address auto --out results/sweep
 
 The results folder holds episodes.csv (one row per episode, appended as each finishes),
 steps.csv (the per-step log), summary.json (per-policy figures), plots/ and report.html.
@@ -173,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "(OpenGL through the EGL plugin, headless; fast with a GPU driver) (default: tiny)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar (default: on)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where episodes run: 'local' (this process, or --workers processes) or 'ray' (Ray "
+                             "tasks; extra 'ray'; without --ray-address a private local instance of --workers CPUs) "
+                             "(default: local)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="with --backend ray, an existing cluster: 'auto' (started here with 'ray start --head'), "
+                             "ray://HOST:PORT (Ray Client) or HOST:PORT")
+    parser.add_argument("--sweep", type=Path, default=None, metavar="FILE",
+                        help="run a sweep TOML file (scenarios x policies x seeds x episodes, see evaluation/sweep.py) "
+                             "into one results folder instead of --scenario/--models/--episodes/--seed/--max-steps")
     return parser
 
 
@@ -185,6 +196,8 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
     from sim.errors import ProjectError
 
     args = parser.parse_args(argv)
+    if args.sweep is not None:
+        return _sweep_config(parser, args)
     if args.video is False and args.video_episodes is not None:
         parser.error("--video-episodes asks for videos; it contradicts --no-video")
     video = bool(args.video) or args.video_episodes is not None
@@ -201,6 +214,9 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
         get_scenario(args.scenario)
         for model in models:
             validate_policy_name(model)
+        from evaluation.backends import check_backend_available
+
+        check_backend_available(args.backend)
         if video and args.renderer == "egl":  # fail now, not after the episodes
             from sim.world import World
 
@@ -209,8 +225,32 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
             scenario=args.scenario, policies=models, episodes=args.episodes, seed=args.seed, out_dir=out,
             workers=args.workers, max_steps=args.max_steps, resume=args.resume, shap=args.shap, video=video,
             video_episodes=1 if args.video_episodes is None else args.video_episodes, camera=args.camera,
-            renderer=args.renderer, progress=args.progress,
+            renderer=args.renderer, progress=args.progress, backend=args.backend, ray_address=args.ray_address,
         )
+    except ProjectError as error:
+        parser.error(str(error))
+
+
+def _sweep_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunConfig:
+    """The run of ``--sweep FILE``: the file defines the episodes; options it replaces are refused."""
+    from evaluation.backends import check_backend_available
+    from evaluation.config import RunConfig
+    from evaluation.sweep import load_sweep
+    from sim.errors import ProjectError
+
+    replaced = [f"--{name.replace('_', '-')}" for name in ("scenario", "models", "episodes", "seed", "max_steps")
+                if getattr(args, name) != parser.get_default(name)]
+    if replaced:
+        parser.error(f"{', '.join(replaced)} cannot be combined with --sweep: the sweep file sets them")
+    if args.shap or args.video or args.video_episodes is not None:
+        parser.error("--shap and --video explain or record a single run, not a sweep")
+    try:
+        sweep = load_sweep(args.sweep)
+        sweep.validate_names()
+        check_backend_available(args.backend)
+        out = args.out or Path("results") / f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        return RunConfig.from_sweep(sweep, out, workers=args.workers, resume=args.resume, progress=args.progress,
+                                    backend=args.backend, ray_address=args.ray_address)
     except ProjectError as error:
         parser.error(str(error))
 
@@ -256,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     from evaluation.schema import remove_unstarted_run
     from sim.errors import ProjectError, one_line
 
-    print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x "
-          f"{len(config.policies)} policies | output {config.out_dir}", flush=True)
+    if config.sweep is not None:
+        print(f"sweep {config.sweep.name} | {len(config.episode_keys())} episodes | seeds "
+              f"{', '.join(map(str, config.sweep.seeds()))} | backend {config.backend} | output {config.out_dir}",
+              flush=True)
+    else:
+        print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x "
+              f"{len(config.policies)} policies | output {config.out_dir}", flush=True)
     try:
         report = run_pipeline(config)
     except ProjectError as error:

@@ -3,7 +3,9 @@
 ``run_sim.py`` parses its arguments into a :class:`RunConfig` and hands it to
 :func:`evaluation.pipeline.run_pipeline`; the runner, the SHAP study and the video recorder read
 the fields they need from it. The run-defining fields are saved as ``run.json`` in the results
-folder (:meth:`RunConfig.to_json`).
+folder (:meth:`RunConfig.to_json`). A run is one scenario x policies x episodes from one base seed,
+or a sweep (:mod:`evaluation.sweep`, :meth:`RunConfig.from_sweep`); either way it is one list of
+episode keys (:meth:`RunConfig.episode_keys`) that a backend (:mod:`evaluation.backends`) runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from evaluation.backends.base import BACKEND_NAMES, BackendName
+from evaluation.backends.ray_backend import check_ray_address
+from evaluation.sweep import EpisodeKey, SweepSpec
 from sim.camera import CAMERA_PRESETS, RENDERERS
 from sim.errors import InvalidInputError, UnknownNameError
 
@@ -28,7 +33,7 @@ DEFAULT_POLICIES: tuple[str, ...] = (
 DEFAULT_EPISODES = 20
 DEFAULT_MAX_STEPS = 150
 #: Fields that say how a run is executed, not what it is: not saved in ``run.json``.
-_EXECUTION_FIELDS = ("resume", "progress")
+_EXECUTION_FIELDS = ("resume", "progress", "backend", "ray_address", "episodes_per_task", "max_retries", "sweep")
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,18 @@ class RunConfig:
         camera: a ``sim.camera.CAMERA_PRESETS`` name for the videos.
         renderer: ``"tiny"`` (TinyRenderer, CPU) or ``"egl"`` (OpenGL through EGL, headless).
         progress: show progress bars.
+        backend: where episodes run: ``"local"`` (in process, or ``workers`` spawned processes) or
+            ``"ray"`` (Ray tasks; without ``ray_address`` on a private local instance of ``workers`` CPUs).
+        ray_address: an existing Ray cluster: ``auto``, ``ray://HOST:PORT`` or ``HOST:PORT``.
+        sweep: a sweep that defines the episodes instead of ``scenario x policies x episodes`` from
+            ``seed`` (build such a config with :meth:`from_sweep`).
+        episodes_per_task: episodes per Ray task (more amortise scheduling; a retried task reruns all).
+        max_retries: Ray: reruns of a task whose worker died.
 
     Raises:
-        InvalidInputError: a count out of range, no policy or a repeated one.
-        UnknownNameError: an unknown camera preset or renderer.
+        InvalidInputError: a count out of range, no policy or a repeated one, a malformed Ray
+            address or one without the ray backend, videos or SHAP asked of a sweep.
+        UnknownNameError: an unknown camera preset, renderer or backend.
     """
 
     scenario: str
@@ -70,11 +83,17 @@ class RunConfig:
     camera: str = "front"
     renderer: Renderer = "tiny"
     progress: bool = True
+    backend: BackendName = "local"
+    ray_address: str | None = None
+    sweep: SweepSpec | None = None
+    episodes_per_task: int = 1
+    max_retries: int = 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
-        for name, least in (("episodes", 1), ("workers", 1), ("max_steps", 1), ("video_episodes", 0)):
+        for name, least in (("episodes", 1), ("workers", 1), ("max_steps", 1), ("video_episodes", 0),
+                            ("episodes_per_task", 1), ("max_retries", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InvalidInputError(f"{name} must be an integer of at least {least}, got {value!r}")
@@ -86,14 +105,49 @@ class RunConfig:
             raise UnknownNameError("camera preset", self.camera, CAMERA_PRESETS)
         if self.renderer not in RENDERERS:
             raise UnknownNameError("renderer", self.renderer, RENDERERS)
+        if self.backend not in BACKEND_NAMES:
+            raise UnknownNameError("backend", self.backend, BACKEND_NAMES)
+        if self.ray_address is not None and self.backend != "ray":
+            raise InvalidInputError("--ray-address needs --backend ray")
+        check_ray_address(self.ray_address)
+        if self.sweep is not None:
+            if self.shap or self.video:
+                raise InvalidInputError("--shap and --video explain or record a single run, not a sweep")
+            if self.sweep.max_steps is not None and self.sweep.max_steps != self.max_steps:
+                raise InvalidInputError(f"the sweep sets max_steps = {self.sweep.max_steps}, the run {self.max_steps}")
+
+    @classmethod
+    def from_sweep(cls, sweep: SweepSpec, out_dir: Path, *, workers: int = 1, resume: bool = False,
+                   progress: bool = True, backend: BackendName = "local", ray_address: str | None = None,
+                   episodes_per_task: int = 1, max_retries: int = 3) -> RunConfig:
+        """The run of ``sweep``: its keys are the episodes; ``scenario``, ``policies``, ``episodes`` and
+        ``seed`` hold its first scenario, all its policies, its largest episode count and first seed."""
+        return cls(
+            scenario=sweep.scenarios()[0], policies=sweep.policies(),
+            episodes=max(grid.episodes for grid in sweep.grids), seed=sweep.seeds()[0], out_dir=out_dir,
+            workers=workers, max_steps=sweep.max_steps or DEFAULT_MAX_STEPS, resume=resume, progress=progress,
+            backend=backend, ray_address=ray_address, sweep=sweep, episodes_per_task=episodes_per_task,
+            max_retries=max_retries,
+        )
 
     def tasks(self) -> list[tuple[str, int]]:
-        """(policy, episode) pairs, episode-major so partial runs cover every policy."""
+        """(policy, episode) pairs of a single run, episode-major so partial runs cover every policy."""
         return [(policy, episode) for episode in range(self.episodes) for policy in self.policies]
+
+    def episode_keys(self) -> list[EpisodeKey]:
+        """Every episode of the run (a sweep's keys, or ``scenario x policies x episodes`` from ``seed``),
+        in run order."""
+        if self.sweep is not None:
+            return self.sweep.keys()
+        return [EpisodeKey(policy, self.scenario, self.seed, episode) for policy, episode in self.tasks()]
 
     def to_json(self) -> dict[str, Any]:
         """The run-defining fields as JSON types (what ``run.json`` holds)."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _EXECUTION_FIELDS}
         data["out_dir"] = str(self.out_dir)
         data["policies"] = list(self.policies)
+        if self.sweep is not None:  # the single-run fields would describe only part of it: labels instead
+            data["scenario"] = f"sweep {self.sweep.name}: {', '.join(self.sweep.scenarios())}"
+            data["seed"] = ", ".join(str(seed) for seed in self.sweep.seeds())
+            data["sweep"] = self.sweep.to_json()
         return data

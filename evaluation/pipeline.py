@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from evaluation.config import RunConfig
@@ -14,12 +15,15 @@ from evaluation.summary import format_table, summarise_rows, table_legend, write
 def run_pipeline(config: RunConfig) -> Path:
     """Run the episodes of ``config``, then summarise, explain and record as it asks, and report.
 
-    Prints the summary table (with its legend) when done.
+    Prints the summary table (with its legend) when done; a sweep's summary has one table per
+    scenario (``summary.json``'s ``by_scenario``) besides the pooled one.
 
     Returns:
         Path of ``report.html``.
     """
     run(config)
+    if config.sweep is not None:
+        return _finish_sweep(config)
     write_summary(config.out_dir)
     if config.shap:
         from evaluation.explain.study import run_shap_study
@@ -31,5 +35,20 @@ def run_pipeline(config: RunConfig) -> Path:
         write_summary(config.out_dir, {"videos": record_run_videos(config)})
     print()
     print(format_table(summarise_rows(read_episodes(config.out_dir))))
+    print(table_legend())
+    return write_report(config.out_dir)
+
+
+def _finish_sweep(config: RunConfig) -> Path:
+    """Summary (pooled per policy, and per scenario), the tables, and the report of a sweep's folder."""
+    rows = read_episodes(config.out_dir)
+    scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
+    by_scenario = {scenario: summarise_rows([row for row in rows if row["scenario"] == scenario])
+                   for scenario in scenarios}
+    write_summary(config.out_dir, {"by_scenario": {
+        scenario: {item.policy: asdict(item) for item in items} for scenario, items in by_scenario.items()}})
+    for scenario, items in by_scenario.items():
+        print(f"\nscenario {scenario}")
+        print(format_table(items))
     print(table_legend())
     return write_report(config.out_dir)

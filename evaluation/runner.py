@@ -1,26 +1,28 @@
-"""Run policies x scenario x seeds through the environment and log every episode to disk.
+"""Run policies x scenarios x seeds through the environment and log every episode to disk.
 
-One row per finished episode is appended to ``episodes.csv`` (and its per-step log to
-``steps.csv``) the moment it finishes, so a crash loses at most the episodes in flight; a run
-can be resumed without duplicates; ``workers > 1`` runs episodes in worker processes while the
-main process alone writes the files. Episode ``k`` of every policy uses the same scene (seed
-``seed + k``; fixed scene ``k mod n`` for scenarios of n fixed scenes, e.g. ``benchmark``), so
-policies are compared on identical scenes.
+A run is a list of episode keys (policy, scenario, seed, episode: :meth:`RunConfig.episode_keys`,
+one scenario's grid or a whole sweep). A backend (:mod:`evaluation.backends`: in process, a local
+process pool, or Ray tasks) runs them in batches of ``episodes_per_task`` and streams the results
+back; the driver (:func:`run`) alone appends one row per finished episode to ``episodes.csv`` (and
+its per-step log to ``steps.csv``), each fsync'ed the moment it arrives, so a crash or Ctrl-C loses
+at most the episodes in flight, a key is never written twice, and a run can be resumed. Episode
+``k`` of every policy uses the same scene (seed ``seed + k``; fixed scene ``k mod n`` for
+scenarios of n fixed scenes, e.g. ``benchmark``), so policies are compared on identical scenes.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evaluation.backends import RunResources, build_resources, make_backend
 from evaluation.config import RunConfig
 from evaluation.metrics import EpisodeLog, StepRecord
 from evaluation.results_io import append_rows, filter_csv
@@ -33,6 +35,7 @@ from evaluation.schema import (
     STEPS_FILE,
     read_episodes,
 )
+from evaluation.sweep import EpisodeKey
 from sim.errors import InvalidInputError
 from sim.kinematics import forward_kinematics
 
@@ -60,18 +63,21 @@ class EpisodeWorker:
         self._envs: dict[tuple[str, int], Any] = {}
         self._policies: dict[str, Any] = {}
 
-    def env(self, scenario: str, max_steps: int) -> Any:
+    def env(self, scenario: str, max_steps: int, spec: Any = None) -> Any:
+        """The env of scenario label ``scenario`` (built from ``spec``, a ``ScenarioSpec``, if given)."""
         key = (scenario, max_steps)
         if key not in self._envs:
             import gymnasium as gym
 
             import sim  # registers the environment
 
-            self._envs[key] = gym.make(sim.ENV_IDS[0], scenario=scenario, max_episode_steps=max_steps,
-                                       terminate_on_success=False, renderer=self.renderer)
+            self._envs[key] = gym.make(sim.ENV_IDS[0], scenario=scenario if spec is None else spec,
+                                       max_episode_steps=max_steps, terminate_on_success=False,
+                                       renderer=self.renderer)
         return self._envs[key]
 
     def policy(self, name: str) -> Any:
+        """The policy ``name`` (a name whose model files may point to local copies: see ``RunResources``)."""
         if name not in self._policies:
             from agents.policies import make_policy
 
@@ -79,8 +85,12 @@ class EpisodeWorker:
         return self._policies[name]
 
     def run(self, scenario: str, policy_name: str, seed: int, episode: int, max_steps: int,
-            observer: Any = None) -> EpisodeResult:
+            observer: Any = None, *, resources: RunResources | None = None) -> EpisodeResult:
         """Run one episode to its end and summarise it.
+
+        ``resources``, if given, supplies the scenario's spec and local copies of the policy's model
+        files (what a backend shipped to this worker); the row still names ``scenario`` and
+        ``policy_name`` as given.
 
         ``observer(step, env, record)``, if given, is called after the reset (``step=-1``, a
         :class:`StepRecord` of the start state at time 0, its target the start joints) and after
@@ -96,17 +106,20 @@ class EpisodeWorker:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self._run(scenario, policy_name, seed, episode, max_steps, observer)
+            return self._run(scenario, policy_name, seed, episode, max_steps, observer, resources)
         finally:
             torch.set_num_threads(threads)
 
     def _run(self, scenario: str, policy_name: str, seed: int, episode: int, max_steps: int,
-             observer: Any) -> EpisodeResult:
+             observer: Any, resources: RunResources | None) -> EpisodeResult:
         from agents.ik_policy.interface import PolicyContext
 
         wall_start = time.perf_counter()
-        env = self.env(scenario, max_steps)
-        policy = self.policy(policy_name)
+        if resources is None:
+            env, policy = self.env(scenario, max_steps), self.policy(policy_name)
+        else:
+            env = self.env(scenario, max_steps, resources.scenario(scenario))
+            policy = self.policy(resources.policy_source(policy_name))
         base = env.unwrapped
         fixed = len(base.scenario.fixed_scenes)
         # Scenarios of fixed scenes (benchmark) cycle through them: episode k is scene k mod n.
@@ -138,7 +151,8 @@ class EpisodeWorker:
             **policy.episode_info(),
             "wall_time_s": time.perf_counter() - wall_start,
         }
-        steps = [{"model": policy_name, "episode": episode, **record.to_row()} for record in log.records]
+        key = {"model": policy_name, "scenario": scenario, "seed": seed, "episode": episode}
+        steps = [{**key, **record.to_row()} for record in log.records]
         return EpisodeResult(row, steps)
 
     def close(self) -> None:
@@ -160,6 +174,7 @@ def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_t
         target_error_m=float(info["target_error_m"]),
         min_clearance_m=float(info["min_clearance_m"]),
         pybullet_clearance_m=float(info["pybullet_clearance_m"]),
+        self_clearance_m=float(info["self_clearance_m"]),
         contact_count=len(info["contacts"]),
         collided=bool(info["collided"]),
         is_success=bool(info["is_success"]),
@@ -167,22 +182,38 @@ def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_t
     )
 
 
+@dataclass(frozen=True)
+class EpisodeBatch:
+    """One backend task: episodes to run one after another in one worker."""
+
+    keys: tuple[EpisodeKey, ...]
+    max_steps: int
+
+
 _WORKER: EpisodeWorker | None = None
 
 
-def _run_in_worker(scenario: str, policy: str, seed: int, episode: int, max_steps: int) -> EpisodeResult:
+def run_episode_batch(resources: RunResources, batch: EpisodeBatch) -> list[EpisodeResult]:
+    """The worker side of every backend: run ``batch`` with this process's :class:`EpisodeWorker`
+    (created on first use and kept, so envs and policies are reused across tasks)."""
     global _WORKER
     if _WORKER is None:
-        import torch
-
-        torch.set_num_threads(1)  # one process per core: torch's own threads would oversubscribe
         _WORKER = EpisodeWorker()
-    return _WORKER.run(scenario, policy, seed, episode, max_steps)
+    return [_WORKER.run(key.scenario, key.policy, key.seed, key.episode, batch.max_steps, resources=resources)
+            for key in batch.keys]
+
+
+def close_episode_worker() -> None:
+    """Close this process's :class:`EpisodeWorker` (its envs' physics clients), if any."""
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER.close()
+        _WORKER = None
 
 
 # ------------------------------------------------------------------------------- a whole run
 def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
-    """Create or check the results folder; return the keys of episodes already finished.
+    """Create or check the results folder; return the keys of episodes already finished (as strings).
 
     Raises:
         InvalidInputError: the folder cannot be written, holds a different run, or holds a run
@@ -201,61 +232,91 @@ def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
         if not config.resume:
             raise InvalidInputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         previous = json.loads(run_file.read_text())
-        for name in ("scenario", "seed", "max_steps"):
+        if ("sweep" in previous) != (config.sweep is not None):
+            kinds = ("a sweep", "a single run") if "sweep" in previous else ("a single run", "a sweep")
+            raise InvalidInputError(f"cannot resume: {out} holds {kinds[0]}, this is {kinds[1]}")
+        # A sweep's keys name their scenario and seed, so a grown sweep resumes; a single run's do not.
+        for name in ("max_steps",) if config.sweep is not None else ("scenario", "seed", "max_steps"):
             if previous.get(name) != config.to_json()[name]:
                 raise InvalidInputError(
                     f"cannot resume: {name} was {previous.get(name)!r} in {run_file}, now {config.to_json()[name]!r}"
                 )
     run_file.write_text(json.dumps(config.to_json(), indent=2))
     done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_episodes(out)}
-    finished_episodes = {(model, episode) for model, _, _, episode in done}
     # Steps of episodes that never reached episodes.csv are dropped: they will run again.
-    filter_csv(out / STEPS_FILE, lambda row: (row["model"], row["episode"]) in finished_episodes)
+    steps = out / STEPS_FILE
+    if steps.exists():
+        with open(steps, newline="") as handle:
+            header = handle.readline().strip().split(",")
+        if header != [""] and not set(KEY_COLUMNS) <= set(header):
+            raise InvalidInputError(f"{steps} was written by another version: no column scenario/seed")
+    filter_csv(steps, lambda row: tuple(row[c] for c in KEY_COLUMNS) in done)
     return done
 
 
-def iterate_results(config: RunConfig, pending: list[tuple[str, int]]) -> Iterator[EpisodeResult]:
-    """Yield finished episodes as they complete (in worker processes if ``config.workers > 1``)."""
-    if config.workers <= 1:
-        worker = EpisodeWorker()
-        try:
-            for policy, episode in pending:
-                yield worker.run(config.scenario, policy, config.seed, episode, config.max_steps)
-        finally:
-            worker.close()
+def batches(keys: Sequence[EpisodeKey], max_steps: int, size: int) -> list[EpisodeBatch]:
+    """``keys`` in order, cut into tasks of ``size`` episodes."""
+    return [EpisodeBatch(tuple(keys[i:i + size]), max_steps) for i in range(0, len(keys), size)]
+
+
+def iterate_results(config: RunConfig, pending: Sequence[EpisodeKey | tuple[str, int]]) -> Iterator[EpisodeResult]:
+    """Yield finished episodes as they complete, on ``config``'s backend.
+
+    ``pending`` holds episode keys, or ``(policy, episode)`` pairs of ``config``'s scenario and seed.
+    Closing the iterator cancels what has not finished.
+
+    Raises:
+        BackendError: no Ray cluster, or tasks lost after every retry (after the others finished).
+        DependencyNotInstalled: the ray backend without Ray.
+    """
+    keys = [key if isinstance(key, EpisodeKey) else EpisodeKey(key[0], config.scenario, config.seed, key[1])
+            for key in pending]
+    if not keys:
         return
-    executor = ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"))
-    try:
-        futures: set[Future] = {
-            executor.submit(_run_in_worker, config.scenario, policy, config.seed, episode, config.max_steps)
-            for policy, episode in pending
-        }
-        while futures:
-            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+    # Ray workers may be other machines: ship the scenario specs and the model files themselves.
+    resources = build_resources((key.scenario for key in keys), (key.policy for key in keys),
+                                ship_files=config.backend == "ray")
+    with make_backend(config.backend, workers=config.workers, ray_address=config.ray_address,
+                      max_retries=config.max_retries) as backend:
+        size = 1 if backend.runs_in_driver else config.episodes_per_task
+        try:
+            with closing(backend.run(run_episode_batch, resources, batches(keys, config.max_steps, size))) as stream:
+                for _batch, results in stream:
+                    yield from results
+        finally:
+            if backend.runs_in_driver:
+                close_episode_worker()
 
 
 def run(config: RunConfig) -> Path:
     """Run (or, with ``config.resume``, resume) ``config``; returns the results folder. Files are
-    written as episodes finish."""
+    written as episodes finish, by this process only; one progress bar shows episodes/s and the ETA.
+
+    Raises:
+        InvalidInputError: see :func:`prepare`.
+        BackendError, DependencyNotInstalled: see :func:`iterate_results`.
+    """
     from tqdm import tqdm
 
     done = prepare(config)
-    pending = [
-        (policy, episode) for policy, episode in config.tasks()
-        if (policy, config.scenario, str(config.seed), str(episode)) not in done
-    ]
-    bar = tqdm(total=len(config.tasks()), initial=len(config.tasks()) - len(pending), unit="episode",
-               desc=f"{config.scenario}", disable=not config.progress, dynamic_ncols=True)
+    keys = config.episode_keys()
+    pending = [key for key in keys if key.as_strings() not in done]
+    label = f"sweep {config.sweep.name}" if config.sweep is not None else config.scenario
+    bar = tqdm(total=len(keys), initial=len(keys) - len(pending), unit="episode", desc=label,
+               disable=not config.progress, dynamic_ncols=True, smoothing=0.1)
+    written = set(done)
     try:
-        for result in iterate_results(config, pending):
-            append_rows(config.out_dir / STEPS_FILE, STEP_COLUMNS, result.steps)
-            append_rows(config.out_dir / EPISODES_FILE, EPISODE_COLUMNS, [result.row])
-            bar.set_postfix_str(f"{result.row['model']} ep {result.row['episode']}", refresh=False)
-            bar.update(1)
+        with closing(iterate_results(config, pending)) as results:
+            for result in results:
+                key = tuple(str(result.row[column]) for column in KEY_COLUMNS)
+                if key in written:  # never twice, whatever a backend delivers
+                    continue
+                append_rows(config.out_dir / STEPS_FILE, STEP_COLUMNS, result.steps)
+                append_rows(config.out_dir / EPISODES_FILE, EPISODE_COLUMNS, [result.row])
+                written.add(key)
+                bar.set_postfix_str(f"{result.row['model']} {result.row['scenario']} ep {result.row['episode']}",
+                                    refresh=False)
+                bar.update(1)
     finally:
         bar.close()
     return config.out_dir

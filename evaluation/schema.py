@@ -2,7 +2,7 @@
 
 ``episodes.csv`` has :data:`EPISODE_COLUMNS` (the run's key, :class:`~evaluation.metrics.EpisodeMetrics`,
 the IK time, the policy's :data:`~agents.ik_policy.interface.EPISODE_INFO_KEYS`, the wall time);
-``steps.csv`` has :data:`STEP_COLUMNS` (policy, episode and a
+``steps.csv`` has :data:`STEP_COLUMNS` (the episode's key and a
 :class:`~evaluation.metrics.StepRecord`); ``shap/traces.csv`` has :data:`TRACE_COLUMNS`.
 
 Which folders a run may write into is decided here too (:func:`check_results_folder`): a new run
@@ -40,7 +40,10 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     KEY_COLUMNS + tuple(spec.name for spec in fields(EpisodeMetrics)) + ("ik_time_ms",) + EPISODE_INFO_KEYS
     + ("wall_time_s",)
 )
-STEP_COLUMNS: tuple[str, ...] = ("model", "episode") + StepRecord.columns()
+#: Episode columns that measure time: they differ between two runs of the same episodes.
+TIMING_COLUMNS: tuple[str, ...] = ("ik_time_ms", "plan_time_ms", "wall_time_s")
+#: The episode's key (a sweep's folder holds one policy and episode under several scenarios and seeds).
+STEP_COLUMNS: tuple[str, ...] = KEY_COLUMNS + StepRecord.columns()
 #: Per-step attributions: ``phi_FEATURE_JOINT`` (rad), the joint target explained at the pose it reaches.
 TRACE_COLUMNS: tuple[str, ...] = ("model", "episode", "step") + tuple(
     f"phi_{feature}_{joint}" for feature in FEATURE_NAMES for joint in JOINT_NAMES)

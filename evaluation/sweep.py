@@ -1,0 +1,247 @@
+"""Sweeps: scenarios x policies x seeds x episode counts in one TOML file, expanded into episode keys.
+
+A sweep file lists one or more grids; every grid is the product of its scenarios, policies, seeds
+and episode count, and the whole sweep is one deterministic list of :class:`EpisodeKey` s (the
+``episodes.csv`` key: policy, scenario, seed, episode) that ``run_sim.py --sweep FILE`` runs on any
+backend into one results folder (``--resume`` skips the keys already there). Example::
+
+    name = "smoke"          # optional label
+    max_steps = 150         # optional; control steps per episode (default 150)
+
+    [checkpoints]           # optional named checkpoint sets, e.g. training seeds of one variant
+    improved = ["runs/improved-seed0.pt", "runs/improved-seed1.pt"]
+
+    [[grid]]
+    scenarios = ["empty", "single"]          # names or scenario .toml paths
+    policies = ["analytic", "iknet:{improved}+safe"]   # {SET}: one policy per checkpoint of SET
+    seeds = [0, 1000]                       # base seeds; episode k of seed s uses scene seed s + k
+    episodes = 3                            # episodes per (scenario, policy, seed)
+
+Order: grid by grid, then seed, episode, scenario, policy (episode-major, so a partial sweep
+covers every policy of a scene). A key listed by two grids runs once. Paths (scenario files,
+checkpoints) are taken as written, relative to the working directory, as ``--scenario`` and
+``--models`` take them. Scene seeds of one scenario must not overlap (seed ``s`` with ``n``
+episodes uses ``s .. s + n - 1``): two keys would otherwise share a scene and count it twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sim.errors import InvalidInputError
+
+_TOP_KEYS = ("name", "max_steps", "checkpoints", "grid")
+_GRID_KEYS = ("scenarios", "policies", "seeds", "episodes")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+
+
+class EpisodeKey(NamedTuple):
+    """What identifies an episode in ``episodes.csv`` (columns ``model, scenario, seed, episode``).
+
+    ``seed`` is the base seed; the episode's scene is drawn with seed ``seed + episode``.
+    """
+
+    policy: str
+    scenario: str
+    seed: int
+    episode: int
+
+    def as_strings(self) -> tuple[str, str, str, str]:
+        """The key as ``episodes.csv`` holds it (all strings), for comparing with read rows."""
+        return self.policy, self.scenario, str(self.seed), str(self.episode)
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """One grid of a sweep: the product scenarios x policies x seeds x ``range(episodes)``.
+
+    ``policies`` are expanded (no ``{SET}`` placeholders left).
+    """
+
+    scenarios: tuple[str, ...]
+    policies: tuple[str, ...]
+    seeds: tuple[int, ...]
+    episodes: int
+
+    def keys(self) -> list[EpisodeKey]:
+        """The grid's keys: seed, then episode, then scenario, then policy."""
+        return [EpisodeKey(policy, scenario, seed, episode)
+                for seed in self.seeds for episode in range(self.episodes)
+                for scenario in self.scenarios for policy in self.policies]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file (see the module docstring).
+
+    Attributes:
+        name: a label for the sweep (the file's stem unless given).
+        grids: the grids, in file order.
+        max_steps: control steps per episode, or None for the run's default.
+        checkpoints: the named checkpoint sets, as ``(name, paths)`` pairs in file order.
+        source: the file it was read from ("" when built in code).
+    """
+
+    name: str
+    grids: tuple[SweepGrid, ...]
+    max_steps: int | None = None
+    checkpoints: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    source: str = ""
+
+    def keys(self) -> list[EpisodeKey]:
+        """Every episode key of the sweep, in run order, each once."""
+        return list(dict.fromkeys(key for grid in self.grids for key in grid.keys()))
+
+    def scenarios(self) -> tuple[str, ...]:
+        """Scenarios in first-seen order."""
+        return tuple(dict.fromkeys(s for grid in self.grids for s in grid.scenarios))
+
+    def policies(self) -> tuple[str, ...]:
+        """Expanded policy names in first-seen order."""
+        return tuple(dict.fromkeys(p for grid in self.grids for p in grid.policies))
+
+    def seeds(self) -> tuple[int, ...]:
+        """Base seeds in first-seen order."""
+        return tuple(dict.fromkeys(s for grid in self.grids for s in grid.seeds))
+
+    def validate_names(self) -> None:
+        """Resolve every scenario and check every policy name (opening checkpoint files).
+
+        Raises:
+            UnknownNameError, SceneFileError, CheckpointError, DependencyNotInstalled: as
+                ``get_scenario`` and ``validate_policy_name`` raise them.
+        """
+        from agents.policies import validate_policy_name
+        from scenarios import get_scenario
+
+        for scenario in self.scenarios():
+            get_scenario(scenario)
+        for policy in self.policies():
+            validate_policy_name(policy)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sweep as JSON types (saved in ``run.json``)."""
+        return {
+            "name": self.name, "source": self.source, "max_steps": self.max_steps,
+            "checkpoints": {name: list(paths) for name, paths in self.checkpoints},
+            "grids": [{"scenarios": list(g.scenarios), "policies": list(g.policies), "seeds": list(g.seeds),
+                       "episodes": g.episodes} for g in self.grids],
+        }
+
+
+def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read and check a sweep TOML file (names are checked by :meth:`SweepSpec.validate_names`).
+
+    Raises:
+        InvalidInputError: the file is missing, not TOML, or a field is malformed (the message
+            names the file and the field).
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InvalidInputError(f"{source}: sweep file not found") from None
+    except OSError as error:
+        raise InvalidInputError(f"{source}: cannot read the sweep file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInputError(f"{source}: not valid TOML: {error}") from None
+    return sweep_from_dict(data, source=source)
+
+
+def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>") -> SweepSpec:
+    """Build a :class:`SweepSpec` from parsed TOML; errors name ``source`` and the field.
+
+    Raises:
+        InvalidInputError: an unknown key, a wrong type, an empty list, an unknown checkpoint set,
+            or overlapping scene seeds.
+    """
+
+    def fail(message: str) -> InvalidInputError:
+        return InvalidInputError(f"{source}: {message}")
+
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r}; valid: {', '.join(_TOP_KEYS)}")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not name:
+        raise fail("name must be a non-empty string")
+    max_steps = data.get("max_steps")
+    if max_steps is not None and not _is_int(max_steps, least=1):
+        raise fail(f"max_steps must be an integer of at least 1, got {max_steps!r}")
+    checkpoint_table = data.get("checkpoints", {})
+    if not isinstance(checkpoint_table, dict):
+        raise fail("[checkpoints] must be a table of NAME = [paths]")
+    checkpoints = tuple((set_name, _strings(paths, f"checkpoints.{set_name}", fail))
+                        for set_name, paths in checkpoint_table.items())
+    sets = dict(checkpoints)
+    raw_grids = data.get("grid")
+    if not isinstance(raw_grids, list) or not raw_grids or not all(isinstance(g, dict) for g in raw_grids):
+        raise fail("a sweep needs at least one [[grid]] table")
+    grids = []
+    for index, raw in enumerate(raw_grids):
+        where = f"grid {index + 1}"
+        unknown = sorted(set(raw) - set(_GRID_KEYS))
+        missing = [key for key in _GRID_KEYS if key not in raw]
+        if unknown:
+            raise fail(f"{where}: unknown key {unknown[0]!r}; valid: {', '.join(_GRID_KEYS)}")
+        if missing:
+            raise fail(f"{where}: missing {', '.join(missing)}")
+        seeds = raw["seeds"]
+        if not isinstance(seeds, list) or not seeds or not all(_is_int(s, least=0) for s in seeds):
+            raise fail(f"{where}: seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+        if not _is_int(raw["episodes"], least=1):
+            raise fail(f"{where}: episodes must be an integer of at least 1, got {raw['episodes']!r}")
+        policies = tuple(dict.fromkeys(
+            expanded for policy in _strings(raw["policies"], f"{where}.policies", fail)
+            for expanded in _expand(policy, sets, fail)))
+        grids.append(SweepGrid(_strings(raw["scenarios"], f"{where}.scenarios", fail), policies,
+                               tuple(dict.fromkeys(seeds)), raw["episodes"]))
+    spec = SweepSpec(name, tuple(grids), max_steps, checkpoints, source)
+    _check_scene_seeds(spec, fail)
+    return spec
+
+
+def _is_int(value: Any, *, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _strings(value: Any, field: str, fail: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise fail(f"{field} must be a non-empty list of strings, got {value!r}")
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
+def _expand(policy: str, sets: dict[str, tuple[str, ...]], fail: Any) -> list[str]:
+    """``iknet:{SET}+safe`` -> one policy per checkpoint path of SET (one placeholder at most)."""
+    found = _PLACEHOLDER.findall(policy)
+    if not found:
+        return [policy]
+    if len(found) > 1:
+        raise fail(f"policy {policy!r} names more than one checkpoint set")
+    if found[0] not in sets:
+        valid = ", ".join(sets) or "none defined"
+        raise fail(f"policy {policy!r} names unknown checkpoint set {found[0]!r}; [checkpoints] has: {valid}")
+    return [policy.replace("{" + found[0] + "}", path) for path in sets[found[0]]]
+
+
+def _check_scene_seeds(spec: SweepSpec, fail: Any) -> None:
+    """Different base seeds of one scenario must not reuse scene seeds (``seed + episode``)."""
+    ranges: dict[str, dict[int, int]] = {}
+    for grid in spec.grids:
+        for scenario in grid.scenarios:
+            for seed in grid.seeds:
+                mine = ranges.setdefault(scenario, {})
+                mine[seed] = max(mine.get(seed, 0), grid.episodes)
+    for scenario, by_seed in ranges.items():
+        ordered = sorted(by_seed.items())
+        for (seed, episodes), (next_seed, _) in pairwise(ordered):
+            if seed + episodes > next_seed:
+                raise fail(f"scenario {scenario!r}: seeds {seed} ({episodes} episodes) and {next_seed} share scenes "
+                           f"(episode k of seed s uses scene seed s + k); space the seeds at least {episodes} apart")
