@@ -24,6 +24,14 @@ order from ``--seed`` (``torch.Generator``s). Dropout draws from torch's global 
 :func:`train` seeds it inside ``torch.random.fork_rng``: the caller's global RNG state is restored
 afterwards. The command-line entry also sets ``torch.set_num_threads(--threads)`` (default 1, to
 leave a core to others); same seed and thread count give the same weights.
+
+Seed replicates: ``--seeds 0,1,2`` trains one network per seed (weights, batch order, dropout; the
+data are shared: generated once from ``--data-seed``), one after another here (``--backend local``)
+or as Ray tasks of ``--threads`` CPUs each (``--backend ray [--ray-address ...]``, extra ``ray``; the
+data go to Ray's object store once). Checkpoints go to ``--out`` with ``{seed}`` (and ``{model}``)
+filled in, default ``assets/checkpoints/seeds/{model}-s{seed}.pt``, with entries ``<model>-s<seed>``
+in the manifest beside them. Only this process writes files. Same seed and threads: same weights on
+either backend.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -49,6 +57,7 @@ from agents.iknet.checkpoint import save_checkpoint
 from agents.iknet.dataset import DatasetSplits, PoseJointSet, make_splits
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers
 from agents.iknet.models import MODEL_NAMES, IKNet, build_model, count_parameters
+from agents.iknet.parallel import TRAIN_BACKENDS, check_backend, run_tasks
 from agents.iknet.refine import refine
 from sim.errors import InvalidInputError, ProjectError, UnknownNameError
 from sim.kinematics import forward_kinematics
@@ -338,46 +347,76 @@ def build_parser() -> argparse.ArgumentParser:
     add("--manifest", type=Path, default=None, help="manifest to update (default: assets/checkpoints/manifest.json)")
     add("--write-manifest", action=argparse.BooleanOptionalAction, default=True, help="add/replace the manifest entry")
     add("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
+        help="train one network per seed (instead of --seed); --out then holds {seed}, default "
+             "assets/checkpoints/seeds/{model}-s{seed}.pt, manifest beside it")
+    add("--backend", choices=TRAIN_BACKENDS, default="local",
+        help="with --seeds: 'local' (one after another here) or 'ray' (one Ray task of --threads CPUs per seed; "
+             "extra 'ray')")
+    add("--ray-address", default=None, help="with --backend ray: an existing cluster (auto, ray://HOST:PORT, "
+                                            "HOST:PORT); default a private local instance")
     return parser
 
 
-def run(argv: Sequence[str]) -> Path:
-    """Parse ``argv``, train, write the checkpoint and manifest entry; return the checkpoint path."""
-    import assets
+def _seed_list(text: str) -> list[int]:
+    """An argparse ``type``: comma-separated distinct integers >= 0."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct integers >= 0, got {text!r}")
+    return seeds
 
-    args = build_parser().parse_args(list(argv))
-    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
-    config = TrainConfig(**options)
-    config.validate()
-    if args.threads < 1:
-        raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
-    out = args.out if args.out is not None else assets.checkpoint_path(config.model)
-    manifest = args.manifest if args.manifest is not None else assets.MANIFEST_PATH
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InvalidInputError(f"cannot create output folder {str(out.parent)!r}: {error.strerror}") from error
+
+@dataclass(frozen=True)
+class NetworkTask:
+    """One network to train, here or in a Ray worker: its options, torch threads, the command line
+    recorded in its entry, whether to show the epoch bar, and seconds already spent on its data."""
+
+    config: TrainConfig
+    threads: int
+    command: str
+    progress: bool = False
+    data_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A trained network (eval mode), its held-out accuracy and its manifest entry; nothing written yet."""
+
+    config: TrainConfig
+    model: IKNet
+    plain: IKAccuracy
+    refined: IKAccuracy
+    entry: dict[str, Any]
+
+
+def data_key(config: TrainConfig) -> tuple[int, int, bool, bool]:
+    """The options that decide a configuration's data: configurations with one key share one split."""
+    return config.data_size, config.data_seed, config.reject_self_collision, config.reject_below_table
+
+
+def make_shared_splits(configs: Sequence[TrainConfig]) -> dict[tuple[int, int, bool, bool], DatasetSplits]:
+    """The data of every configuration, each distinct :func:`data_key` generated once."""
+    return {key: make_splits(key[0], key[1], reject_self_collision=key[2], reject_below_table=key[3])
+            for key in dict.fromkeys(data_key(config) for config in configs)}
+
+
+def train_network(splits_by_key: dict[tuple[int, int, bool, bool], DatasetSplits], task: NetworkTask) -> TrainedNetwork:
+    """Train ``task.config`` on its data with ``task.threads`` torch threads (restored after), measure it
+    on the held-out split and build its manifest entry. Writes nothing, so it runs in a Ray worker too."""
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(task.threads)
     try:
-        command = " ".join(["python -m agents.iknet.train", shlex.join(argv)])
-        return _train_and_ship(config, out, manifest, command, progress=args.progress, threads=args.threads,
-                               write_manifest=args.write_manifest)
+        config, splits = task.config, splits_by_key[data_key(task.config)]
+        start = time.perf_counter()
+        result = train(config, splits, progress=task.progress)
+        wall_time = task.data_seconds + time.perf_counter() - start
+        plain = held_out_accuracy(result.model, splits.test)
+        refined = held_out_accuracy(result.model, splits.test, refine_steps=3)
     finally:
         torch.set_num_threads(previous_threads)
-
-
-def _train_and_ship(config: TrainConfig, out: Path, manifest: Path, command: str, *, progress: bool, threads: int,
-                    write_manifest: bool) -> Path:
-    """Data, training, held-out evaluation, checkpoint and manifest entry of one command-line run."""
-    print(f"model {config.model}: data seed {config.data_seed}, seed {config.seed}, checkpoint {out}", file=sys.stderr)
-    start = time.perf_counter()
-    splits = make_splits(config.data_size, config.data_seed, reject_self_collision=config.reject_self_collision,
-                         reject_below_table=config.reject_below_table)
-    result = train(config, splits, progress=progress)
-    wall_time = time.perf_counter() - start
-    plain = held_out_accuracy(result.model, splits.test)
-    refined = held_out_accuracy(result.model, splits.test, refine_steps=3)
     entry = {
         "architecture": config.model,
         "parameter_count": count_parameters(result.model),
@@ -389,20 +428,101 @@ def _train_and_ship(config: TrainConfig, out: Path, manifest: Path, command: str
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "wall_time_s": round(wall_time, 1),
-        "threads": threads,
+        "threads": task.threads,
         "held_out": {"network": _summary(plain), "network+refine3": _summary(refined)},
         "validation_loss": {"initial": result.initial_validation_loss, "best": result.best_validation_loss},
-        "command": command,
+        "command": task.command,
         "torch_version": str(torch.__version__),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    save_checkpoint(result.model, out, metadata=entry)
-    if write_manifest:
-        entry = dict(entry, checkpoint=out.name, size_bytes=out.stat().st_size)
-        write_manifest_entry(manifest, config.model, entry)
-    print(IKAccuracy.table_header(), plain.table_row(), refined.table_row(), sep="\n")
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {wall_time:.0f} s", file=sys.stderr)
+    return TrainedNetwork(config, result.model, plain, refined, entry)
+
+
+def ship(network: TrainedNetwork, out: Path, manifest: Path | None, name: str) -> Path:
+    """Write ``network``'s checkpoint to ``out`` and (unless ``manifest`` is None) its entry ``name``."""
+    save_checkpoint(network.model, out, metadata=network.entry)
+    if manifest is not None:
+        write_manifest_entry(manifest, name, dict(network.entry, checkpoint=out.name, size_bytes=out.stat().st_size))
+    print(IKAccuracy.table_header(), network.plain.table_row(), network.refined.table_row(), sep="\n")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {network.entry['wall_time_s']:.0f} s", file=sys.stderr)
     return out
+
+
+def run(argv: Sequence[str]) -> Path | list[Path]:
+    """Parse ``argv``, train, write the checkpoint(s) and manifest entries; return the checkpoint path
+    (one per seed, in completion order, with ``--seeds``)."""
+    import assets
+
+    args = build_parser().parse_args(list(argv))
+    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    config = TrainConfig(**options)
+    config.validate()
+    if args.threads < 1:
+        raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
+    if args.ray_address is not None and args.backend != "ray":
+        raise InvalidInputError("--ray-address needs --backend ray")
+    command = " ".join(["python -m agents.iknet.train", shlex.join(argv)])
+    if args.seeds is not None:
+        return _run_seeds(config, args, command)
+    if args.backend != "local":
+        raise InvalidInputError("--backend ray trains several seeds: give them with --seeds")
+    out = args.out if args.out is not None else assets.checkpoint_path(config.model)
+    manifest = args.manifest if args.manifest is not None else assets.MANIFEST_PATH
+    _make_folder(out.parent)
+    print(f"model {config.model}: data seed {config.data_seed}, seed {config.seed}, checkpoint {out}", file=sys.stderr)
+    start = time.perf_counter()
+    splits = make_shared_splits([config])
+    network = train_network(splits, NetworkTask(config, args.threads, command, args.progress,
+                                                time.perf_counter() - start))
+    return ship(network, out, manifest if args.write_manifest else None, config.model)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from error
+
+
+def _run_seeds(config: TrainConfig, args: argparse.Namespace, command: str) -> list[Path]:
+    """``--seeds``: one network per seed on ``--backend``; this process writes every file."""
+    from tqdm import tqdm
+
+    import assets
+
+    if args.seed != TrainConfig().seed:
+        raise InvalidInputError("--seed and --seeds exclude each other")
+    check_backend(args.backend)
+    template = str(args.out) if args.out is not None else str(assets.CHECKPOINT_DIR / "seeds" / "{model}-s{seed}.pt")
+    try:
+        outs = {seed: Path(template.format(model=config.model, seed=seed)) for seed in args.seeds}
+    except (KeyError, IndexError, ValueError):
+        raise InvalidInputError(f"--out may hold only {{model}} and {{seed}} placeholders, got {template!r}") from None
+    if len(set(outs.values())) != len(outs):
+        raise InvalidInputError(f"with --seeds, --out must contain {{seed}} (e.g. runs/{{model}}-s{{seed}}.pt), "
+                                f"got {template!r}")
+    manifest = args.manifest if args.manifest is not None else outs[args.seeds[0]].parent / "manifest.json"
+    for out in outs.values():
+        _make_folder(out.parent)
+    print(f"model {config.model}: seeds {', '.join(map(str, args.seeds))} on {args.backend}, data seed "
+          f"{config.data_seed}, checkpoints {template}", file=sys.stderr)
+    configs = [replace(config, seed=seed) for seed in args.seeds]
+    splits = make_shared_splits(configs)  # once; Ray ships it to the workers once
+    local = args.backend == "local"
+    tasks = [NetworkTask(c, args.threads, command, progress=args.progress and local) for c in configs]
+    bar = tqdm(total=len(tasks), unit="network", desc=f"train {config.model} seeds", file=sys.stderr,
+               disable=not args.progress or local, dynamic_ncols=True)
+    written = []
+    try:
+        for task, network in run_tasks(train_network, splits, tasks, backend=args.backend,
+                                       ray_address=args.ray_address, cpus_per_task=args.threads):
+            seed = task.config.seed
+            written.append(ship(network, outs[seed], manifest if args.write_manifest else None,
+                                f"{config.model}-s{seed}"))
+            bar.update(1)
+    finally:
+        bar.close()
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
