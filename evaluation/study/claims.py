@@ -47,12 +47,25 @@ class ClaimTest:
     verdict: str = "inconclusive"
     note: str = ""
 
-    def what_would_change(self) -> str:
+    def what_would_change(self, alpha: float = 0.05, margin: float = 0.0) -> str:
         """A plain sentence on what evidence would flip the verdict."""
+        from scipy import stats as scipy_stats
+
         iv = self.interval
         if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
             return "an interval at all: more units (seeds/scenes) than this run had"
         half = iv.width / 2
+        if margin > 0 and -margin <= iv.low and iv.high <= margin:
+            return (f"the whole interval lies within +-{margin:g} (negligible); an interval reaching beyond it, "
+                    "e.g. from a larger effect in another scenario")
+        if self.verdict == "inconclusive" and not iv.straddles_zero():
+            k = self.p_adjusted / self.p_value if self.p_value > 0 else 1.0
+            needed = scipy_stats.norm.isf(alpha / (2 * max(k, 1.0)))
+            observed = scipy_stats.norm.isf(self.p_value / 2)
+            claimed = (iv.low > 0) == (self.expected_sign > 0)
+            side = "on the claimed side" if claimed else "on the side OPPOSITE the claim"
+            return (f"the interval excludes 0 {side} but the Holm-adjusted p ({self.p_adjusted:.3g}) is above "
+                    f"{alpha:g}; about {(needed / observed) ** 2:.2f}x the {self.units} at the same effect would pass")
         if self.verdict == "inconclusive":
             if iv.estimate == 0 or not math.isfinite(iv.estimate):
                 return f"the interval (half-width {half:.3g}) straddles 0; a much larger n is needed"

@@ -229,7 +229,8 @@ def _claims_markdown(design: StudyDesign, frame: pd.DataFrame, networks: pd.Data
     ]
     for t in tests:
         lines.append(f"| {t.claim} | **{t.verdict}** | {t.statistic} | {_fmt(t.interval, 3)} | {t.units} | "
-                     f"{_cell(t.p_value)} ({_cell(t.p_adjusted)}) | {t.what_would_change()} |")
+                     f"{_cell(t.p_value)} ({_cell(t.p_adjusted)}) | "
+                     f"{t.what_would_change(design.alpha, _margin(t, design))} |")
     lines += ["", "Tests behind the rows:", ""]
     lines += [f"- {t.claim}: {t.test}." + (f" Fit notes: {t.note}." if t.note else "") for t in tests]
 
@@ -295,3 +296,8 @@ def _paper_sentence(rows: pd.DataFrame) -> str:
             "orders below ours, so its clearance is most likely another definition or unit; ours is the "
             "minimum distance (mm) between the arm's sphere model of ROBOTIS' CAD and any obstacle or the table "
             "over the episode.")
+
+
+def _margin(test: ClaimTest, design: StudyDesign) -> float:
+    """The negligible-effect margin that applies to a claim test (clearance tests only)."""
+    return design.negligible_clearance_mm if "clearance" in test.test else 0.0
