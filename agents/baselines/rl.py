@@ -17,7 +17,7 @@ from::
 
     python -m agents.baselines.rl train --algorithm sac --scenario single --steps 400000 \
         --reward-type sparse --collision-penalty 2 --goal-features --tau 0.05 --batch-size 128 \
-        --eval-every 10000 --eval-episodes 30 --time-limit-min 58 --out assets/rl/sac_single
+        --eval-every 10000 --eval-episodes 30 --time-limit-min 95 --out assets/rl/sac_single
 
 The defaults are that configuration; the earlier dense-reward setup (``--reward-type dense
 --no-goal-features --tau 0.005 --collision-penalty 1``) reached 13% success after 120k steps.
