@@ -8,7 +8,8 @@ backends pay what a real run pays: starting their workers (the pool spawns 2 pro
 streaming results and the driver's fsync'ed writes. Ray's instance start-up (``ray.init``) is
 reported apart: a cluster is started once, not per sweep (Ray also starts its idle workers then,
 while the pool spawns its processes inside the timed run: the "steady" rate, from the written
-episode number 2 x workers x episodes-per-task to the last, leaves start-up out for both). Each round runs local, ray, and ray with
+episode number 2 x workers x episodes-per-task to the last, leaves start-up out for both). Each round
+runs local, ray, and ray with
 ``--episodes-per-task`` (if > 1), in reversed order every other round, best of ``--repeats``;
 every sample is printed, since the machine's cores are shared with whatever else runs.
 

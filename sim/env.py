@@ -13,10 +13,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from sim.camera import RENDERERS, Camera
 from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.env_spaces import (
-    ActionMode, ObservationPacker, RewardSpec, RewardType, action_to_joint_targets, goal_errors_single,
-    joint_targets_to_action, obstacle_features, observation_bounds, observation_space,
+    ActionMode,
+    ObservationPacker,
+    RewardSpec,
+    RewardType,
+    action_to_joint_targets,
+    goal_errors_single,
+    joint_targets_to_action,
+    observation_bounds,
+    observation_space,
+    obstacle_features,
 )
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
@@ -24,7 +33,6 @@ from sim.scenario_spec import ScenarioSpec
 from sim.scene import Scene
 from sim.scene_sampling import scene_for_episode
 from sim.transforms import quat_to_matrix
-from sim.camera import RENDERERS, Camera
 from sim.world import World, gui_available
 
 PHYSICS_FREQUENCY_HZ: float = 240.0

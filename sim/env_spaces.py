@@ -8,11 +8,10 @@ tested on their own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import math
 
 import numpy as np
 from gymnasium import spaces
@@ -105,7 +104,7 @@ def observation_space(max_obstacles: int) -> spaces.Dict:
 def obstacle_features(scene: Scene, time_s: float, max_obstacles: int) -> np.ndarray:
     """(max_obstacles * 17,) float64 features of the scene's obstacles at ``time_s``, zero-padded."""
     features = np.zeros((max_obstacles, OBSTACLE_FEATURES))
-    for row, obstacle in zip(features, scene.obstacles):
+    for row, obstacle in zip(features, scene.obstacles, strict=False):
         row[0] = 1.0
         row[_KIND_COLUMN[obstacle.kind]] = 1.0
         row[4:7] = obstacle.position_at(time_s)
@@ -178,8 +177,8 @@ def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.n
     sign = np.where(qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0, -1.0, 1.0)
     # The geodesic angle as sim.transforms.quat_angle computes it, 4 atan2(|a - b|, |a + b|):
     # exactly 0 for equal rotations (acos-style forms leave a ~3e-8 rad floor).
-    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd))
-    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd))
+    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd, strict=False))
+    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd, strict=False))
     angle = 4.0 * np.arctan2(np.sqrt(minus), np.sqrt(plus))
     return position_error, angle
 

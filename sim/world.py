@@ -84,7 +84,7 @@ def _quiet_native_output() -> Iterator[None]:
         yield
     finally:
         libc_flush(None)
-        for descriptor, copy in zip((1, 2), saved):
+        for descriptor, copy in zip((1, 2), saved, strict=False):
             os.dup2(copy, descriptor)
             os.close(copy)
 
@@ -220,7 +220,7 @@ class World:
     def closed(self) -> bool:
         return self._client is None
 
-    def __enter__(self) -> "World":
+    def __enter__(self) -> World:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -252,7 +252,7 @@ class World:
             raise InvalidInputError(f"joint array must have shape (4,), got {q.shape}")
         check_joints(q)
         p = self.client
-        for index, angle in zip(self.arm_joints, q):
+        for index, angle in zip(self.arm_joints, q, strict=False):
             p.resetJointState(self.robot, index, float(angle), 0.0)
         for index in self.gripper_joints:
             p.resetJointState(self.robot, index, float(gripper_m), 0.0)

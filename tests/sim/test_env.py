@@ -63,7 +63,7 @@ def run_episode(seed: int, scenario: str, steps: int = 200) -> list[tuple]:
 def test_same_seed_same_episode_exactly(scenario):
     first, second = run_episode(11, scenario), run_episode(11, scenario)
     assert len(first) == len(second) == 201
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         assert data_equivalence(a, b, exact=True)
     contacts = [record[-1]["contacts"] for record in first[1:]]
     assert any(contacts), "the compared episode must include contacts"
@@ -320,7 +320,7 @@ def test_gymnasium_wrappers_work(tmp_path):
     env = gym.wrappers.FlattenObservation(make("cluttered", max_episode_steps=5, terminate_on_success=False))
     observation, _ = env.reset(seed=0)
     assert observation.shape == (158 + 7 + 7,) and observation in env.observation_space
-    for step in range(5):
+    for step in range(5):  # noqa: B007  (step is checked after the loop)
         observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
         assert observation in env.observation_space and not terminated
     assert truncated and step == 4  # TimeLimit from gymnasium.make

@@ -42,7 +42,7 @@ def test_fk_matches_pybullet_link_states_for_1000_configurations(world, rng):
     grippers = rng.uniform(*GRIPPER_LIMITS_M, size=1000)
     poses = forward_kinematics(joints)
     worst_position, worst_rotation = 0.0, 0.0
-    for q, gripper, pose in zip(joints, grippers, poses):
+    for q, gripper, pose in zip(joints, grippers, poses, strict=False):
         world.reset_joints(q, gripper_m=gripper)
         frames = link_frames(q, gripper)
         position, quaternion = world.link_pose("end_effector_link")
@@ -51,7 +51,8 @@ def test_fk_matches_pybullet_link_states_for_1000_configurations(world, rng):
         for index, name in enumerate(LINK_NAMES):
             position, quaternion = world.link_pose(name)
             worst_position = max(worst_position, np.max(np.abs(position - frames.positions[index])))
-            worst_rotation = max(worst_rotation, quat_equal_up_to_sign(quaternion, matrix_to_quat(frames.rotations[index])))
+            rotation_error = quat_equal_up_to_sign(quaternion, matrix_to_quat(frames.rotations[index]))
+            worst_rotation = max(worst_rotation, rotation_error)
     assert worst_position < 1e-6
     assert worst_rotation < 1e-6
 
@@ -86,11 +87,13 @@ def test_numpy_and_torch_forward_kinematics_agree(rng):
 
 def test_torch_gradients_match_finite_differences(rng):
     joints = torch.tensor(sample_joints(rng, 6) * 0.9, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda q: forward_kinematics(q, validate=False)[..., :3], (joints,), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(lambda q: forward_kinematics(q, validate=False)[..., :3], (joints,),
+                                    eps=1e-6, atol=1e-7)
     # Orientation through a smooth function of the quaternion (sign canonicalisation is piecewise).
     target = torch.tensor(forward_kinematics(sample_joints(rng, 6)))
     assert torch.autograd.gradcheck(
-        lambda q: quat_angle(forward_kinematics(q, validate=False)[..., 3:], target[..., 3:]), (joints,), eps=1e-6, atol=1e-6
+        lambda q: quat_angle(forward_kinematics(q, validate=False)[..., 3:], target[..., 3:]), (joints,),
+        eps=1e-6, atol=1e-6
     )
 
 
@@ -190,7 +193,7 @@ def test_forward_kinematics_computes_out_of_limit_angles():
     assert not within_limits(OUT_OF_LIMIT_JOINTS).any()
     poses = forward_kinematics(OUT_OF_LIMIT_JOINTS)
     assert poses.shape == (len(OUT_OF_LIMIT_JOINTS), 7)
-    for q, pose in zip(OUT_OF_LIMIT_JOINTS, poses):
+    for q, pose in zip(OUT_OF_LIMIT_JOINTS, poses, strict=False):
         expected = chained_transform_pose(q)
         np.testing.assert_allclose(pose[:3], expected[:3], atol=1e-12)
         assert quat_angle(pose[3:], expected[3:]) < 1e-9
@@ -305,7 +308,7 @@ def test_link_frames_takes_a_gripper_per_configuration_and_checks_it(rng):
     joints = sample_joints(rng, 6)
     grippers = np.linspace(*GRIPPER_LIMITS_M, 6)
     batched = link_frames(joints, grippers)
-    for q, gripper, positions in zip(joints, grippers, batched.positions):
+    for q, gripper, positions in zip(joints, grippers, batched.positions, strict=False):
         np.testing.assert_allclose(link_frames(q, float(gripper)).positions, positions, atol=1e-15)
     with pytest.raises(InvalidInputError, match="gripper_m holds NaN"):
         link_frames(joints, np.nan)
