@@ -29,7 +29,7 @@ from agents.ik_policy.solvers import AnalyticSolver, IKNetSolver, IKSolver, PyBu
 from agents.iknet.checkpoint import load_checkpoint
 from agents.iknet.models import MODEL_NAMES
 from sim.errors import UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S
+from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, clamp_to_limits
 
 MODIFIERS: tuple[str, ...] = ("safe", "straight", "refine")
 EXAMPLE_POLICIES: tuple[str, ...] = (
@@ -132,6 +132,9 @@ class IKPolicy:
     def _replan(self, q_now: np.ndarray) -> None:
         context = self._context
         start = time.perf_counter()
+        # Measured joints can overshoot a limit by a few mrad under position control; plan from
+        # the nearest commandable configuration.
+        q_now = clamp_to_limits(q_now)
         self.plan = plan_path(q_now, context.goal_pose, context.obstacles_at(self._time_s), self.solver, self.planner)
         self.plan_time_s += time.perf_counter() - start
         steps = np.max(np.abs(np.diff(self.plan.joints, axis=0)), axis=-1) if len(self.plan.joints) > 1 else np.zeros(0)
