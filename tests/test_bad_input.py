@@ -357,13 +357,16 @@ def assert_clean_stop(process: subprocess.Popen, status: int) -> str:
 
 def test_sigint_early_and_sigterm_mid_run_stop_cleanly_and_resume_exactly(tmp_path):
     early, late = tmp_path / "early", tmp_path / "late"
-    first, second = start_run(early), start_run(late)
+    first = start_run(early)
     # SIGINT as soon as the run announces itself: it lands while the environment, numba's cached
     # kernels and PyBullet are being loaded, where an exception used to come out as a traceback.
     assert "output" in first.stdout.readline()
     time.sleep(0.3)
     first.send_signal(signal.SIGINT)
     assert "interrupted" in assert_clean_stop(first, 130)
+    # The second run starts only now: started beside the first, it could finish all 12 episodes
+    # while the first was being waited for, and the SIGTERM would come too late.
+    second = start_run(late)
     deadline = time.time() + 240
     while time.time() < deadline and len(finished(late)) < 3:
         time.sleep(0.05)
