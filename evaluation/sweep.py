@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -142,16 +141,11 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
         InvalidInputError: the file is missing, not TOML, or a field is malformed (the message
             names the file and the field).
     """
-    source = os.fspath(path)
-    try:
-        with open(source, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise InvalidInputError(f"{source}: sweep file not found") from None
-    except OSError as error:
-        raise InvalidInputError(f"{source}: cannot read the sweep file ({error.strerror})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInputError(f"{source}: not valid TOML: {error}") from None
+    from scenarios.toml_format import load_toml_file  # the one safe reader of user TOML files
+
+    # Regular files only (a FIFO or folder is refused without blocking), size-capped, UTF-8, and
+    # deep nesting or huge integers end in the project's error.
+    source, data = load_toml_file(path, what="sweep file", error=InvalidInputError)
     return sweep_from_dict(data, source=source)
 
 
