@@ -22,12 +22,12 @@ import os
 import pstats
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from _git_tree import REPOSITORY, export  # benchmarks/ is on sys.path when run as a script
+
 #: The last commit before the env's speed work (#15): a fresh PyBullet client per episode.
 BEFORE_COMMIT = "f5185e6"
 
@@ -35,6 +35,7 @@ CHILD = r"""
 import json, sys, time
 from evaluation.config import DEFAULT_MAX_STEPS, DEFAULT_POLICIES, DEFAULT_SCENARIO
 from evaluation.runner import EpisodeWorker
+
 policies, episodes, seed = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
 results = {}
 for policy in policies or DEFAULT_POLICIES:
@@ -56,15 +57,6 @@ def measure(tree: Path, policies: list[str], episodes: int, seed: int) -> dict[s
     done = subprocess.run([sys.executable, "-c", CHILD, ",".join(policies), str(episodes), str(seed)], cwd=tree,
                           env=environment, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def export(ref: str, folder: Path) -> Path:
-    """The tree of git ``ref`` extracted into ``folder``/tree."""
-    archive = folder / "tree.tar"
-    subprocess.run(["git", "-C", str(REPOSITORY), "archive", "--format=tar", "-o", str(archive), ref], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "tree", filter="data")
-    return folder / "tree"
 
 
 def _time_of(stats: pstats.Stats, file_suffix: str, name: str, caller_files: tuple[str, ...] | None = None) -> float:

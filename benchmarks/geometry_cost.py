@@ -17,16 +17,17 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from _git_tree import REPOSITORY, export  # benchmarks/ is on sys.path when run as a script
+
 CAPSULE_COMMIT = "118bbea"
 
 CHILD = r"""
 import json, sys, time
 import numpy as np
+
 what, steps = sys.argv[1], int(sys.argv[2])
 if what == "env":
     import gymnasium as gym, sim
@@ -66,14 +67,6 @@ def measure(tree: Path, what: str, steps: int) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, what, str(steps)], cwd=tree, env=environment,
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def export(ref: str, folder: Path) -> Path:
-    archive = folder / "tree.tar"
-    subprocess.run(["git", "-C", str(REPOSITORY), "archive", "--format=tar", "-o", str(archive), ref], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "tree", filter="data")
-    return folder / "tree"
 
 
 def main() -> None:
