@@ -32,4 +32,8 @@ def make_obstacle_reach_env(scenario: str | os.PathLike[str] | ScenarioSpec = "b
     return ObstacleReachEnv(get_scenario(scenario), **env_arguments)
 
 
+# gymnasium.make reads the creator's render modes (e.g. to accept "rgb_array_list") from here.
+make_obstacle_reach_env.metadata = ObstacleReachEnv.metadata  # type: ignore[attr-defined]
+
+
 __all__ = ["make_obstacle_reach_env"]

@@ -1,8 +1,9 @@
 """The physics and geometry layer: kinematics, the real arm's geometry and collision, the PyBullet world, scenes and
 the Gymnasium environment.
 
-Importing ``sim`` registers the environments of :data:`ENV_IDS` with Gymnasium (string entry
-points, so PyBullet loads only when an env is made)::
+Importing ``sim`` registers the environments of :data:`ENV_IDS` with Gymnasium. The entry point
+is a string naming the factory in ``scenarios`` that turns a scenario name or TOML path into a
+spec (``sim`` itself imports nothing above it), so PyBullet loads only when an env is made::
 
     import gymnasium as gym
     import sim
@@ -18,6 +19,6 @@ from gymnasium.envs.registration import register, registry
 ENV_IDS: tuple[str, ...] = ("OpenManipulatorX-ObstacleReach-v0",)
 
 if ENV_IDS[0] not in registry:
-    register(id=ENV_IDS[0], entry_point="sim.env:ObstacleReachEnv", max_episode_steps=100)
+    register(id=ENV_IDS[0], entry_point="scenarios.env_factory:make_obstacle_reach_env", max_episode_steps=100)
 
 __all__ = ["ENV_IDS"]

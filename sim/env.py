@@ -12,6 +12,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import EzPickle
 
 from sim.camera import RENDERERS, Camera
 from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
@@ -55,7 +56,7 @@ _RENDER_MODES = ("human", "rgb_array")
 DEFAULT_CAMERA = Camera(target=(0.06, 0.0, 0.1), distance_m=0.72, yaw_deg=40.0, pitch_deg=-32.0)
 
 
-class ObstacleReachEnv(gym.Env):
+class ObstacleReachEnv(gym.Env, EzPickle):
     """Move the OpenManipulator-X's end effector to a goal pose without touching obstacles.
 
     ## Description
@@ -127,8 +128,10 @@ class ObstacleReachEnv(gym.Env):
     ``collided`` is ``bool(contacts)``) and ``time_s``.
 
     ## Arguments
-    * ``scenario``: a built-in name (``scenarios.scenario_names()``), a path to a TOML file, or a
-      :class:`~sim.scenario_spec.ScenarioSpec`; default ``"benchmark"``.
+    * ``scenario``: a :class:`~sim.scenario_spec.ScenarioSpec`. ``gymnasium.make`` also takes a
+      built-in name (``scenarios.scenario_names()``, default ``"benchmark"``) or a TOML path: the
+      registered entry point, ``scenarios.env_factory.make_obstacle_reach_env``, resolves it above
+      ``sim``, which knows no scenario catalogue.
     * ``render_mode``: ``None``, ``"rgb_array"`` (TinyRenderer frames, ``render_height`` x
       ``render_width`` x 3) or ``"human"`` (PyBullet's GUI, real-time pace; needs a display).
     * ``max_episode_steps``: truncate after this many steps (``None``: never; ``gymnasium.make``
@@ -174,7 +177,7 @@ class ObstacleReachEnv(gym.Env):
 
     def __init__(
         self,
-        scenario: ScenarioSpec | str = "benchmark",
+        scenario: ScenarioSpec,
         *,
         render_mode: str | None = None,
         max_episode_steps: int | None = None,
@@ -194,7 +197,9 @@ class ObstacleReachEnv(gym.Env):
         renderer: str = "tiny",
         clearance: str = "both",
     ) -> None:
-        self._init_kwargs = {key: value for key, value in locals().items() if key not in ("self", "__class__")}
+        # Gymnasium's EzPickle: a pickle carries the constructor arguments; the copy is a fresh
+        # env to be reset (a PyBullet client cannot be pickled).
+        EzPickle.__init__(self, **{key: value for key, value in locals().items() if key not in ("self", "__class__")})
         self._world: World | None = None
         if render_mode is not None and render_mode not in _RENDER_MODES:
             raise UnknownNameError("render mode", str(render_mode), _RENDER_MODES)
@@ -217,7 +222,12 @@ class ObstacleReachEnv(gym.Env):
         self.clearance = clearance
         if render_mode == "human" and not gui_available():
             raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
-        self.scenario: ScenarioSpec = self._resolve(scenario)
+        if not isinstance(scenario, ScenarioSpec):
+            raise InvalidInputError(
+                f"ObstacleReachEnv takes a ScenarioSpec, got {type(scenario).__name__} {scenario!r}; for a "
+                "scenario name or TOML path use gymnasium.make(sim.ENV_IDS[0], scenario=...) or "
+                "scenarios.env_factory.make_obstacle_reach_env")
+        self.scenario: ScenarioSpec = scenario
         if self.scenario.max_obstacle_count() > max_obstacles:
             raise InvalidInputError(
                 f"scenario {self.scenario.name!r} can hold {self.scenario.max_obstacle_count()} obstacles "
@@ -254,16 +264,6 @@ class ObstacleReachEnv(gym.Env):
         self._world_episodes = 0
         self._saved: dict[int, tuple[int, int, tuple]] = {}
         self._contacts: tuple = ()
-
-    @staticmethod
-    def _resolve(scenario: ScenarioSpec | str) -> ScenarioSpec:
-        if isinstance(scenario, ScenarioSpec):
-            return scenario
-        # The one upward reference of sim: names and TOML paths live in the scenarios
-        # catalogue, imported only when a name is given (see DESIGN.md's dependency rule).
-        from scenarios import get_scenario
-
-        return get_scenario(scenario)
 
     # ----------------------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -399,13 +399,6 @@ class ObstacleReachEnv(gym.Env):
         """Free a snapshot."""
         if self._saved.pop(state_id, (None,))[0] == self._episode:
             self._live_world().remove_state(state_id)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickles carry the constructor arguments; the copy is a fresh env to be reset."""
-        return {"init_kwargs": self._init_kwargs}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["init_kwargs"])  # type: ignore[misc]
 
     # ----------------------------------------------------------------------------- internals
     def _live_world(self) -> World:

@@ -24,7 +24,7 @@ def _chain(graph: grimp.ImportGraph, importer: str, imported: str) -> tuple[str,
 @pytest.mark.parametrize(
     "above",
     [
-        pytest.param("scenarios", marks=pytest.mark.xfail(strict=True, reason="sim owner removes it")),
+        "scenarios",
         "agents",
         "evaluation",
     ],

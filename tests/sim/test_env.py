@@ -36,7 +36,7 @@ def make(scenario: str = "cluttered", **kwargs) -> gym.Env:
 def test_the_env_is_registered_by_string_entry_point():
     assert sim.ENV_IDS == ("OpenManipulatorX-ObstacleReach-v0",)
     spec = gym.spec(ENV_ID)
-    assert spec.entry_point == "sim.env:ObstacleReachEnv" and spec.max_episode_steps == 100
+    assert spec.entry_point == "scenarios.env_factory:make_obstacle_reach_env" and spec.max_episode_steps == 100
 
 
 @pytest.mark.parametrize("scenario", scenario_names())
@@ -470,15 +470,27 @@ def test_pickle_and_state_round_trips():
     env.close()
 
 
-def test_sim_does_not_import_the_scenarios_package_for_a_spec():
+def test_sim_alone_makes_the_env_from_a_spec_without_the_scenarios_package():
     code = (
-        "import sys, gymnasium as gym, sim\n"
+        "import sys, pickle\n"
+        "from sim.env import ObstacleReachEnv\n"
         "from sim.scenario_spec import ScenarioSpec\n"
-        "env = gym.make(sim.ENV_IDS[0], scenario=ScenarioSpec(name='bare'))\n"
-        "env.reset(seed=0); env.step(env.action_space.sample()); env.close()\n"
+        "env = ObstacleReachEnv(ScenarioSpec(name='bare'))\n"
+        "env.reset(seed=0); env.step(env.action_space.sample())\n"
+        "copy = pickle.loads(pickle.dumps(env)); copy.reset(seed=0); copy.close(); env.close()\n"
         "assert 'scenarios' not in sys.modules, 'sim imported scenarios'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_the_env_class_refuses_a_name_and_points_to_the_factory():
+    from sim.env import ObstacleReachEnv
+
+    with pytest.raises(InvalidInputError, match=r"takes a ScenarioSpec.*gymnasium.make"):
+        ObstacleReachEnv("cluttered")
+    spec_env = gym.make(ENV_ID, scenario=get_scenario("single"))  # a spec passes through the factory
+    assert spec_env.unwrapped.scenario.name == "single"
+    spec_env.close()
 
 
 def test_the_documented_example_runs():
