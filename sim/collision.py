@@ -23,6 +23,7 @@ from sim._backend import is_torch, ops_for
 from sim._sphere_kernel import link_obstacle_minima, pair_minimum, world_centres
 from sim.errors import InvalidInputError
 from sim.kinematics import link_frames
+from sim.obstacle_kinds import KIND_CODES, OBSTACLE_KINDS
 from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
 
 _MODEL = sphere_model()
@@ -56,8 +57,6 @@ def _self_pairs() -> tuple[np.ndarray, np.ndarray]:
 
 _SELF_FIRST, _SELF_SECOND = _self_pairs()
 
-KIND_CODES: dict[str, int] = {"sphere": 0, "box": 1, "cylinder": 2}
-
 
 @dataclass(frozen=True)
 class ObstacleSet:
@@ -88,7 +87,7 @@ class ObstacleSet:
         count = len(kinds)
         unknown = [kind for kind in kinds if kind not in KIND_CODES]
         if unknown:
-            raise InvalidInputError(f"unknown obstacle kind {unknown[0]!r}; valid choices: sphere, box, cylinder")
+            raise InvalidInputError(f"unknown obstacle kind {unknown[0]!r}; valid choices: {', '.join(OBSTACLE_KINDS)}")
         padded = np.zeros((count, 3))
         for i, size in enumerate(sizes):
             padded[i, : len(size)] = size
@@ -340,7 +339,7 @@ def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0
 
 
 __all__ = [
-    "COLLISION_LINKS", "KIND_CODES", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M", "ArmClearances", "Clearance",
+    "COLLISION_LINKS", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M", "ArmClearances", "Clearance",
     "ObstacleSet", "arm_clearances", "min_clearance", "overall_clearance", "per_link_minimum", "point_distances",
     "self_clearance", "signed_distances", "sphere_centres", "sphere_distances", "table_clearance",
 ]

@@ -19,11 +19,11 @@ import numpy as np
 
 from sim.errors import InvalidInputError, invalid_value, show_value
 from sim.kinematics import JOINT_LIMITS
+from sim.obstacle_kinds import OBSTACLE_KINDS
 from sim.scene import (
     MAX_OBSTACLE_SIZE_M,
     MAX_OBSTACLE_SPEED_M_S,
     MAX_SCENE_OBSTACLES,
-    OBSTACLE_KINDS,
     WORKSPACE_BOUND_M,
     Scene,
     _choice,
@@ -164,7 +164,7 @@ class ObstacleGroup:
         motion: optional :class:`MotionSpec` making these obstacles dynamic.
     """
 
-    kinds: tuple[str, ...] = ("sphere", "box", "cylinder")
+    kinds: tuple[str, ...] = OBSTACLE_KINDS
     count: tuple[int, int] = (1, 1)
     radius_m: tuple[float, float] = (0.02, 0.04)
     half_extent_m: tuple[float, float] = (0.015, 0.035)

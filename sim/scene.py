@@ -22,11 +22,8 @@ import numpy as np
 from sim.collision import ObstacleSet
 from sim.errors import InvalidInputError, invalid_value, show_value
 from sim.kinematics import check_joints, forward_kinematics
+from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
 
-ObstacleKind = Literal["sphere", "box", "cylinder"]
-OBSTACLE_KINDS: tuple[str, ...] = ("sphere", "box", "cylinder")
-#: Number of size values per kind, as :meth:`sim.world.World.add_obstacle` takes them.
-SIZE_LENGTHS: dict[str, int] = {"sphere": 1, "box": 3, "cylinder": 2}
 #: Obstacle surfaces keep at least this horizontal distance from the base's z axis (m).
 MIN_BASE_DISTANCE_M: float = 0.08
 #: Bounds every obstacle centre must respect (m), so observations have finite bounds.

@@ -1,6 +1,7 @@
 """Quaternion and pose helpers. Quaternions are ``[qx, qy, qz, qw]`` (scalar last, as ROS and
 PyBullet write them); poses are ``[x, y, z, qx, qy, qz, qw]`` in metres. Functions accept NumPy
-arrays or torch tensors and return the same type (torch results are differentiable).
+arrays or torch tensors and return the same type (torch results are differentiable): hand-written
+for that reason; the NumPy-only ones use SciPy's ``Rotation``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from sim._backend import is_torch, ops_for
 
@@ -63,7 +65,7 @@ def yaw_pitch_quat(yaw: Any, pitch: Any) -> Any:
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-    """Spherical linear interpolation between unit quaternions ``q0`` and ``q1`` (NumPy).
+    """Spherical linear interpolation between unit quaternions ``q0`` and ``q1`` (NumPy, by SciPy).
 
     Args:
         q0: ``(..., 4)`` start quaternions.
@@ -73,38 +75,13 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     Returns:
         ``(..., 4)`` unit quaternions on the shorter arc, scalar part non-negative.
     """
-    q0, q1 = np.asarray(q0, dtype=float), np.asarray(q1, dtype=float)
-    t = np.asarray(t, dtype=float)[..., None]
-    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
-    q1 = np.where(dot < 0, -q1, q1)
-    dot = np.abs(dot)
-    theta = np.arccos(np.clip(dot, -1.0, 1.0))
-    sin_theta = np.sin(theta)
-    small = sin_theta < 1e-9
-    safe = np.where(small, 1.0, sin_theta)
-    w0 = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
-    w1 = np.where(small, t, np.sin(t * theta) / safe)
-    return quat_normalize(w0 * q0 + w1 * q1)
+    q0, q1, t = np.broadcast_arrays(np.asarray(q0, dtype=float), np.asarray(q1, dtype=float),
+                                    np.asarray(t, dtype=float)[..., None])
+    shape = q0.shape
+    start = Rotation.from_quat(q0.reshape(-1, 4))
+    # q0 * exp(t log(q0^-1 q1)): SciPy's Slerp for many pairs at once (its as_rotvec takes the short arc).
+    step = (start.inv() * Rotation.from_quat(q1.reshape(-1, 4))).as_rotvec()
+    between = start * Rotation.from_rotvec(step * t[..., 0].reshape(-1, 1))
+    return quat_normalize(between.as_quat().reshape(shape))
 
 
-def matrix_to_quat(matrix: np.ndarray) -> np.ndarray:
-    """Unit quaternions ``(..., 4)`` (scalar part non-negative) of rotation matrices (NumPy)."""
-    m = np.asarray(matrix, dtype=float)
-    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    candidates = np.stack(
-        [
-            np.stack([1 + 2 * m[..., 0, 0] - trace, m[..., 0, 1] + m[..., 1, 0],
-                      m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] - m[..., 1, 2]], -1),
-            np.stack([m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - trace,
-                      m[..., 1, 2] + m[..., 2, 1], m[..., 0, 2] - m[..., 2, 0]], -1),
-            np.stack([m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                      1 + 2 * m[..., 2, 2] - trace, m[..., 1, 0] - m[..., 0, 1]], -1),
-            np.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                      m[..., 1, 0] - m[..., 0, 1], 1 + trace], -1),
-        ],
-        -2,
-    )
-    # Use the numerically largest of the four Shepperd candidates.
-    best = np.argmax(np.stack([m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], trace], -1), -1)
-    chosen = np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
-    return quat_normalize(chosen)

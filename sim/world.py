@@ -21,7 +21,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pybullet
@@ -30,11 +30,9 @@ import assets
 from sim.camera import CAMERA_PRESETS, RENDERERS, Camera
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
+from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_FIELDS, ObstacleKind
 from sim.robot_geometry import self_collision_pairs, srdf_disabled_pairs
 
-ObstacleKind = Literal["sphere", "box", "cylinder"]
-OBSTACLE_KINDS: tuple[str, ...] = ("sphere", "box", "cylinder")
-_SIZE_FIELDS = {"sphere": ("radius",), "box": ("half_x", "half_y", "half_z"), "cylinder": ("radius", "half_height")}
 GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
 TABLE_NAME = "table"
 #: Prefix of the body name of a self-contact: ``"robot:link3"`` is a touch with the arm's own link3.
@@ -423,11 +421,11 @@ class World:
 
     def _add_body(self, name: str, kind: str, size: Sequence[float], position: Sequence[float],
                   orientation: Sequence[float], rgba: Sequence[float], *, collide: bool) -> int:
-        if kind not in _SIZE_FIELDS:
+        if kind not in SIZE_FIELDS:
             raise UnknownNameError("obstacle kind", kind, OBSTACLE_KINDS)
         size = tuple(float(s) for s in size)
-        if len(size) != len(_SIZE_FIELDS[kind]) or not all(np.isfinite(size)) or min(size) <= 0:
-            raise InvalidInputError(f"{kind} size must be {_SIZE_FIELDS[kind]} (positive metres), got {size}")
+        if len(size) != len(SIZE_FIELDS[kind]) or not all(np.isfinite(size)) or min(size) <= 0:
+            raise InvalidInputError(f"{kind} size must be {SIZE_FIELDS[kind]} (positive metres), got {size}")
         p = self.client
         if kind == "sphere":
             shape = {"shapeType": pybullet.GEOM_SPHERE, "radius": size[0]}

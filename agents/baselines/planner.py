@@ -37,10 +37,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from agents.ik_policy.planning import configuration_clearance, densify
-from sim.collision import KIND_CODES, ObstacleSet
+from sim.collision import ObstacleSet
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
 from sim.kinematics import JOINT_LIMITS, check_joints
-from sim.scene import SIZE_LENGTHS
+from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
 
 #: Planner names -> OMPL geometric planner classes. RRT*, informed RRT*, PRM*, BIT*, AORRTC and FMT
 #: use their whole search budget (they optimise path length); the others stop at the first path.
@@ -49,7 +49,7 @@ PLANNERS: dict[str, str] = {
     "prm": "PRM", "rrtstar": "RRTstar", "informedrrtstar": "InformedRRTstar", "prmstar": "PRMstar",
     "bitstar": "BITstar", "aorrtc": "AORRTC", "fmt": "FMT",
 }
-_KIND_NAMES = {code: kind for kind, code in KIND_CODES.items()}  #: ObstacleSet kind code -> name
+_KIND_NAMES = dict(enumerate(OBSTACLE_KINDS))  #: ObstacleSet kind code -> name
 #: Links that can never touch the table (the base and the yaw link), skipped in the table check.
 _FIXED_LINKS = ("link1", "link2", "world", "base")
 

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.spatial.transform import Rotation
 
 from sim.errors import InvalidInputError
 from sim.kinematics import (
@@ -29,7 +30,12 @@ from sim.kinematics import (
     sample_joints,
     within_limits,
 )
-from sim.transforms import matrix_to_quat, quat_angle
+from sim.transforms import quat_angle, quat_normalize
+
+
+def _quat_of(rotations: np.ndarray) -> np.ndarray:
+    """Quaternions ``[qx, qy, qz, qw]`` (scalar part non-negative) of rotation matrices, by SciPy."""
+    return quat_normalize(Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_quat()).reshape(*rotations.shape[:-2], 4)
 
 
 def quat_equal_up_to_sign(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -51,7 +57,7 @@ def test_fk_matches_pybullet_link_states_for_1000_configurations(world, rng):
         for index, name in enumerate(LINK_NAMES):
             position, quaternion = world.link_pose(name)
             worst_position = max(worst_position, np.max(np.abs(position - frames.positions[index])))
-            rotation_error = quat_equal_up_to_sign(quaternion, matrix_to_quat(frames.rotations[index]))
+            rotation_error = quat_equal_up_to_sign(quaternion, _quat_of(frames.rotations[index]))
             worst_rotation = max(worst_rotation, rotation_error)
     assert worst_position < 1e-6
     assert worst_rotation < 1e-6
@@ -62,7 +68,7 @@ def test_link_frames_end_effector_equals_forward_kinematics(rng):
     frames = link_frames(joints)
     poses = forward_kinematics(joints)
     np.testing.assert_allclose(frames.positions[:, EE_INDEX], poses[:, :3], atol=1e-12)
-    assert np.max(quat_equal_up_to_sign(matrix_to_quat(frames.rotations[:, EE_INDEX]), poses[:, 3:])) < 1e-7
+    assert np.max(quat_equal_up_to_sign(_quat_of(frames.rotations[:, EE_INDEX]), poses[:, 3:])) < 1e-7
 
 
 def test_quaternion_is_canonical_with_non_negative_scalar(rng):
@@ -343,16 +349,28 @@ def test_limit_helpers():
 
 
 def test_quat_angle_is_the_rotation_angle(rng):
-    from scipy.spatial.transform import Rotation
-
-    from sim.transforms import quat_normalize
-
     a, b = quat_normalize(rng.normal(size=(1000, 4))), quat_normalize(rng.normal(size=(1000, 4)))
     expected = (Rotation.from_quat(a).inv() * Rotation.from_quat(b)).magnitude()
     np.testing.assert_allclose(quat_angle(a, b), expected, atol=1e-12)
     np.testing.assert_allclose(quat_angle(a, -b), expected, atol=1e-12)  # q and -q: one rotation
     assert np.all(quat_angle(a, a) == 0.0)
     np.testing.assert_allclose(quat_angle(torch.tensor(a), torch.tensor(b)).numpy(), expected, atol=1e-12)
+
+
+def test_slerp_moves_along_the_short_arc_at_constant_rate(rng):
+    from scipy.spatial.transform import Slerp
+
+    from sim.transforms import slerp
+
+    a, b = quat_normalize(rng.normal(size=(200, 4))), quat_normalize(rng.normal(size=(200, 4)))
+    t = rng.uniform(size=200)
+    between = slerp(a, b, t)
+    np.testing.assert_allclose(quat_angle(a, between), t * quat_angle(a, b), atol=1e-9)
+    np.testing.assert_allclose(quat_angle(between, b), (1 - t) * quat_angle(a, b), atol=1e-9)
+    assert np.all(between[:, 3] >= 0) and np.allclose(np.linalg.norm(between, axis=-1), 1.0)
+    fractions = np.linspace(0, 1, 7)  # one pair, many fractions: SciPy's own Slerp agrees
+    expected = Slerp([0.0, 1.0], Rotation.from_quat([a[0], b[0]]))(fractions).as_quat()
+    np.testing.assert_allclose(quat_angle(slerp(a[0], b[0], fractions), expected), 0.0, atol=1e-9)
 
 
 def test_float32_rounded_poses_at_full_elbow_stretch_are_solved():
