@@ -2,8 +2,9 @@
 
 Modules: :mod:`~agents.iknet.models` (architectures, one registry), :mod:`~agents.iknet.checkpoint`
 (save, load with checks, :func:`load_model`), :mod:`~agents.iknet.dataset` (pose-joint pairs),
-:mod:`~agents.iknet.train` (``python -m agents.iknet.train``), :mod:`~agents.iknet.refine`
-(damped least squares after the network) and :mod:`~agents.iknet.ik_eval` (accuracy figures).
+:mod:`~agents.iknet.training` (the recipe), :mod:`~agents.iknet.train` (``python -m agents.iknet.train``),
+:mod:`~agents.iknet.refine` (damped least squares after the network) and :mod:`~agents.iknet.ik_eval`
+(accuracy figures).
 """
 
 from agents.iknet.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, load_model, save_checkpoint

@@ -12,7 +12,7 @@ The penalty is computed with the network in eval mode (BatchNorm on running stat
 dropout) so each pose's gradient involves that pose only, and the caller's mode is restored;
 gradients flow to the parameters through a double backward (``create_graph=True``).
 
-Used by :mod:`agents.iknet.train` as ``loss + balance_weight * balance_penalty(model, poses)``.
+Used by :mod:`agents.iknet.training` as ``loss + balance_weight * balance_penalty(model, poses)``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Architectures (:data:`ARCHITECTURES`, names in :data:`MODEL_NAMES`):
 
 In ``improved`` and ``focused`` the one Dropout sits before the linear output layer, where its
 train/eval mismatch is smallest (dropout between the hidden layers costs millimetres of accuracy
-on this precise regression; see :mod:`agents.iknet.train` for the dropout schedule).
+on this precise regression; see :mod:`agents.iknet.training` for the dropout schedule).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from torch import nn
 
 from agents.iknet.balance import attribution_mass, balance_penalty, gradient_balance, normalised_entropy
 from agents.iknet.dataset import make_splits
-from agents.iknet.train import TrainConfig, train
+from agents.iknet.training import TrainConfig, train
 from evaluation.explain.balance import attribution_balance, global_importance
 from evaluation.explain.shapley import explain
 from sim.errors import InvalidInputError

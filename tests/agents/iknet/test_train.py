@@ -9,7 +9,8 @@ import torch
 
 from agents.iknet import load_checkpoint
 from agents.iknet.dataset import make_splits
-from agents.iknet.train import TrainConfig, build_parser, combined_loss, main, train
+from agents.iknet.train import build_parser, main
+from agents.iknet.training import TrainConfig, combined_loss, train
 
 SMALL = dict(model="improved", data_size=3000, data_seed=4, seed=11, epochs=12, batch_size=128, patience=50)
 
