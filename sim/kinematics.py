@@ -1,6 +1,6 @@
 """Exact kinematics of the ROBOTIS OpenManipulator-X: the project's accuracy reference.
 
-Frames follow ``assets/urdf/open_manipulator_x.urdf`` (and DESIGN.md): the base frame is
+Frames follow ``assets/urdf/open_manipulator_x.urdf`` (ROBOTIS' xacro): the base frame is
 ``link1``'s, z up, metres and radians. Every link frame of this arm has the orientation
 ``Rz(q1) @ Ry(pitch)`` with ``pitch`` the sum of the pitch joints before it, so forward
 kinematics reduces to planar trigonometry in the vertical plane of joint 1 and runs at millions
@@ -47,7 +47,7 @@ LINK_NAMES: tuple[str, ...] = (
 )
 EE_INDEX: int = LINK_NAMES.index("end_effector_link")
 
-# Joint origins from DESIGN.md (parent frame, metres).
+# Joint origins of ROBOTIS' open_manipulator_x.urdf.xacro (parent frame, metres), as in assets/urdf.
 JOINT1_XYZ = (0.012, 0.0, 0.017)
 JOINT2_Z = 0.0595
 JOINT3_XZ = (0.024, 0.128)

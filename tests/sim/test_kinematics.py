@@ -176,7 +176,7 @@ OUT_OF_LIMIT_JOINTS = np.array([
 
 
 def chained_transform_pose(q: np.ndarray) -> np.ndarray:
-    """Oracle: end-effector pose (7,) from 4x4 transforms chained along DESIGN.md's joint table."""
+    """Oracle: end-effector pose (7,) from 4x4 transforms chained along the URDF's joint origins (ROBOTIS' xacro)."""
     from scipy.spatial.transform import Rotation
 
     def joint(xyz, axis, angle):
