@@ -24,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-import pybullet
 
 import assets
 from sim.camera import CAMERA_PRESETS, RENDERERS, Camera
@@ -85,6 +84,16 @@ def _quiet_native_output() -> Iterator[None]:
         for descriptor, copy in zip((1, 2), saved, strict=False):
             os.dup2(copy, descriptor)
             os.close(copy)
+
+
+def _import_pybullet() -> Any:
+    """PyBullet, imported with its "pybullet build time" banner (C's stdout) silenced."""
+    with _quiet_native_output():
+        import pybullet as module
+    return module
+
+
+pybullet = _import_pybullet()
 
 
 class ClientProxy:
