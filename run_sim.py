@@ -29,11 +29,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from evaluation.config import RunConfig
 
-#: Upper bounds of the counting options: a typo of a few digits ends in one line, not in a run
-#: that never finishes.
-MAX_EPISODES, MAX_WORKERS, MAX_STEPS, MAX_SEED = 100_000, 256, 100_000, 2**32 - 1
-
-
 def _at_least(least: int, most: int | None = None) -> Callable[[str], int]:
     """An argparse ``type``: an integer of at least ``least`` (and at most ``most``)."""
 
@@ -123,7 +118,18 @@ if __name__ == "__mp_main__":  # a worker process of the run's pool (spawn impor
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.ik_policy.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
-    from evaluation.config import DEFAULT_EPISODES, DEFAULT_MAX_STEPS, DEFAULT_POLICIES, DEFAULT_SCENARIO
+    from evaluation.config import (
+        DEFAULT_EPISODES,
+        DEFAULT_MAX_STEPS,
+        DEFAULT_POLICIES,
+        DEFAULT_SCENARIO,
+        MAX_EPISODES,
+        MAX_EPISODES_PER_TASK,
+        MAX_RETRIES,
+        MAX_SEED,
+        MAX_STEPS,
+        MAX_WORKERS,
+    )
     from scenarios import scenario_names
     from sim.camera import CAMERA_PRESETS, RENDERERS
 
@@ -181,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
                         help="with --backend ray, an existing cluster: 'auto' (started here with 'ray start --head'), "
                              "ray://HOST:PORT (Ray Client) or HOST:PORT")
+    parser.add_argument("--episodes-per-task", type=_at_least(1, MAX_EPISODES_PER_TASK), default=None, metavar="N",
+                        help="episodes a worker runs per task, with --backend ray or --workers 2 or more: more "
+                             "amortise the scheduling cost of a task, fewer balance the load and lose less when a "
+                             "worker dies (Ray reruns the whole task) (default: 1)")
+    parser.add_argument("--max-retries", type=_at_least(0, MAX_RETRIES), default=None, metavar="N",
+                        help="with --backend ray, times Ray reruns a task whose worker died before the driver "
+                             "names it lost (exit 2; --resume reruns it); 0: never (default: 3)")
     parser.add_argument("--sweep", type=Path, default=None, metavar="FILE",
                         help="run a sweep TOML file (scenarios x policies x seeds x episodes, see evaluation/sweep.py) "
                              "into one results folder instead of --scenario/--models/--episodes/--seed/--max-steps")
@@ -196,6 +209,7 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
     from sim.errors import ProjectError
 
     args = parser.parse_args(argv)
+    _check_task_options(parser, args)
     if args.sweep is not None:
         return _sweep_config(parser, args)
     if args.video is False and args.video_episodes is not None:
@@ -226,9 +240,28 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
             workers=args.workers, max_steps=args.max_steps, resume=args.resume, shap=args.shap, video=video,
             video_episodes=1 if args.video_episodes is None else args.video_episodes, camera=args.camera,
             renderer=args.renderer, progress=args.progress, backend=args.backend, ray_address=args.ray_address,
+            **_task_options(args),
         )
     except ProjectError as error:
         parser.error(str(error))
+
+
+def _check_task_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--max-retries`` needs Ray (the local pool reruns nothing); ``--episodes-per-task`` needs
+    worker processes (in this process episodes run one by one): given elsewhere, the user most likely
+    forgot ``--backend ray``, so it is refused rather than ignored."""
+    if args.max_retries is not None and args.backend != "ray":
+        parser.error("--max-retries reruns tasks of Ray workers that died; it needs --backend ray "
+                     "(the local backend reruns nothing)")
+    if args.episodes_per_task is not None and args.backend == "local" and args.workers < 2:
+        parser.error("--episodes-per-task batches episodes for worker processes; it needs --workers 2 or more, "
+                     "or --backend ray")
+
+
+def _task_options(args: argparse.Namespace) -> dict[str, int]:
+    """The task options given on the command line (the others keep RunConfig's defaults)."""
+    return {name: getattr(args, name) for name in ("episodes_per_task", "max_retries")
+            if getattr(args, name) is not None}
 
 
 def _sweep_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunConfig:
@@ -250,7 +283,7 @@ def _sweep_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         check_backend_available(args.backend)
         out = args.out or Path("results") / f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         return RunConfig.from_sweep(sweep, out, workers=args.workers, resume=args.resume, progress=args.progress,
-                                    backend=args.backend, ray_address=args.ray_address)
+                                    backend=args.backend, ray_address=args.ray_address, **_task_options(args))
     except ProjectError as error:
         parser.error(str(error))
 
@@ -261,7 +294,7 @@ def _check_before_writing(parser: argparse.ArgumentParser, config: RunConfig) ->
     exist yet."""
     import numpy as np
 
-    from evaluation.schema import check_results_folder
+    from evaluation.runner import check_output_folder
     from scenarios import get_scenario
     from sim.errors import ProjectError
     from sim.scene_sampling import sample_scene
@@ -274,11 +307,10 @@ def _check_before_writing(parser: argparse.ArgumentParser, config: RunConfig) ->
     except ProjectError as error:
         parser.error(str(error))
 
-    # A single run resumes only with the same episodes; a sweep's keys name their scenario and seed,
-    # so a grown sweep file resumes (evaluation.runner.prepare checks the same).
-    compare = ("max_steps",) if sweep is not None else ("scenario", "policies", "episodes", "seed", "max_steps")
+    # The runner checks the same before it writes (evaluation.runner.prepare); here it is checked
+    # before the run starts, the CLI's stricter way (a single run resumes only with the same episodes).
     try:
-        check_results_folder(config.out_dir, config.to_json(), resume=config.resume, compare=compare)
+        check_output_folder(config, cli=True)
     except ProjectError as error:
         parser.error(str(error))
     return not config.out_dir.exists()

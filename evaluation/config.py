@@ -10,15 +10,17 @@ episode keys (:meth:`RunConfig.episode_keys`) that a backend (:mod:`evaluation.b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from evaluation.backends.base import BACKEND_NAMES, BackendName
 from evaluation.backends.ray_backend import check_ray_address
-from evaluation.sweep import EpisodeKey, SweepSpec
+from evaluation.sweep import MAX_EPISODES, MAX_SEED, MAX_STEPS, EpisodeKey, SweepSpec
 from sim.camera import CAMERA_PRESETS, RENDERERS
-from sim.errors import InvalidInputError, UnknownNameError
+from sim.errors import InvalidInputError, UnknownNameError, show_value
 
 Renderer = Literal["tiny", "egl"]
 
@@ -32,6 +34,18 @@ DEFAULT_POLICIES: tuple[str, ...] = (
 #: Enough episodes for the default policies' contact rates to differ (cluttered, seed 0).
 DEFAULT_EPISODES = 20
 DEFAULT_MAX_STEPS = 150
+#: Upper bounds of the counts (``run_sim.py``'s options take the same; episodes, steps and seeds are
+#: owned by :mod:`evaluation.sweep`): a typo of a few digits ends in one line, not in a run that never
+#: finishes or a pool that exhausts the machine.
+MAX_WORKERS = 256
+#: Ray tasks: episodes per task (a retried task reruns all of them) and reruns of a task whose worker died.
+MAX_EPISODES_PER_TASK, MAX_RETRIES = 10_000, 100
+#: The bounds checked by :class:`RunConfig`: field -> (least, most).
+COUNT_BOUNDS: dict[str, tuple[int, int]] = {
+    "episodes": (1, MAX_EPISODES), "seed": (0, MAX_SEED), "workers": (1, MAX_WORKERS), "max_steps": (1, MAX_STEPS),
+    "video_episodes": (0, MAX_EPISODES), "episodes_per_task": (1, MAX_EPISODES_PER_TASK),
+    "max_retries": (0, MAX_RETRIES),
+}
 #: Fields that say how a run is executed, not what it is: not saved in ``run.json``.
 _EXECUTION_FIELDS = ("resume", "progress", "backend", "ray_address", "episodes_per_task", "max_retries", "sweep")
 
@@ -60,12 +74,16 @@ class RunConfig:
         ray_address: an existing Ray cluster: ``auto``, ``ray://HOST:PORT`` or ``HOST:PORT``.
         sweep: a sweep that defines the episodes instead of ``scenario x policies x episodes`` from
             ``seed`` (build such a config with :meth:`from_sweep`).
-        episodes_per_task: episodes per Ray task (more amortise scheduling; a retried task reruns all).
-        max_retries: Ray: reruns of a task whose worker died.
+        episodes_per_task: episodes per task of a process pool or Ray (more amortise scheduling;
+            a retried task reruns all); episodes in the driver's process run one by one.
+        max_retries: Ray: reruns of a task whose worker died (the local backends rerun nothing).
+
+    Every count is bounded (:data:`COUNT_BOUNDS`, the bounds of ``run_sim.py``'s options).
 
     Raises:
-        InvalidInputError: a count out of range, no policy or a repeated one, a malformed Ray
-            address or one without the ray backend, videos or SHAP asked of a sweep.
+        InvalidInputError: a count that is not an integer or out of its bounds, no policy or a
+            repeated one, a malformed Ray address or one without the ray backend, videos or SHAP
+            asked of a sweep.
         UnknownNameError: an unknown camera preset, renderer or backend.
     """
 
@@ -92,11 +110,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
-        for name, least in (("episodes", 1), ("workers", 1), ("max_steps", 1), ("video_episodes", 0),
-                            ("episodes_per_task", 1), ("max_retries", 0)):
+        for name, (least, most) in COUNT_BOUNDS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise InvalidInputError(f"{name} must be an integer of at least {least}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+                raise InvalidInputError(f"{name} must be an integer within [{least}, {most}], got {show_value(value)}")
         if not self.policies:
             raise InvalidInputError("a run needs at least one policy")
         if len(set(self.policies)) != len(self.policies):
@@ -130,6 +147,37 @@ class RunConfig:
             max_retries=max_retries,
         )
 
+    def scenarios(self) -> tuple[str, ...]:
+        """The scenario labels the run's episodes use (a sweep's, or the one scenario), first-seen order."""
+        return self.sweep.scenarios() if self.sweep is not None else (self.scenario,)
+
+    @cached_property
+    def scenario_digests(self) -> dict[str, str]:
+        """SHA-256 of every scenario's resolved spec (:func:`scenarios.scenario_to_toml`, every field), by
+        label, read once per config: ``run.json`` keeps them so that ``--resume`` notices a scenario
+        file edited since the run began.
+
+        Raises:
+            UnknownNameError, SceneFileError: a scenario cannot be resolved.
+        """
+        from scenarios import get_scenario, scenario_to_toml
+
+        return {label: hashlib.sha256(scenario_to_toml(get_scenario(label)).encode()).hexdigest()
+                for label in self.scenarios()}
+
+    def resume_fields(self, *, same_episodes: bool) -> tuple[str, ...]:
+        """The ``run.json`` fields a resumed run must share with the folder's run.
+
+        Every run keeps ``max_steps``; a single run also its scenario and seed (its episode keys do
+        not name them; a sweep's keys do, so a grown sweep resumes). ``same_episodes`` (what
+        ``run_sim.py`` asks) adds the policies and the episode count, so a changed command line is
+        not taken for a continuation; the library lets a run grow by policies or episodes.
+        """
+        if self.sweep is not None:
+            return ("max_steps",)
+        return ("scenario", "policies", "episodes", "seed", "max_steps") if same_episodes else (
+            "scenario", "seed", "max_steps")
+
     def tasks(self) -> list[tuple[str, int]]:
         """(policy, episode) pairs of a single run, episode-major so partial runs cover every policy."""
         return [(policy, episode) for episode in range(self.episodes) for policy in self.policies]
@@ -150,4 +198,5 @@ class RunConfig:
             data["scenario"] = f"sweep {self.sweep.name}: {', '.join(self.sweep.scenarios())}"
             data["seed"] = ", ".join(str(seed) for seed in self.sweep.seeds())
             data["sweep"] = self.sweep.to_json()
+        data["scenario_digests"] = dict(self.scenario_digests)
         return data

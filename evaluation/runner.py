@@ -33,10 +33,11 @@ from evaluation.schema import (
     RUN_FILE,
     STEP_COLUMNS,
     STEPS_FILE,
+    check_results_folder,
     read_episodes,
 )
 from evaluation.sweep import EpisodeKey
-from sim.errors import InvalidInputError
+from sim.errors import InvalidInputError, OutputFolderError
 from sim.kinematics import forward_kinematics
 
 #: An episode ends once the policy has commanded its last target and the arm is still
@@ -212,13 +213,42 @@ def close_episode_worker() -> None:
 
 
 # ------------------------------------------------------------------------------- a whole run
-def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
-    """Create or check the results folder; return the keys of episodes already finished (as strings).
+def check_output_folder(config: RunConfig, *, cli: bool = False) -> None:
+    """Refuse, before anything is written, a results folder ``config`` must not write into: the one
+    check of :func:`evaluation.schema.check_results_folder`, for ``run_sim.py`` and library callers
+    alike (a file, a folder of someone else's files, a run of another configuration or with an
+    edited scenario file, CSV files of another version).
+
+    Args:
+        config: the run.
+        cli: ``run_sim.py``'s stricter reading: ``--resume`` of a missing or empty folder is refused
+            (a mistyped ``--out``), and a resumed run must have the same policies and episode count.
+            The library starts a resumed run whose folder is missing or empty (what a study that
+            resumes every folder needs) and lets a run grow by policies or episodes.
 
     Raises:
-        InvalidInputError: the folder cannot be written, holds a different run, or holds a run
-            and ``config.resume`` is off.
+        OutputFolderError: the folder is refused (the message names why and what to do).
+        UnknownNameError, SceneFileError: a scenario cannot be resolved (for its digest).
     """
+    resume = config.resume
+    if resume and not cli:
+        try:
+            resume = any(True for _ in config.out_dir.iterdir())
+        except OSError:  # missing (a new run), or not a folder (refused below)
+            resume = config.out_dir.exists()
+    check_results_folder(config.out_dir, config.to_json(), resume=resume,
+                         compare=config.resume_fields(same_episodes=cli))
+
+
+def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
+    """Check (:func:`check_output_folder`) and create the results folder; return the keys of
+    episodes already finished (as strings).
+
+    Raises:
+        OutputFolderError: the folder cannot be written, or :func:`check_output_folder` refuses it.
+        UnknownNameError, SceneFileError: a scenario cannot be resolved.
+    """
+    check_output_folder(config)
     out = config.out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -226,22 +256,8 @@ def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise InvalidInputError(f"cannot write to output folder {out}: {error.strerror or error}") from None
-    run_file = out / RUN_FILE
-    if run_file.exists():
-        if not config.resume:
-            raise InvalidInputError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        previous = json.loads(run_file.read_text())
-        if ("sweep" in previous) != (config.sweep is not None):
-            kinds = ("a sweep", "a single run") if "sweep" in previous else ("a single run", "a sweep")
-            raise InvalidInputError(f"cannot resume: {out} holds {kinds[0]}, this is {kinds[1]}")
-        # A sweep's keys name their scenario and seed, so a grown sweep resumes; a single run's do not.
-        for name in ("max_steps",) if config.sweep is not None else ("scenario", "seed", "max_steps"):
-            if previous.get(name) != config.to_json()[name]:
-                raise InvalidInputError(
-                    f"cannot resume: {name} was {previous.get(name)!r} in {run_file}, now {config.to_json()[name]!r}"
-                )
-    run_file.write_text(json.dumps(config.to_json(), indent=2))
+        raise OutputFolderError(f"cannot write to output folder {out}: {error.strerror or error}") from None
+    (out / RUN_FILE).write_text(json.dumps(config.to_json(), indent=2))
     done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_episodes(out)}
     # Steps of episodes that never reached episodes.csv are dropped: they will run again.
     steps = out / STEPS_FILE

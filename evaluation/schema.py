@@ -97,13 +97,16 @@ def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *
         out_dir: the folder (``""`` is refused: it is no folder, not the current one).
         run: the run's ``run.json`` content (:meth:`~evaluation.config.RunConfig.to_json`).
         resume: the run continues the one in ``out_dir``.
-        compare: fields of ``run`` that must equal those of the folder's ``run.json`` to resume.
+        compare: fields of ``run`` that must equal those of the folder's ``run.json`` to resume
+            (:meth:`~evaluation.config.RunConfig.resume_fields`); besides, a sweep resumes only a
+            sweep, and every scenario both runs use must resolve to the same spec (``scenario_digests``).
 
     Raises:
         OutputFolderError: ``out_dir`` is empty or not a folder; a new run's folder is not empty
             (it holds a run: pass ``--resume``; or files this project did not write); a resumed
             run's folder holds no run, files this project did not write, CSV files of another
-            version or program, or a run whose configuration differs (names the field).
+            version or program, a run whose configuration differs (names the field), or a run
+            whose scenario file was edited since it began (names the file).
     """
     text = os.fspath(out_dir)
     if not isinstance(text, str) or not text.strip():
@@ -138,16 +141,36 @@ def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *
     if foreign:
         raise OutputFolderError(f"cannot resume: {folder} also holds files this project did not write "
                                 f"({_names(foreign)})")
+    if ("sweep" in previous) != ("sweep" in run):
+        kinds = ("a sweep", "a single run") if "sweep" in previous else ("a single run", "a sweep")
+        raise OutputFolderError(f"cannot resume: {folder} holds {kinds[0]}, this is {kinds[1]}; choose another --out")
     for name in compare:
         if previous.get(name) != run.get(name):
             raise OutputFolderError(f"cannot resume: {name} was {show_value(previous.get(name))} in "
                                     f"{folder / RUN_FILE}, now {show_value(run.get(name))}; rerun with the same "
                                     "options or choose another --out")
+    _check_scenario_digests(previous.get("scenario_digests"), run.get("scenario_digests"))
     for name, columns in ((EPISODES_FILE, EPISODE_COLUMNS), (STEPS_FILE, STEP_COLUMNS)):
         header = read_header(folder / name)
         if header is not None and header != list(columns):
             raise OutputFolderError(f"cannot resume: {folder / name} was written by another version or program "
                                     "(its columns differ)")
+
+
+def _check_scenario_digests(previous: Any, current: Any) -> None:
+    """Refuse to resume when a scenario both runs use resolves to another spec than when the run
+    began (an edited scenario file; a built-in changed by another version of the project). A
+    ``run.json`` written before digests were kept has none: nothing to compare."""
+    if not isinstance(previous, dict) or not isinstance(current, dict):
+        return
+    for label, digest in current.items():
+        if label in previous and previous[label] != digest:
+            if label.lower().endswith(".toml"):
+                raise OutputFolderError(f"cannot resume: scenario file {show_value(label, 150)} changed since the run "
+                                        "began; put the original file back, or start a new run with another --out")
+            raise OutputFolderError(f"cannot resume: scenario {show_value(label)} changed since the run began (this "
+                                    "version of the project defines it differently); finish it with the version that "
+                                    "began it, or start a new run with another --out")
 
 
 def _read_run_file(folder: Path) -> dict[str, Any]:

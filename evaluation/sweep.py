@@ -18,10 +18,16 @@ backend into one results folder (``--resume`` skips the keys already there). Exa
     episodes = 3                            # episodes per (scenario, policy, seed)
 
 Order: grid by grid, then seed, episode, scenario, policy (episode-major, so a partial sweep
-covers every policy of a scene). A key listed by two grids runs once. Paths (scenario files,
-checkpoints) are taken as written, relative to the working directory, as ``--scenario`` and
-``--models`` take them. Scene seeds of one scenario must not overlap (seed ``s`` with ``n``
-episodes uses ``s .. s + n - 1``): two keys would otherwise share a scene and count it twice.
+covers every policy of a scene). A key listed by two grids runs once. Relative paths in a sweep
+file (scenario ``.toml`` files, ``[checkpoints]``, ``iknet:PATH.pt`` and ``rl:ALGO:PATH.zip`` in
+policies) are relative to the sweep file's folder, wherever the command runs; absolute paths are
+kept. The episode keys hold them joined to the folder as the sweep file was named
+(``sweeps/a.toml`` naming ``scene.toml`` gives ``sweeps/scene.toml``; a sweep file in the working
+directory keeps its paths as written). Counts are bounded as ``run_sim.py`` bounds them (seeds
+within [0, 2**32 - 1], at most 100,000 episodes a grid and 100,000 steps), and a sweep holds at
+most :data:`MAX_SWEEP_EPISODES` episodes. Scene seeds of one scenario must not overlap (seed ``s``
+with ``n`` episodes uses ``s .. s + n - 1``): two keys would otherwise share a scene and count it
+twice.
 """
 
 from __future__ import annotations
@@ -33,11 +39,18 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sim.errors import InvalidInputError
+from sim.errors import InvalidInputError, show_value
 
 _TOP_KEYS = ("name", "max_steps", "checkpoints", "grid")
 _GRID_KEYS = ("scenarios", "policies", "seeds", "episodes")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+_IKNET_MODEL = re.compile(r"iknet:([^+]+)")
+#: Upper bounds of an episode key's counts, for sweep files, :class:`~evaluation.config.RunConfig` and
+#: ``run_sim.py`` alike: episodes per policy (a grid: per scenario, policy and seed), control steps
+#: per episode, base seed. A typo of a few digits ends in one line, not in a run that never finishes.
+MAX_EPISODES, MAX_STEPS, MAX_SEED = 100_000, 100_000, 2**32 - 1
+#: Episodes a sweep may hold in all (its keys are listed in memory: ~100 bytes each).
+MAX_SWEEP_EPISODES = 2_000_000
 
 
 class EpisodeKey(NamedTuple):
@@ -146,15 +159,23 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
     # Regular files only (a FIFO or folder is refused without blocking), size-capped, UTF-8, and
     # deep nesting or huge integers end in the project's error.
     source, data = load_toml_file(path, what="sweep file", error=InvalidInputError)
-    return sweep_from_dict(data, source=source)
+    return sweep_from_dict(data, source=source, base_dir=Path(source).parent)
 
 
-def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>") -> SweepSpec:
+def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>", base_dir: str | os.PathLike[str] | None = None
+                    ) -> SweepSpec:
     """Build a :class:`SweepSpec` from parsed TOML; errors name ``source`` and the field.
+
+    Args:
+        data: the parsed TOML table.
+        source: the file it came from, for messages and the default name.
+        base_dir: the folder relative paths are relative to (:func:`load_sweep`: the file's folder);
+            None keeps them as written (relative to the working directory).
 
     Raises:
         InvalidInputError: an unknown key, a wrong type, an empty list, an unknown checkpoint set,
-            or overlapping scene seeds.
+            a count out of range, more than :data:`MAX_SWEEP_EPISODES` episodes, or overlapping
+            scene seeds.
     """
 
     def fail(message: str) -> InvalidInputError:
@@ -167,18 +188,20 @@ def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>") -> SweepSpec:
     if not isinstance(name, str) or not name:
         raise fail("name must be a non-empty string")
     max_steps = data.get("max_steps")
-    if max_steps is not None and not _is_int(max_steps, least=1):
-        raise fail(f"max_steps must be an integer of at least 1, got {max_steps!r}")
+    if max_steps is not None and not _is_int(max_steps, least=1, most=MAX_STEPS):
+        raise fail(f"max_steps must be an integer within [1, {MAX_STEPS}], got {show_value(max_steps)}")
     checkpoint_table = data.get("checkpoints", {})
     if not isinstance(checkpoint_table, dict):
         raise fail("[checkpoints] must be a table of NAME = [paths]")
-    checkpoints = tuple((set_name, _strings(paths, f"checkpoints.{set_name}", fail))
+    checkpoints = tuple((set_name, tuple(_resolve(path, base_dir)
+                                         for path in _strings(paths, f"checkpoints.{set_name}", fail)))
                         for set_name, paths in checkpoint_table.items())
     sets = dict(checkpoints)
     raw_grids = data.get("grid")
     if not isinstance(raw_grids, list) or not raw_grids or not all(isinstance(g, dict) for g in raw_grids):
         raise fail("a sweep needs at least one [[grid]] table")
-    grids = []
+    grids: list[SweepGrid] = []
+    total = 0
     for index, raw in enumerate(raw_grids):
         where = f"grid {index + 1}"
         unknown = sorted(set(raw) - set(_GRID_KEYS))
@@ -188,22 +211,58 @@ def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>") -> SweepSpec:
         if missing:
             raise fail(f"{where}: missing {', '.join(missing)}")
         seeds = raw["seeds"]
-        if not isinstance(seeds, list) or not seeds or not all(_is_int(s, least=0) for s in seeds):
-            raise fail(f"{where}: seeds must be a non-empty list of integers >= 0, got {seeds!r}")
-        if not _is_int(raw["episodes"], least=1):
-            raise fail(f"{where}: episodes must be an integer of at least 1, got {raw['episodes']!r}")
+        if not isinstance(seeds, list) or not seeds or not all(_is_int(s, least=0, most=MAX_SEED) for s in seeds):
+            raise fail(f"{where}: seeds must be a non-empty list of integers within [0, {MAX_SEED}], "
+                       f"got {show_value(seeds)}")
+        if not _is_int(raw["episodes"], least=1, most=MAX_EPISODES):
+            raise fail(f"{where}: episodes must be an integer within [1, {MAX_EPISODES}], "
+                       f"got {show_value(raw['episodes'])}")
         policies = tuple(dict.fromkeys(
             expanded for policy in _strings(raw["policies"], f"{where}.policies", fail)
-            for expanded in _expand(policy, sets, fail)))
-        grids.append(SweepGrid(_strings(raw["scenarios"], f"{where}.scenarios", fail), policies,
-                               tuple(dict.fromkeys(seeds)), raw["episodes"]))
+            for expanded in _expand(_resolve_policy(policy, base_dir), sets, fail)))
+        scenarios = tuple(dict.fromkeys(_resolve_scenario(scenario, base_dir)
+                                        for scenario in _strings(raw["scenarios"], f"{where}.scenarios", fail)))
+        grids.append(SweepGrid(scenarios, policies, tuple(dict.fromkeys(seeds)), raw["episodes"]))
+        total += len(scenarios) * len(policies) * len(grids[-1].seeds) * raw["episodes"]
+        if total > MAX_SWEEP_EPISODES:
+            raise fail(f"{where}: the sweep would hold more than {MAX_SWEEP_EPISODES:,} episodes in all "
+                       f"({total:,} up to here); split it into several sweeps")
     spec = SweepSpec(name, tuple(grids), max_steps, checkpoints, source)
     _check_scene_seeds(spec, fail)
     return spec
 
 
-def _is_int(value: Any, *, least: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+def _is_int(value: Any, *, least: int, most: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least and (most is None or value <= most)
+
+
+def _resolve(path: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """``path`` relative to ``base_dir`` (absolute paths, and every path when ``base_dir`` is None, as written)."""
+    if base_dir is None or os.path.isabs(path):
+        return path
+    return os.fspath(Path(base_dir) / path)
+
+
+def _resolve_scenario(scenario: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """A scenario file's path relative to ``base_dir``; a built-in name (or an unknown one, which
+    ``get_scenario`` names with the valid choices) as written."""
+    from scenarios import BUILTIN_SCENARIOS
+
+    if scenario in BUILTIN_SCENARIOS or base_dir is None:
+        return scenario
+    resolved = _resolve(scenario, base_dir)
+    return resolved if scenario.lower().endswith(".toml") or os.path.isfile(resolved) else scenario
+
+
+def _resolve_policy(policy: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """The model files a policy names (``iknet:PATH.pt``, ``rl:ALGO:PATH[.zip]``) relative to ``base_dir``."""
+    if base_dir is None:
+        return policy
+    if policy.startswith("rl:"):
+        parts = policy.split(":", 2)
+        return policy if len(parts) != 3 or not parts[2] else f"rl:{parts[1]}:{_resolve(parts[2], base_dir)}"
+    return _IKNET_MODEL.sub(lambda match: "iknet:" + (_resolve(match.group(1), base_dir)
+                                                      if match.group(1).endswith(".pt") else match.group(1)), policy)
 
 
 def _strings(value: Any, field: str, fail: Any) -> tuple[str, ...]:

@@ -70,14 +70,14 @@ episodes = 4
 """)
     spec = load_sweep(path)
     assert spec.name == "sweep" and spec.max_steps is None and spec.source == str(path)
-    assert spec.grids[0].policies == ("analytic", "iknet:runs/a.pt+safe", "iknet:runs/b.pt+safe")
+    a, b = tmp_path / "runs" / "a.pt", tmp_path / "runs" / "b.pt"  # relative to the sweep file's folder
+    assert spec.grids[0].policies == ("analytic", f"iknet:{a}+safe", f"iknet:{b}+safe")
     keys = spec.keys()
     assert keys == load_sweep(path).keys(), "the same file gives the same list"
     assert len(keys) == len(set(keys)) == 2 * 3 + (4 * 2 - 2)
-    assert keys[:3] == [EpisodeKey(p, "empty", 0, 0) for p in ("analytic", "iknet:runs/a.pt+safe",
-                                                                 "iknet:runs/b.pt+safe")]
+    assert keys[:3] == [EpisodeKey(p, "empty", 0, 0) for p in ("analytic", f"iknet:{a}+safe", f"iknet:{b}+safe")]
     assert spec.scenarios() == ("empty", "single") and spec.seeds() == (0,)
-    assert spec.to_json()["checkpoints"] == {"improved": ["runs/a.pt", "runs/b.pt"]}
+    assert spec.to_json()["checkpoints"] == {"improved": [str(a), str(b)]}
 
 
 @pytest.mark.parametrize(
@@ -195,3 +195,40 @@ def test_run_sim_refuses_options_a_sweep_replaces_in_one_line(tmp_path, monkeypa
     lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "out").exists()
+
+
+def test_paths_in_a_sweep_file_are_relative_to_its_folder_not_the_working_directory(tmp_path, monkeypatch):
+    import shutil
+
+    import assets
+
+    sweeps = tmp_path / "project" / "sweeps"
+    (sweeps / "nets").mkdir(parents=True)
+    shutil.copyfile(ROOT / "scenarios" / "examples" / "desk_clutter.toml", sweeps / "desk.toml")
+    shutil.copyfile(assets.checkpoint_path("improved"), sweeps / "nets" / "improved.pt")
+    absolute_net = tmp_path / "elsewhere.pt"
+    shutil.copyfile(assets.checkpoint_path("improved"), absolute_net)
+    write(sweeps, f"""
+max_steps = 3
+[checkpoints]
+mine = ["nets/improved.pt", "{absolute_net}"]
+[[grid]]
+scenarios = ["empty", "desk.toml"]
+policies = ["analytic", "iknet:{{mine}}", "iknet:nets/improved.pt+safe"]
+seeds = [0]
+episodes = 1
+""")
+    monkeypatch.chdir(tmp_path)  # neither desk.toml nor nets/ is here
+    spec = load_sweep(Path("project/sweeps/sweep.toml"))
+    assert spec.scenarios() == ("empty", "project/sweeps/desk.toml")
+    assert spec.policies() == ("analytic", "iknet:project/sweeps/nets/improved.pt", f"iknet:{absolute_net}",
+                               "iknet:project/sweeps/nets/improved.pt+safe")
+    spec.validate_names()
+    run(RunConfig.from_sweep(spec, tmp_path / "out", progress=False))
+    assert {key.as_strings() for key in spec.keys()} == {tuple(row[c] for c in KEY_COLUMNS)
+                                                         for row in read_episodes(tmp_path / "out")}
+    monkeypatch.chdir(sweeps)  # a sweep file in the working directory keeps its paths as written
+    same_folder = load_sweep("sweep.toml")
+    assert same_folder.scenarios() == ("empty", "desk.toml") and "iknet:nets/improved.pt+safe" in same_folder.policies()
+    unknown = load_sweep(write(sweeps, SMALL_SWEEP.replace('"single"', '"clutterd"'), "typo.toml"))
+    assert "clutterd" in unknown.scenarios(), "a name that is no file stays a name (and is refused with choices)"
