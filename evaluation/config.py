@@ -153,17 +153,27 @@ class RunConfig:
 
     @cached_property
     def scenario_digests(self) -> dict[str, str]:
-        """SHA-256 of every scenario's resolved spec (:func:`scenarios.scenario_to_toml`, every field), by
-        label, read once per config: ``run.json`` keeps them so that ``--resume`` notices a scenario
-        file edited since the run began.
+        """SHA-256 of every scenario's resolved spec, by label, read once per config: ``run.json`` keeps
+        them so that ``--resume`` notices a scenario file edited since the run began.
+
+        The digest covers every field that shapes an episode (:func:`scenarios.scenario_to_toml`'s
+        table, fixed scenes included), not the ``name`` and ``description`` labels.
 
         Raises:
             UnknownNameError, SceneFileError: a scenario cannot be resolved.
         """
+        import json
+        import tomllib
+
         from scenarios import get_scenario, scenario_to_toml
 
-        return {label: hashlib.sha256(scenario_to_toml(get_scenario(label)).encode()).hexdigest()
-                for label in self.scenarios()}
+        def digest(label: str) -> str:
+            table = tomllib.loads(scenario_to_toml(get_scenario(label)))
+            for name in ("name", "description"):
+                table.pop(name, None)
+            return hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
+
+        return {label: digest(label) for label in self.scenarios()}
 
     def resume_fields(self, *, same_episodes: bool) -> tuple[str, ...]:
         """The ``run.json`` fields a resumed run must share with the folder's run.

@@ -134,7 +134,9 @@ def test_resume_refuses_an_edited_scenario_file_and_resumes_once_it_is_restored(
     with pytest.raises(OutputFolderError, match="changed"):  # the library path refuses it as well
         run(RunConfig(str(scene), ("analytic",), 1, 0, out, max_steps=3, resume=True, progress=False))
     assert tree(out) == before
-    scene.write_text(original)  # the original file: resumes
+    # The original file back (with a new comment and description: labels, no part of a scene): resumes.
+    assert 'description = "Boxes' in original
+    scene.write_text("# my comment\n" + original.replace('description = "Boxes', 'description = "My boxes'))
     status, _, stderr = cli(*quick_args, "--episodes", "1", "--resume")
     assert status == 0, stderr[-500:]
 
