@@ -142,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"  modifiers: {', '.join(MODIFIERS)} (safe: clearance safety layer; straight: no obstacle-aware "
             "planning; refine: damped least-squares refinement of an IKNet answer).\n"
             f"  examples: {', '.join(EXAMPLE_POLICIES)}.\n"
-            "baselines: rl:sac:PATH.zip, rl:ppo:PATH.zip (extra 'rl'), ompl:rrtconnect or ompl:PLANNER (extra 'plan')."
+            "baselines: rl:sac:PATH.zip, rl:ppo:PATH.zip (extra 'rl'), ompl:rrtconnect or ompl:PLANNER "
+            "(extra 'plan').\n"
+            "exit status: 0 done; 2 bad input (one line naming it); 130 (Ctrl-C) or 143 (SIGTERM): finished episodes\n"
+            "  are kept and the same command with --resume completes the run."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -153,19 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
                              "naive straight path, with obstacle-aware planning, also behind the safety layer, "
                              "and exact IK with both)")
     parser.add_argument("--episodes", type=_at_least(1, MAX_EPISODES), default=DEFAULT_EPISODES,
-                        help="episodes per policy; episode k uses the same scene for every policy "
-                             f"(default: {DEFAULT_EPISODES})")
+                        help=f"episodes per policy, in [1, {MAX_EPISODES}]; episode k uses the same scene for every "
+                             f"policy (default: {DEFAULT_EPISODES})")
     parser.add_argument("--seed", type=_at_least(0, MAX_SEED), default=0,
                         help=f"base seed in [0, {MAX_SEED}]; episode k is seeded seed + k (default: 0)")
     parser.add_argument("--out", type=_folder, default=None,
                         help="results folder, new or empty (or the run to --resume) "
                              "(default: results/<scenario>-<timestamp>)")
     parser.add_argument("--workers", type=_at_least(1, MAX_WORKERS), default=1,
-                        help="worker processes running episodes (default: 1)")
+                        help=f"worker processes running episodes (and recording videos), in [1, {MAX_WORKERS}]; with "
+                             "--backend ray and no --ray-address, the CPUs of the private Ray instance (default: 1)")
     parser.add_argument("--max-steps", type=_at_least(1, MAX_STEPS), default=DEFAULT_MAX_STEPS,
-                        help=f"control steps per episode before time-out (default: {DEFAULT_MAX_STEPS})")
+                        help=f"control steps per episode before time-out, in [1, {MAX_STEPS}] "
+                             f"(default: {DEFAULT_MAX_STEPS})")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
-                        help="continue the run already in --out, skipping finished episodes")
+                        help="continue the run already in --out, skipping finished episodes; refused if the "
+                             "options (or a sweep's max_steps) differ or a scenario file changed since it began")
     parser.add_argument("--shap", action=argparse.BooleanOptionalAction, default=False,
                         help="Shapley attributions of the IKNet policies' networks (only those in --models): "
                              "heat maps, balance, per-step traces and the safety-attribution study")
@@ -196,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "names it lost (exit 2; --resume reruns it); 0: never (default: 3)")
     parser.add_argument("--sweep", type=Path, default=None, metavar="FILE",
                         help="run a sweep TOML file (scenarios x policies x seeds x episodes, see evaluation/sweep.py) "
-                             "into one results folder instead of --scenario/--models/--episodes/--seed/--max-steps")
+                             "into one results folder instead of --scenario/--models/--episodes/--seed/--max-steps; "
+                             "relative paths in it are relative to its folder; --resume also resumes a grown sweep")
     return parser
 
 

@@ -243,3 +243,15 @@ def test_task_options_reach_the_run_config():
     assert (config.backend, config.episodes_per_task) == ("local", 3)
     config = parse(parser, ["--out", "x"])
     assert (config.episodes_per_task, config.max_retries) == (1, 3)
+
+
+def test_help_explains_every_flag_and_states_the_bounds():
+    namespace = runpy.run_path(str(ROOT / "run_sim.py"), run_name="run_sim_under_test")
+    parser = namespace["build_parser"]()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help and len(action.help) >= 30, action.option_strings
+    help_text = " ".join(parser.format_help().split())
+    for bound in (f"[1, {MAX_EPISODES}]", f"[1, {MAX_WORKERS}]", f"[0, {MAX_SEED}]", "relative to its folder",
+                  "scenario file changed", "exit status"):
+        assert bound in help_text, bound
