@@ -34,6 +34,7 @@ from sim.robot_geometry import self_collision_pairs, srdf_disabled_pairs
 
 GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
 TABLE_NAME = "table"
+_FINGERS_AT_REST = [[0.0], [0.0]]  #: both fingers' velocities after a reset (m/s)
 #: Prefix of the body name of a self-contact: ``"robot:link3"`` is a touch with the arm's own link3.
 SELF_CONTACT_PREFIX = "robot:"
 
@@ -284,9 +285,10 @@ class World:
 
     def reset_gripper(self, gripper_m: float = 0.0) -> None:
         """Teleport both fingers to ``gripper_m`` (m) at rest, undoing pushes from contacts."""
-        client_id, gripper_m = self._id(), float(gripper_m)
-        for index in self.gripper_joints:
-            pybullet.resetJointState(self.robot, index, gripper_m, 0.0, physicsClientId=client_id)
+        gripper_m = float(gripper_m)
+        # One call for both fingers (resetJointState's effect on each, bit-identical episodes).
+        pybullet.resetJointStatesMultiDof(self.robot, self.gripper_joints, [[gripper_m], [gripper_m]],
+                                          _FINGERS_AT_REST, physicsClientId=self._id())
 
     def joint_positions(self) -> np.ndarray:
         """(4,) arm joint angles (rad)."""
@@ -300,8 +302,10 @@ class World:
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """(4,) arm joint angles (rad) and (4,) velocities (rad/s), read in one call."""
-        states = pybullet.getJointStates(self.robot, self._arm_indices, physicsClientId=self._id())
-        return np.array([state[0] for state in states]), np.array([state[1] for state in states])
+        first, second, third, fourth = pybullet.getJointStates(self.robot, self._arm_indices,
+                                                                physicsClientId=self._id())
+        return (np.array((first[0], second[0], third[0], fourth[0])),
+                np.array((first[1], second[1], third[1], fourth[1])))
 
     def gripper_position(self) -> float:
         """Left finger joint position (m)."""
