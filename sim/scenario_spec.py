@@ -211,7 +211,9 @@ class GateSpec:
             horizontal distance from the base.
     """
 
-    gap_m: tuple[float, float] = (0.075, 0.095)
+    # Sized for the real gripper: the sphere model of ROBOTIS' wrist/gripper rail spans +-71 mm
+    # across the arm's plane (the CAD +-64 mm), so 165-185 mm leaves it 12-22 mm each side.
+    gap_m: tuple[float, float] = (0.165, 0.185)
     post_radius_m: tuple[float, float] = (0.015, 0.025)
     post_height_m: tuple[float, float] = (0.2, 0.32)
     reach_fraction: tuple[float, float] = (0.5, 0.8)
