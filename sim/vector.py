@@ -1,0 +1,450 @@
+"""A vector env whose calling process steps one sub-environment itself: N sub-environments, N - 1 workers.
+
+:class:`HybridVectorEnv` is a :class:`gymnasium.vector.VectorEnv` with the interface and results of
+:class:`gymnasium.vector.SyncVectorEnv` (same spaces, ``reset(seed=int | list | None, options=...)``,
+``step``, autoreset in Gymnasium's default ``NEXT_STEP`` mode, infos merged with ``_key`` masks,
+``call``/``get_attr``/``set_attr``/``render``/``close``): the same seeds give the same episodes,
+bit for bit. What differs is where the sub-environments run: sub-environment 0 in the calling
+process and each other one in a worker process of its own. A step sends each worker its action
+(one small pickled message on a pipe), steps sub-environment 0 meanwhile, then reads the workers'
+observations from shared memory and their rewards, flags and infos from the pipe. With two
+sub-environments that is two processes in all ("2-process" in ``benchmarks/env_throughput.py``):
+the work of sub-environment 0 overlaps the worker's instead of waiting for it, which is what
+Gymnasium's :class:`~gymnasium.vector.AsyncVectorEnv` (main process + 2 workers, the main one
+idle while they step) cannot do on two cores.
+
+Autoreset (``NEXT_STEP``, as Gymnasium's default): a sub-environment whose step returns
+``terminated`` or ``truncated`` is reset by the next :meth:`~HybridVectorEnv.step`, which ignores
+its action and returns the reset observation and info, reward 0 and both flags False.
+
+Example:
+    >>> import gymnasium as gym, sim
+    >>> from sim.vector import HybridVectorEnv
+    >>> envs = HybridVectorEnv([lambda: gym.make(sim.ENV_IDS[0], scenario="single")] * 2)
+    >>> observations, infos = envs.reset(seed=3)
+    >>> observations["observation"].shape, infos["min_clearance_m"].shape
+    ((2, 158), (2,))
+    >>> observations, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
+    >>> rewards.shape, terminated.dtype
+    ((2,), dtype('bool'))
+    >>> envs.close()
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import (
+    CloudpickleWrapper,
+    batch_space,
+    create_shared_memory,
+    iterate,
+    read_from_shared_memory,
+)
+from gymnasium.vector.vector_env import AutoresetMode
+
+from sim.errors import InvalidInputError
+
+__all__ = ["HybridVectorEnv"]
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_PLAIN_NUMBERS = (int, float, bool)  # the types Gymnasium batches into arrays of that type
+# Commands of the pipe protocol: a pickled (command, data) to the worker; the worker answers a
+# pickled (True, result) or (False, (exception type, message, traceback)).
+_STEP, _RESET, _CALL, _SET_ATTR, _CLOSE, _STEP_SHARED = range(6)
+#: A step whose action the worker reads from shared memory (a Box action of the space's dtype and shape).
+_STEP_SHARED_MESSAGE = pickle.dumps((_STEP_SHARED, None), _PROTOCOL)
+#: Seconds :meth:`HybridVectorEnv.close` waits for a worker to close its sub-environment and exit.
+CLOSE_TIMEOUT_S: float = 10.0
+
+
+def _write(views: Any, value: Any) -> None:
+    """Copy an observation (array, dict or tuple of them) into shared-memory views of the same structure."""
+    if isinstance(views, np.ndarray):
+        np.copyto(views, value, casting="unsafe")
+    elif isinstance(views, dict):
+        for key, view in views.items():
+            _write(view, value[key])
+    else:
+        for view, item in zip(views, value, strict=True):
+            _write(view, item)
+
+
+def _row(views: Any, index: int) -> Any:
+    """The ``index``-th sub-environment's views of batched views."""
+    if isinstance(views, np.ndarray):
+        return views[index]
+    if isinstance(views, dict):
+        return type(views)((key, _row(view, index)) for key, view in views.items())
+    return tuple(_row(view, index) for view in views)
+
+
+def _copy(views: Any) -> Any:
+    """A deep copy of batched views (what ``copy.deepcopy`` gives, without its bookkeeping)."""
+    if isinstance(views, np.ndarray):
+        return views.copy()
+    if isinstance(views, dict):
+        return type(views)((key, _copy(view)) for key, view in views.items())
+    return tuple(_copy(view) for view in views)
+
+
+def _worker(index: int, env_fn: CloudpickleWrapper, pipe: Connection, parent_pipe: Connection,
+            observation_buffer: Any, action_buffer: Any, spaces: tuple[gym.Space, gym.Space], count: int) -> None:
+    """Run sub-environment ``index``: answer the commands of :class:`HybridVectorEnv` until ``_CLOSE``."""
+    parent_pipe.close()
+    env = None
+    try:
+        env = env_fn()
+        observation_space, action_space = spaces
+        views = _row(read_from_shared_memory(observation_space, observation_buffer, n=count), index)
+        action_view = (None if action_buffer is None else
+                       read_from_shared_memory(action_space, action_buffer, n=count)[index])
+        pipe.send_bytes(pickle.dumps((True, (env.observation_space == observation_space,
+                                             env.action_space == action_space)), _PROTOCOL))
+    except BaseException as error:  # noqa: BLE001  (reported to the calling process, which raises it)
+        pipe.send_bytes(pickle.dumps((False, (type(error), str(error), traceback.format_exc())), _PROTOCOL))
+        return
+    autoreset = False
+    try:
+        while True:
+            command, data = pickle.loads(pipe.recv_bytes())
+            try:
+                if command == _STEP or command == _STEP_SHARED:
+                    if command == _STEP_SHARED:
+                        data = np.array(action_view)  # a copy: the next step overwrites the buffer
+                    if autoreset:
+                        observation, info = env.reset()
+                        reward, terminated, truncated = 0.0, False, False
+                    else:
+                        observation, reward, terminated, truncated, info = env.step(data)
+                    autoreset = bool(terminated or truncated)
+                    _write(views, observation)
+                    result: Any = (reward, terminated, truncated, info)
+                elif command == _RESET:
+                    observation, info = env.reset(**data)
+                    autoreset = False
+                    _write(views, observation)
+                    result = info
+                elif command == _CALL:
+                    name, args, kwargs = data
+                    attribute = env.get_wrapper_attr(name)
+                    result = attribute(*args, **kwargs) if callable(attribute) else attribute
+                elif command == _SET_ATTR:
+                    env.set_wrapper_attr(*data)
+                    result = None
+                else:  # _CLOSE
+                    env.close()
+                    env = None
+                    pipe.send_bytes(pickle.dumps((True, None), _PROTOCOL))
+                    return
+                message = pickle.dumps((True, result), _PROTOCOL)
+            except Exception as error:  # noqa: BLE001  (reported to the calling process, which raises it)
+                message = pickle.dumps((False, (type(error), str(error), traceback.format_exc())), _PROTOCOL)
+            pipe.send_bytes(message)
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):  # the calling process went away or was interrupted
+        pass
+    finally:
+        if env is not None:
+            env.close()
+
+
+class HybridVectorEnv(VectorEnv):
+    """Vectorised environment: sub-environment 0 in this process, each other one in a worker process.
+
+    Args:
+        env_fns: functions creating the sub-environments (all with the same spaces); the first is
+            called here, the others in the workers (pickled with cloudpickle, so lambdas work).
+        copy: return copies of the observations (``False``: views of buffers the next call overwrites).
+        context: :mod:`multiprocessing` start method of the workers (``None``: the platform's default).
+        daemon: workers end with this process.
+
+    Raises:
+        InvalidInputError: no ``env_fns``; a sub-environment with other spaces than the first.
+
+    Results equal :class:`gymnasium.vector.SyncVectorEnv`'s for the same ``env_fns``, seeds and
+    actions (observations, rewards, flags, infos), autoreset in ``NEXT_STEP`` mode. An exception in a
+    worker's sub-environment is raised here with the worker's message and traceback; the vector env
+    must then be closed.
+    """
+
+    metadata: dict[str, Any]
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, copy: bool = True,
+                 context: str | None = None, daemon: bool = True) -> None:
+        super().__init__()
+        self.env_fns = list(env_fns)
+        if not self.env_fns:
+            raise InvalidInputError("HybridVectorEnv needs at least one env_fn")
+        self.num_envs = len(self.env_fns)
+        self.copy = copy
+        self.autoreset_mode = AutoresetMode.NEXT_STEP
+        self._closed_here = False
+        self._pipes: list[Connection] = []
+        self._processes: list[Any] = []
+        self.local_env = self.env_fns[0]()  #: sub-environment 0, stepped in this process
+        self.metadata = dict(self.local_env.metadata)
+        self.metadata["autoreset_mode"] = self.autoreset_mode
+        self.render_mode = self.local_env.render_mode
+        self.single_observation_space = self.local_env.observation_space
+        self.single_action_space = self.local_env.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        ctx = multiprocessing.get_context(context)
+        buffer = create_shared_memory(self.single_observation_space, n=self.num_envs, ctx=ctx)
+        self._observations = read_from_shared_memory(self.single_observation_space, buffer, n=self.num_envs)
+        self._own_views = _row(self._observations, 0)
+        self._rewards = np.zeros(self.num_envs, dtype=np.float64)
+        self._terminations = np.zeros(self.num_envs, dtype=np.bool_)
+        self._truncations = np.zeros(self.num_envs, dtype=np.bool_)
+        self._autoreset = False  # sub-environment 0's (the workers keep their own)
+        # Box actions of the space's dtype and shape reach the workers through shared memory.
+        action_buffer = None
+        self._action_views: np.ndarray | None = None
+        if type(self.single_action_space) is gym.spaces.Box:
+            action_buffer = create_shared_memory(self.single_action_space, n=self.num_envs, ctx=ctx)
+            self._action_views = read_from_shared_memory(self.single_action_space, action_buffer, n=self.num_envs)
+        spaces = (self.single_observation_space, self.single_action_space)
+        for index in range(1, self.num_envs):
+            parent_pipe, child_pipe = ctx.Pipe()
+            process = ctx.Process(target=_worker, name=f"Worker<HybridVectorEnv>-{index}",
+                                  args=(index, CloudpickleWrapper(self.env_fns[index]), child_pipe, parent_pipe,
+                                        buffer, action_buffer, spaces, self.num_envs), daemon=daemon)
+            process.start()
+            child_pipe.close()
+            self._pipes.append(parent_pipe)
+            self._processes.append(process)
+        try:
+            same = [self._receive(pipe) for pipe in self._pipes]
+        except BaseException:
+            self.close()
+            raise
+        for index, (same_observation, same_action) in enumerate(same, start=1):
+            if not (same_observation and same_action):
+                self.close()
+                raise InvalidInputError(f"sub-environment {index} has other observation or action spaces than "
+                                        "sub-environment 0; HybridVectorEnv batches identical spaces only")
+
+    # ----------------------------------------------------------------------------- protocol
+    @staticmethod
+    def _send(pipe: Connection, command: int, data: Any) -> None:
+        pipe.send_bytes(pickle.dumps((command, data), _PROTOCOL))
+
+    def _receive(self, pipe: Connection) -> Any:
+        """A worker's answer; its exception is raised here (and a dead worker's end as RuntimeError)."""
+        try:
+            ok, result = pickle.loads(pipe.recv_bytes())
+        except (EOFError, ConnectionError) as error:
+            raise RuntimeError("a HybridVectorEnv worker process ended unexpectedly; close the vector env") from error
+        if not ok:
+            error_type, message, trace = result
+            sys.stderr.write(f"HybridVectorEnv worker: {trace}")
+            raise error_type(message)
+        return result
+
+    def _running(self) -> None:
+        if self._closed_here:
+            raise InvalidInputError("this HybridVectorEnv is closed")
+
+    # ----------------------------------------------------------------------------- Gymnasium API
+    def reset(self, *, seed: int | Sequence[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset the sub-environments: ``seed`` None (unseeded), an int (``seed + i`` for
+        sub-environment ``i``) or one seed per sub-environment; ``options`` go to every one
+        (``options["reset_mask"]``, a (num_envs,) bool array, resets only those, as in Gymnasium)."""
+        self._running()
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"If seeds are passed as a list the length must match num_envs={self.num_envs} "
+                             f"but got length={len(seeds)}.")
+        mask = np.ones(self.num_envs, dtype=np.bool_)
+        if options is not None and "reset_mask" in options:
+            options = dict(options)
+            mask = options.pop("reset_mask")
+            if not isinstance(mask, np.ndarray) or mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+                raise ValueError(f"`options['reset_mask']` must be a bool numpy array of shape ({self.num_envs},)")
+            if not mask.any():
+                raise ValueError("`options['reset_mask']` must contain at least one True value")
+        for index, pipe in enumerate(self._pipes, start=1):
+            if mask[index]:
+                self._send(pipe, _RESET, {"seed": seeds[index], "options": options})
+        infos: list[tuple[int, dict[str, Any]]] = []
+        if mask[0]:
+            observation, info = self.local_env.reset(seed=seeds[0], options=options)
+            _write(self._own_views, observation)
+            self._autoreset = False
+            infos.append((0, info))
+        for index, pipe in enumerate(self._pipes, start=1):
+            if mask[index]:
+                infos.append((index, self._receive(pipe)))
+        self._terminations[mask] = False
+        self._truncations[mask] = False
+        return (_copy(self._observations) if self.copy else self._observations), self._merge_infos(infos)
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-environment with its row of ``actions`` (autoreset: see the module doc)."""
+        self._running()
+        rows = list(iterate(self.action_space, actions))
+        if len(rows) != self.num_envs:
+            raise ValueError(f"expected actions for {self.num_envs} sub-environments, got {len(rows)}")
+        own_action, shared = rows[0], self._action_views
+        for index, (pipe, action) in enumerate(zip(self._pipes, rows[1:], strict=True), start=1):
+            if (shared is not None and type(action) is np.ndarray and action.dtype == shared.dtype
+                    and action.shape == shared.shape[1:]):
+                shared[index] = action
+                pipe.send_bytes(_STEP_SHARED_MESSAGE)
+            else:  # any other action (another dtype, a list, ...) is pickled, so the worker gets it exactly
+                self._send(pipe, _STEP, action)
+        if self._autoreset:
+            observation, info = self.local_env.reset()
+            reward, terminated, truncated = 0.0, False, False
+        else:
+            observation, reward, terminated, truncated, info = self.local_env.step(own_action)
+        self._autoreset = bool(terminated or truncated)
+        _write(self._own_views, observation)
+        self._rewards[0], self._terminations[0], self._truncations[0] = reward, terminated, truncated
+        infos = [(0, info)]
+        for index, pipe in enumerate(self._pipes, start=1):
+            reward, terminated, truncated, info = self._receive(pipe)
+            self._rewards[index], self._terminations[index], self._truncations[index] = reward, terminated, truncated
+            infos.append((index, info))
+        return ((_copy(self._observations) if self.copy else self._observations), self._rewards.copy(),
+                self._terminations.copy(), self._truncations.copy(), self._merge_infos(infos))
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Call method ``name`` of every sub-environment (or read attribute ``name``): one result each."""
+        self._running()
+        for pipe in self._pipes:
+            self._send(pipe, _CALL, (name, args, kwargs))
+        attribute = self.local_env.get_wrapper_attr(name)
+        results = [attribute(*args, **kwargs) if callable(attribute) else attribute]
+        return tuple(results + [self._receive(pipe) for pipe in self._pipes])
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """Attribute ``name`` of every sub-environment."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """Set attribute ``name`` of the sub-environments: one value each (list or tuple) or one for all."""
+        self._running()
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError("Values must be a list or tuple with length equal to the number of environments. "
+                             f"Got `{len(values)}` values for {self.num_envs} environments.")
+        for pipe, value in zip(self._pipes, values[1:], strict=True):
+            self._send(pipe, _SET_ATTR, (name, value))
+        self.local_env.set_wrapper_attr(name, values[0])
+        for pipe in self._pipes:
+            self._receive(pipe)
+
+    def render(self) -> tuple[Any, ...]:
+        """Every sub-environment's frame."""
+        return self.call("render")
+
+    @property
+    def np_random_seed(self) -> tuple[int, ...]:
+        """The sub-environments' seeds."""
+        return self.get_attr("np_random_seed")
+
+    @property
+    def np_random(self) -> tuple[np.random.Generator, ...]:
+        """The sub-environments' random generators (copies from the workers)."""
+        return self.get_attr("np_random")
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Close every sub-environment and end the workers (idempotent)."""
+        if self._closed_here:
+            return
+        self._closed_here = True
+        for pipe in self._pipes:
+            try:
+                self._send(pipe, _CLOSE, None)
+            except (BrokenPipeError, OSError):
+                pass
+        for pipe, process in zip(self._pipes, self._processes, strict=True):
+            try:
+                if pipe.poll(CLOSE_TIMEOUT_S):
+                    pipe.recv_bytes()
+            except (EOFError, OSError):
+                pass
+            process.join(CLOSE_TIMEOUT_S)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            pipe.close()
+        if getattr(self, "local_env", None) is not None:
+            self.local_env.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed_here", True):
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001  (interpreter shutdown: nothing left to report to)
+                pass
+
+    # ----------------------------------------------------------------------------- infos
+    def _merge_infos(self, infos: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+        """The sub-environments' infos merged as Gymnasium's ``VectorEnv._add_info`` merges them
+        (one array per key, ``_key`` masks), in one pass per key when every sub-environment gave the
+        same keys with values of one plain type (numbers, equal-shaped arrays, other objects)."""
+        merged = self._merge_uniform(infos)
+        if merged is not None:
+            return merged
+        vector_infos: dict[str, Any] = {}
+        for index, info in infos:
+            vector_infos = self._add_info(vector_infos, info, index)
+        return vector_infos
+
+    def _merge_uniform(self, infos: list[tuple[int, dict[str, Any]]]) -> dict[str, Any] | None:
+        """:meth:`_merge_infos`' fast case, or None where it does not apply."""
+        count = self.num_envs
+        if len(infos) != count or any(index != position for position, (index, _) in enumerate(infos)):
+            return None
+        first = infos[0][1]
+        keys = list(first)
+        others = [info for _, info in infos[1:]]
+        if any(list(info) != keys for info in others):
+            return None
+        merged: dict[str, Any] = {}
+        mask = np.ones(count, dtype=np.bool_)
+        for key in keys:
+            value = first[key]
+            kind = type(value)
+            values = [value]
+            for info in others:
+                values.append(info[key])
+            if kind in _PLAIN_NUMBERS or issubclass(kind, np.number):
+                for other in values:
+                    if type(other) is not kind:
+                        return None
+                array = np.array(values, dtype=kind)
+            elif kind is np.ndarray:
+                for other in values:
+                    if type(other) is not np.ndarray or other.shape != value.shape or other.dtype != value.dtype:
+                        return None
+                array = np.stack(values)
+            elif key == "final_obs" or isinstance(value, (dict, np.ndarray)):
+                return None
+            else:
+                array = np.empty(count, dtype=object)  # None-filled, as np.full(count, None, dtype=object)
+                for position, other in enumerate(values):
+                    if isinstance(other, dict):
+                        return None
+                    array[position] = other
+            merged[key] = array
+            merged[f"_{key}"] = mask.copy()
+        return merged

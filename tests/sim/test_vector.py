@@ -1,0 +1,162 @@
+"""HybridVectorEnv: Gymnasium's vector API, and the same episodes as SyncVectorEnv for the same seeds."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import sim
+from sim.errors import InvalidInputError
+from sim.vector import HybridVectorEnv
+
+ENV_ID = sim.ENV_IDS[0]
+
+
+class Make:
+    """Picklable env factory (workers may be spawned)."""
+
+    def __init__(self, scenario: str = "cluttered", **kwargs) -> None:
+        self.scenario, self.kwargs = scenario, kwargs
+
+    def __call__(self) -> gym.Env:
+        return gym.make(ENV_ID, scenario=self.scenario, **self.kwargs)
+
+
+class Failing(gym.Wrapper):
+    """Raises from step number ``when`` on."""
+
+    def __init__(self, env: gym.Env, when: int) -> None:
+        super().__init__(env)
+        self.when, self.steps = when, 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps >= self.when:
+            raise ValueError(f"failing on purpose at step {self.steps}")
+        return self.env.step(action)
+
+
+def same(a, b) -> bool:
+    """Exact equality of results: types, key order, dtypes, shapes and bits (NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype == object:
+            return all(same(x, y) for x, y in zip(a.flat, b.flat, strict=True))
+        return a.tobytes() == b.tobytes()
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[key], b[key]) for key in a)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return pickle.dumps(a) == pickle.dumps(b)  # bit for bit, NaN included
+    return a == b
+
+
+def run(vector_class, fns, seed, steps: int, action_seed: int = 0, **kwargs) -> list:
+    envs = vector_class(fns, **kwargs)
+    try:
+        rng = np.random.default_rng(action_seed)
+        records = [envs.reset(seed=seed)]
+        for step in range(steps):
+            actions = rng.uniform(-1.0, 1.0, (envs.num_envs, 4))  # float64 on odd steps: pickled to the workers
+            records.append(envs.step(actions.astype(np.float32) if step % 2 == 0 else actions))
+        records.append(envs.reset(seed=[None if i == 1 else seed + 10 * (i + 1) for i in range(envs.num_envs)]))
+        for _ in range(5):
+            records.append(envs.step(np.zeros((envs.num_envs, 4), dtype=np.float32)))
+        return records
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize(("scenario", "count"), [("cluttered", 2), ("dynamic", 3)])
+def test_same_seeds_give_syncvectorenvs_episodes_exactly_through_autoresets(scenario, count):
+    """Short episodes (TimeLimit 15, collisions terminate) so sub-environments autoreset at
+    different steps; observations, rewards, flags and merged infos are bit-identical."""
+    fns = [Make(scenario, max_episode_steps=15 + 4 * i, terminate_on_collision=True) for i in range(count)]
+    expected = run(gym.vector.SyncVectorEnv, fns, seed=7, steps=60)
+    got = run(HybridVectorEnv, fns, seed=7, steps=60)
+    assert len(got) == len(expected)
+    for index, (a, b) in enumerate(zip(got, expected, strict=True)):
+        assert same(a, b), f"record {index} differs"
+    flags = np.array([np.logical_or(record[2], record[3]) for record in expected[1:61]])
+    assert flags.any(axis=0).all(), "every sub-environment must end an episode within the compared steps"
+    assert any(record[-1]["collided"].any() for record in expected[1:61]), "the compared steps must include contacts"
+
+
+def test_the_vector_api_as_gymnasium_defines_it():
+    envs = HybridVectorEnv([Make("single")] * 2)
+    reference = gym.vector.SyncVectorEnv([Make("single")] * 2)
+    try:
+        assert envs.num_envs == 2 and envs.observation_space == reference.observation_space
+        assert envs.action_space == reference.action_space
+        assert envs.single_observation_space == reference.single_observation_space
+        assert envs.single_action_space == reference.single_action_space
+        assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+        observations, infos = envs.reset(seed=[4, 9])
+        assert observations in envs.observation_space
+        assert envs.np_random_seed == (4, 9)
+        assert envs.get_attr("max_obstacles") == (8, 8)
+        assert envs.call("joint_positions")[1].shape == (4,)
+        envs.set_attr("collision_penalty_test", [1, 2])
+        assert envs.get_attr("collision_penalty_test") == (1, 2)
+        envs.action_space.seed(0)
+        result = envs.step(envs.action_space.sample())
+        assert [type(item) for item in result] == [dict, np.ndarray, np.ndarray, np.ndarray, dict]
+        assert result[1].dtype == np.float64 and result[2].dtype == result[3].dtype == np.bool_
+        with pytest.raises(ValueError, match="num_envs=2"):
+            envs.reset(seed=[1, 2, 3])
+        with pytest.raises(ValueError, match="2 sub-environments"):
+            envs.step(np.zeros((3, 4), dtype=np.float32))
+        envs.step(np.zeros((2, 4), dtype=np.float32))  # the protocol is still in step after the refusals
+    finally:
+        envs.close()
+        reference.close()
+    envs.close()  # idempotent
+    with pytest.raises(InvalidInputError, match="closed"):
+        envs.step(np.zeros((2, 4), dtype=np.float32))
+    assert all(not process.is_alive() for process in envs._processes)
+
+
+def test_reset_mask_resets_only_the_chosen_sub_environments():
+    fns = [Make("single")] * 2
+    got, expected = HybridVectorEnv(fns), gym.vector.SyncVectorEnv(fns)
+    try:
+        for envs in (got, expected):
+            envs.reset(seed=1)
+            envs.step(np.full((2, 4), 0.3, dtype=np.float32))
+        options = {"reset_mask": np.array([False, True])}
+        assert same(got.reset(seed=5, options=dict(options)), expected.reset(seed=5, options=dict(options)))
+        action = np.full((2, 4), -0.2, dtype=np.float32)
+        assert same(got.step(action), expected.step(action))
+    finally:
+        got.close()
+        expected.close()
+
+
+def test_a_workers_exception_is_raised_here_and_close_still_works():
+    fns = [Make("single"), lambda: Failing(gym.make(ENV_ID, scenario="single"), when=2)]
+    envs = HybridVectorEnv(fns)
+    envs.reset(seed=0)
+    envs.step(np.zeros((2, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="failing on purpose at step 2"):
+        envs.step(np.zeros((2, 4), dtype=np.float32))
+    envs.close()
+    assert all(not process.is_alive() for process in envs._processes)
+
+
+def test_spawned_workers_and_other_spaces_refused():
+    envs = HybridVectorEnv([Make("empty")] * 2, context="spawn")
+    try:
+        observations, _ = envs.reset(seed=2)
+        reference, _ = gym.vector.SyncVectorEnv([Make("empty")] * 2).reset(seed=2)
+        assert same(observations, reference)
+    finally:
+        envs.close()
+    with pytest.raises(InvalidInputError, match="other observation or action spaces"):
+        HybridVectorEnv([Make("empty"), Make("empty", max_obstacles=4)])
