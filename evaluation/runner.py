@@ -35,9 +35,10 @@ from evaluation.schema import (
     STEPS_FILE,
     check_results_folder,
     read_episodes,
+    remove_unstarted_run,
 )
 from evaluation.sweep import EpisodeKey
-from sim.errors import InvalidInputError, OutputFolderError
+from sim.errors import InvalidInputError, OutputFolderError, ProjectError
 from sim.kinematics import forward_kinematics
 
 #: An episode ends once the policy has commanded its last target and the arm is still
@@ -308,12 +309,16 @@ def run(config: RunConfig) -> Path:
     """Run (or, with ``config.resume``, resume) ``config``; returns the results folder. Files are
     written as episodes finish, by this process only; one progress bar shows episodes/s and the ETA.
 
+    A start that fails before its first episode finishes takes back what it wrote (its ``run.json``,
+    and the folder if it made it), so the same call can be made again.
+
     Raises:
         InvalidInputError: see :func:`prepare`.
         BackendError, DependencyNotInstalled: see :func:`iterate_results`.
     """
     from tqdm import tqdm
 
+    created = not config.out_dir.exists()
     done = prepare(config)
     keys = config.episode_keys()
     pending = [key for key in keys if key.as_strings() not in done]
@@ -333,6 +338,10 @@ def run(config: RunConfig) -> Path:
                 bar.set_postfix_str(f"{result.row['model']} {result.row['scenario']} ep {result.row['episode']}",
                                     refresh=False)
                 bar.update(1)
+    except ProjectError:
+        if created or not config.resume:  # a start that failed before its first episode leaves no run behind
+            remove_unstarted_run(config.out_dir, created=created)
+        raise
     finally:
         bar.close()
     return config.out_dir

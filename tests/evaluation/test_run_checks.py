@@ -255,3 +255,19 @@ def test_help_explains_every_flag_and_states_the_bounds():
     for bound in (f"[1, {MAX_EPISODES}]", f"[1, {MAX_WORKERS}]", f"[0, {MAX_SEED}]", "relative to its folder",
                   "scenario file changed", "exit status"):
         assert bound in help_text, bound
+
+
+def test_a_library_start_that_fails_before_its_first_episode_leaves_no_run_behind(tmp_path):
+    crowded = tmp_path / "crowded.toml"  # valid file, but more obstacles than the env takes: fails at episode 0
+    crowded.write_text('name = "crowded"\nclearance_margin_m = 0.0\n[[obstacles]]\nkinds = ["sphere"]\n'
+                       'count = [9, 9]\nradius_m = [0.005, 0.006]\nplacement = "uniform"\n')
+    out = tmp_path / "run"
+    with pytest.raises(InvalidInputError, match="max_obstacles"):
+        run(quick(out, scenario=str(crowded)))
+    assert not out.exists(), "the failed start took back its folder and run.json"
+    out.mkdir()
+    with pytest.raises(InvalidInputError, match="max_obstacles"):
+        run(quick(out, scenario=str(crowded)))
+    assert out.is_dir() and not any(out.iterdir()), "a folder it did not make stays, emptied of what it wrote"
+    run(quick(out))  # the same folder takes a new run
+    assert len(read_episodes(out)) == 1
