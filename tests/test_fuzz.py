@@ -278,7 +278,7 @@ VALUES = ["", "0", "1", "-1", "3", "1.5", "2", "nan", "9" * 5000, str(2**64), "x
           "benchmark", "empty", "front", "egl", "ray", "local", "auto", "ray://host:1", "\x1b[2J", "caf\xe9"]
 FLAGS = ["--scenario", "--models", "--episodes", "--seed", "--out", "--workers", "--max-steps", "--video-episodes",
          "--camera", "--renderer", "--backend", "--ray-address", "--sweep", "--resume", "--no-resume", "--shap",
-         "--video", "--no-video", "--progress", "--bogus", "-h"]
+         "--video", "--no-video", "--progress", "--episodes-per-task", "--max-retries", "--bogus", "-h"]
 
 
 @fuzz(150)
@@ -431,10 +431,28 @@ def test_fuzz_env_seeds(seed):
         env.close()
 
 
+RUN_COUNTS = ("episodes", "seed", "workers", "max_steps", "video_episodes", "episodes_per_task", "max_retries")
+
+
+@fuzz(120)
+@given(changes=st.dictionaries(st.sampled_from(RUN_COUNTS), st.one_of(
+    st.integers(-3, 2**70), st.sampled_from([0, 1, 2, 256, 257, 100_000, 100_001, 2**32 - 1, 2**32]), anything),
+    max_size=3))
+def test_fuzz_run_config_counts(tmp_path_factory, changes):
+    from evaluation.config import RunConfig
+
+    out = tmp_path_factory.getbasetemp() / "run-config-never-written"
+    options = {"scenario": "empty", "policies": ("analytic",), "episodes": 1, "seed": 0, "out_dir": out, **changes}
+    config = attempt("API RunConfig", lambda: RunConfig(**options))
+    if config is not None:
+        assert config.episodes <= 100_000 and config.workers <= 256 and 0 <= config.seed < 2**32
+    assert not out.exists(), "building a configuration writes nothing"
+
+
 def test_every_surface_saw_both_outcomes():
     """The generators reach past the first check: every surface had cases accepted and refused."""
     if not STATS:
         pytest.skip("run with the fuzz tests above")
     for label in ("scenario file", "sampling", "command line", "API constructors", "API scenario_from_dict",
-                  "checkpoints"):
+                  "checkpoints", "API RunConfig"):
         assert STATS[f"{label} accepted"] > 0 and STATS[f"{label} refused"] > 0, (label, dict(STATS))
