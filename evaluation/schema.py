@@ -5,9 +5,11 @@ the IK time, the policy's :data:`~agents.ik_policy.interface.EPISODE_INFO_KEYS`,
 ``steps.csv`` has :data:`STEP_COLUMNS` (the episode's key and a
 :class:`~evaluation.metrics.StepRecord`); ``shap/traces.csv`` has :data:`TRACE_COLUMNS`.
 
-Which folders a run may write into is decided here too (:func:`check_results_folder`): a new run
-only into a missing or empty folder, a resumed run only into a folder that holds nothing but this
-project's files and a ``run.json`` of the same configuration. ``run.json`` is the run's marker: it
+Which folders a run may write into is decided here too (:func:`check_results_folder`, called by
+``run_sim.py`` and by the runner for library callers alike): a new run only into a missing or empty
+folder, a resumed run only into a folder that holds nothing but this project's files and a
+``run.json`` of the same configuration whose scenarios resolve to the same specs (their digests).
+``run.json`` is the run's marker: it
 is written after every check has passed, so a refused or failed start leaves no marker behind
 (:func:`remove_unstarted_run` takes back what a start that failed before its first episode wrote).
 """
