@@ -52,7 +52,8 @@ BUILTIN_SCENARIOS: dict[str, ScenarioSpec] = {
         ),
         ScenarioSpec(
             name="narrow",
-            description="Two posts leave a 16.5-18.5 cm gap (12-22 mm either side of the gripper) the arm must pass through.",
+            description="Two posts leave a 16.5-18.5 cm gap (12-22 mm either side of the gripper) to pass "
+                        "through.",
             region=Region(radius_m=(0.08, 0.4), yaw_rad=(-3.14159, 3.14159), z_m=(0.0, 0.35)),
             start=HOME_ANY_HEADING,
             goal=ConfigurationSpec(joint_low=WORKSPACE.joint_low, joint_high=WORKSPACE.joint_high,
