@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import runpy
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sim.world import World
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -20,3 +27,25 @@ def world() -> Iterator[World]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def cli():
+    """``run_sim.main`` in this process (imports are shared: ~10x faster than a subprocess); returns
+    ``(status, stdout, stderr)``. The signal handlers main installs are put back afterwards."""
+    namespace = runpy.run_path(str(ROOT / "run_sim.py"), run_name="run_sim_under_test")
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = namespace["main"]([*argv, "--no-progress"])
+        except SystemExit as exit_info:
+            status = exit_info.code
+        finally:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
+        return status, out.getvalue(), err.getvalue()
+
+    return call

@@ -11,12 +11,9 @@ The seeded fuzz test over the same surfaces is ``tests/test_fuzz.py``.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -69,27 +66,6 @@ def refused(path: Path, *fragments: str) -> str:
         assert fragment in message, message
     return message
 
-
-@pytest.fixture
-def cli():
-    """``run_sim.main`` in this process (imports are shared: ~10x faster than a subprocess); returns
-    ``(status, stdout, stderr)``. The signal handlers main installs are put back afterwards."""
-    namespace = runpy.run_path(str(ROOT / "run_sim.py"), run_name="run_sim_under_test")
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                status = namespace["main"]([*argv, "--no-progress"])
-        except SystemExit as exit_info:
-            status = exit_info.code
-        finally:
-            for signum, handler in saved.items():
-                signal.signal(signum, handler)
-        return status, out.getvalue(), err.getvalue()
-
-    return call
 
 
 def one_error_line(stderr: str) -> str:

@@ -10,12 +10,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import runpy
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
@@ -39,26 +36,6 @@ def quick(out: Path, **changes) -> RunConfig:
                "max_steps": 3, "progress": False, **changes}
     return RunConfig(**options)
 
-
-@pytest.fixture
-def cli():
-    """``run_sim.main`` in this process; returns ``(status, stdout, stderr)`` (signal handlers restored)."""
-    namespace = runpy.run_path(str(ROOT / "run_sim.py"), run_name="run_sim_under_test")
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                status = namespace["main"]([*argv, "--no-progress"])
-        except SystemExit as exit_info:
-            status = exit_info.code
-        finally:
-            for signum, handler in saved.items():
-                signal.signal(signum, handler)
-        return status, out.getvalue(), err.getvalue()
-
-    return call
 
 
 def one_error_line(stderr: str) -> str:
