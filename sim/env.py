@@ -21,8 +21,10 @@ from sim.env_spaces import (
     ObservationPacker,
     RewardSpec,
     RewardType,
+    action_to_joint_target_list,
     action_to_joint_targets,
-    goal_errors_single,
+    goal_errors_to,
+    goal_reference,
     joint_targets_to_action,
     observation_bounds,
     observation_space,
@@ -264,6 +266,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._world_episodes = 0
         self._saved: dict[int, tuple[int, int, tuple]] = {}
         self._contacts: tuple = ()
+        self._goal_reference: tuple[list[float], list[float]] | None = None
 
     # ----------------------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -290,9 +293,10 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         substeps, moving obstacles moved), measure; returns ``(obs, reward, terminated, truncated, info)``."""
         if self._world is None or self._scene is None:
             raise InvalidInputError("call reset() before step()")
-        started = time.perf_counter()
+        started = time.perf_counter() if self.render_mode == "human" else 0.0
         world = self._world
-        world.set_position_targets(self.action_to_joint_targets(action))
+        now = world.joint_positions() if self.action_mode == "delta" else None
+        world.set_position_targets(action_to_joint_target_list(action, self.action_mode, now, self._max_step_rad))
         moves = ()
         if self._scene.is_dynamic:  # moving obstacles: poses at the end of every substep, in one go each
             first = self._step_count * self.substeps + 1
@@ -443,6 +447,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._episode += 1
         self._saved.clear()
         self._goal_pose = np.array(scene.goal_pose)
+        self._goal_reference = None  # the desired goal's part of the errors, from the first observation
         self._static_obstacles = None
         if not scene.is_dynamic:
             self._static_obstacles = scene.obstacle_set()
@@ -475,7 +480,9 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             points = world.closest_points(1.0)
             pybullet_clearance_m = min((point.distance_m for point in points), default=math.inf)
         contacts = self._contacts
-        position_error, angle = goal_errors_single(observation["achieved_goal"], observation["desired_goal"])
+        if self._goal_reference is None:  # the same every step of an episode (goal_errors_single, split)
+            self._goal_reference = goal_reference(observation["desired_goal"])
+        position_error, angle = goal_errors_to(observation["achieved_goal"], self._goal_reference)
         reward_spec = self.reward_spec
         info = {
             "is_success": bool(position_error < reward_spec.success_distance_m

@@ -51,11 +51,20 @@ def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np
     ``"absolute"`` maps [-1, 1] linearly onto each joint's limits; ``"delta"`` moves the
     current joints ``joints_now`` (4,) by ``action * max_step_rad``.
     """
-    action = np.asarray(action, dtype=np.float64)
-    values = action.tolist() if action.shape == (4,) else None
+    return np.array(action_to_joint_target_list(action, action_mode, joints_now, max_step_rad))
+
+
+def action_to_joint_target_list(action: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
+                                max_step_rad: float) -> list[float]:
+    """:func:`action_to_joint_targets` as a list of 4 Python floats (rad; a step's hot path)."""
+    if type(action) is np.ndarray and action.shape == (4,) and action.dtype in _FLOAT_DTYPES:
+        values = action.tolist()  # float32 and float64 convert exactly, as through float64 arrays
+    else:
+        action = np.asarray(action, dtype=np.float64)
+        values = action.tolist() if action.shape == (4,) else None
     if values is None or not all(math.isfinite(value) for value in values):
-        raise InvalidInputError(f"action must be 4 finite values, got shape {action.shape}")
-    # Per joint in Python floats (a step's hot path), the arithmetic of
+        raise InvalidInputError(f"action must be 4 finite values, got shape {np.shape(action)}")
+    # Per joint in Python floats, the arithmetic of
     # clip(low + (clip(action, -1, 1) + 1) * 0.5 * (high - low), low, high) in NumPy, in the same order.
     clipped = [min(max(value, -1.0), 1.0) for value in values]
     if action_mode == "absolute":
@@ -63,7 +72,10 @@ def action_to_joint_targets(action: Any, action_mode: ActionMode, joints_now: np
     else:
         now = np.asarray(joints_now, dtype=np.float64).tolist()
         targets = [joint + value * max_step_rad for value, joint in zip(clipped, now, strict=True)]
-    return np.array([min(max(target, low), high) for target, low, high in zip(targets, _LOW, _HIGH, strict=True)])
+    return [min(max(target, low), high) for target, low, high in zip(targets, _LOW, _HIGH, strict=True)]
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def joint_targets_to_action(joints: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
@@ -187,14 +199,26 @@ def goal_errors_single(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> t
     """:func:`goal_errors` of one pair of (7,) poses, as floats, bit-identical to it (Python floats
     for a step's hot path, the same operations in the same order; NumPy's arctan2, which can
     differ from math.atan2 in the last bit)."""
-    a = np.asarray(achieved_goal, dtype=np.float64).tolist()
+    return goal_errors_to(achieved_goal, goal_reference(desired_goal))
+
+
+def goal_reference(desired_goal: np.ndarray) -> tuple[list[float], list[float]]:
+    """The part of :func:`goal_errors_single` that depends on the desired (7,) pose alone: its
+    values and its unit quaternion (computed once per episode by the env)."""
     d = np.asarray(desired_goal, dtype=np.float64).tolist()
+    norm_d = math.sqrt(d[3] * d[3] + d[4] * d[4] + d[5] * d[5] + d[6] * d[6])
+    return d, [d[i] / norm_d for i in range(3, 7)]
+
+
+def goal_errors_to(achieved_goal: np.ndarray, reference: tuple[list[float], list[float]]) -> tuple[float, float]:
+    """:func:`goal_errors_single` of an achieved (7,) pose and a desired pose's :func:`goal_reference`:
+    position error (m) and geodesic orientation error (rad)."""
+    a = np.asarray(achieved_goal, dtype=np.float64).tolist()
+    d, qd = reference
     dx, dy, dz = a[0] - d[0], a[1] - d[1], a[2] - d[2]
     position_error = math.sqrt(dx * dx + dy * dy + dz * dz)
     norm_a = math.sqrt(a[3] * a[3] + a[4] * a[4] + a[5] * a[5] + a[6] * a[6])
-    norm_d = math.sqrt(d[3] * d[3] + d[4] * d[4] + d[5] * d[5] + d[6] * d[6])
     qa = [a[i] / norm_a for i in range(3, 7)]
-    qd = [d[i] / norm_d for i in range(3, 7)]
     sign = -1.0 if qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0 else 1.0
     minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd, strict=True))
     plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd, strict=True))

@@ -273,7 +273,8 @@ class World:
         """Command position control of the arm towards ``q`` (4,) rad, speed capped per joint, and of
         both fingers towards ``gripper_m`` (m; a repeated finger target is not sent again)."""
         client_id, robot, control = self._id(), self.robot, pybullet.setJointMotorControl2
-        for index, angle in zip(self._arm_indices, np.asarray(q, dtype=float).tolist(), strict=True):
+        targets = q if type(q) is list else np.asarray(q, dtype=float).tolist()
+        for index, angle in zip(self._arm_indices, targets, strict=True):
             control(robot, index, pybullet.POSITION_CONTROL, targetPosition=angle, force=4.1,
                     maxVelocity=max_velocity_rad_s, physicsClientId=client_id)
         gripper_m = min(max(float(gripper_m), GRIPPER_LIMITS_M[0]), GRIPPER_LIMITS_M[1])
