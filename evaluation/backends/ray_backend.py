@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -41,6 +42,27 @@ def check_ray_address(address: str | None) -> None:
     """Raise :class:`InvalidInputError` unless ``address`` is None or a form of :data:`RAY_ADDRESS_PATTERN`."""
     if address is not None and not RAY_ADDRESS_PATTERN.match(address):
         raise InvalidInputError(f"--ray-address must be auto, ray://HOST:PORT or HOST:PORT, got {address!r}")
+
+
+def check_ray_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing answers at ``address``'s ``HOST:PORT`` (``ray.init`` would retry for minutes).
+
+    ``None`` (a private instance) and ``auto`` (Ray finds the local cluster, or fails at once) are
+    not probed. A port that answers but is not a Ray head is left to ``ray.init``.
+
+    Raises:
+        BackendError: no TCP connection to ``HOST:PORT`` within ``timeout_s`` seconds.
+    """
+    if address is None or address == "auto":
+        return
+    host, port = address.removeprefix("ray://").rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise BackendError(f"cannot connect to the Ray cluster at {address}: nothing answers at {host}:{port} "
+                           f"({reason})") from None
 
 
 def _execute(function: Callable[[Any, Any], Any], shared: Any, task: Any) -> Any:
@@ -77,6 +99,7 @@ class RayBackend(TaskBackend):
                     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                              logging_level=logging.WARNING)
                 else:
+                    check_ray_reachable(address)
                     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as error:
                 where = f"at {address}" if address else "(local instance)"

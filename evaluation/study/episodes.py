@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.backends.base import BackendName
 from evaluation.config import RunConfig
 from evaluation.runner import run as run_episodes
 from evaluation.schema import RUN_FILE, read_episodes, read_steps
@@ -51,12 +52,14 @@ def policy_folder(out_dir: Path, scenario: str, role: PolicyRole) -> Path:
 
 
 def run_design(design: StudyDesign, roles: list[PolicyRole], out_dir: Path, *, resume: bool, workers: int = 1,
-               progress: bool = False) -> list[str]:
+               backend: BackendName = "local", ray_address: str | None = None, progress: bool = False) -> list[str]:
     """Run (or resume) every scenario of the design with every policy; return failure messages.
 
     Each (scenario, policy) is one :func:`evaluation.runner.run` into its own folder (same scene
-    seed, so episode ``k`` is the same scene for every policy): an error raised inside one policy's
-    episode stops that policy's remaining episodes of that scenario only; it is reported, not hidden.
+    seed, so episode ``k`` is the same scene for every policy) on ``backend`` (``workers`` and
+    ``ray_address`` as in :class:`~evaluation.config.RunConfig`; a process already connected to
+    Ray keeps its one connection for every run): an error raised inside one policy's episode stops
+    that policy's remaining episodes of that scenario only; it is reported, not hidden.
     """
     failures = []
     for plan in design.scenarios:
@@ -64,7 +67,8 @@ def run_design(design: StudyDesign, roles: list[PolicyRole], out_dir: Path, *, r
             folder = policy_folder(out_dir, plan.name, role)
             config = RunConfig(scenario=plan.name, policies=(role.policy,), episodes=plan.episodes, seed=design.seed,
                                out_dir=folder, workers=workers, max_steps=design.max_steps,
-                               resume=resume or (folder / RUN_FILE).exists(), progress=progress)
+                               resume=resume or (folder / RUN_FILE).exists(), progress=progress,
+                               backend=backend, ray_address=ray_address)
             try:
                 run_episodes(config)
             except ProjectError as error:

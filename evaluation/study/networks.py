@@ -3,7 +3,9 @@
 Each network is one variant trained with one seed; it is written to
 ``<checkpoint_dir>/<variant>-s<seed>.pt`` with an entry in ``<checkpoint_dir>/manifest.json``
 (seed, data budget, held-out accuracy, wall time and the command that made it). A checkpoint that
-exists with the design's recipe is reused, so a study resumes without retraining.
+exists with the design's recipe is reused, so a study resumes without retraining. Networks train
+as tasks of an execution backend (:mod:`evaluation.backends`: in process, a process pool, Ray),
+one torch thread each, so the weights do not depend on where they were trained.
 
 A network's attribution balance is computed from exact interventional Shapley values
 (:func:`evaluation.explain.shapley.explain`, ``method="exact"``) over fresh poses, the same
@@ -14,14 +16,17 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
-from agents.iknet.dataset import make_splits
+from agents.iknet.dataset import DatasetSplits, make_splits
+from agents.iknet.models import IKNet
 from agents.iknet.train import TrainConfig, held_out_accuracy, train, write_manifest_entry
 from evaluation.explain.balance import attribution_balance, global_importance
 from evaluation.explain.shapley import explain
@@ -29,6 +34,9 @@ from evaluation.explain.study import fresh_poses
 from evaluation.study.design import StudyDesign, Variant
 from sim.errors import CheckpointError
 from sim.kinematics import JOINT_NAMES
+
+if TYPE_CHECKING:
+    from evaluation.backends import TaskBackend
 
 FEATURES = ("x", "y", "z", "qx", "qy", "qz", "qw")
 
@@ -83,46 +91,100 @@ def _matches(path: Path, config: TrainConfig) -> bool:
     return model.checkpoint_metadata.get("config") == asdict(config)
 
 
-def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, progress: bool = False) -> list[Network]:
+@dataclass(frozen=True)
+class TrainingTask:
+    """One network to train wherever a backend puts it: its name, recipe and the command recorded."""
+
+    network: str
+    variant: Variant
+    config: TrainConfig
+    command: str
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A trained network (eval mode) and its manifest entry; nothing written yet."""
+
+    network: str
+    model: IKNet
+    entry: dict[str, Any]
+
+
+def train_network(splits_by_seed: dict[int, DatasetSplits], task: TrainingTask) -> TrainedNetwork:
+    """Train ``task`` on its seed's data with one torch thread (restored after) and measure it on the
+    held-out split. Writes nothing, so a backend may run it in another process or on a Ray worker;
+    same task and data give the same weights wherever it runs."""
+    config = task.config
+    splits = splits_by_seed[config.data_seed]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        result = train(config, splits, progress=task.progress)
+        plain = held_out_accuracy(result.model, splits.test)
+        wall_time_s = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    entry = {
+        "variant": task.variant.name, "architecture": task.variant.architecture,
+        "balance_weight": task.variant.balance_weight, "seed": config.seed, "config": asdict(config),
+        "data": {"seed": config.data_seed, "size": config.data_size, "train": len(splits.train),
+                 "test": len(splits.test)},
+        "epochs_run": len(result.history), "best_epoch": result.best_epoch,
+        "wall_time_s": round(wall_time_s, 1), "threads": 1,
+        "held_out": {"position_error_mm_median": round(plain.position_error_mm_median, 4),
+                     "position_error_mm_p95": round(plain.position_error_mm_p95, 4),
+                     "orientation_error_deg_median": round(plain.orientation_error_deg_median, 4),
+                     "out_of_limits_pct": round(plain.out_of_limits_pct, 4)},
+        "command": task.command,
+    }
+    return TrainedNetwork(task.network, result.model, entry)
+
+
+def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, backend: TaskBackend | None = None,
+                    progress: bool = False) -> list[Network]:
     """Train every (variant, seed) network the design needs and is not on disk yet; return them all.
 
-    Data splits are made once per seed and shared by the variants (same data budget and draw).
+    The networks to train are tasks of ``backend`` (default: one after another in this process;
+    a process pool or Ray tasks train several at once). Data splits are made once per seed, here,
+    and shared by the variants (same data budget and draw); the backend ships them to its workers
+    once. This process alone writes the checkpoints and manifest entries, as networks finish.
     """
+    from evaluation.backends import InProcessBackend
+
+    backend = backend if backend is not None else InProcessBackend()
     folder = checkpoint_dir(design, out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    networks = []
+    networks, tasks = [], []
     for seed in design.training.seeds:
-        splits = None
         for variant in design.variants:
             network = Network(variant.name, seed, folder / f"{variant.name}-s{seed}.pt")
             networks.append(network)
             config = train_config(design, variant, seed)
-            if network.path.is_file() and _matches(network.path, config):
-                continue
-            if splits is None:
-                splits = make_splits(config.data_size, seed, reject_self_collision=config.reject_self_collision,
-                                     reject_below_table=config.reject_below_table)
-            print(f"study: training {network.name} ({variant.architecture}, balance weight "
-                  f"{variant.balance_weight:g})", file=sys.stderr)
-            start = time.perf_counter()
-            result = train(config, splits, progress=progress)
-            plain = held_out_accuracy(result.model, splits.test)
-            entry = {
-                "variant": variant.name, "architecture": variant.architecture,
-                "balance_weight": variant.balance_weight, "seed": seed, "config": asdict(config),
-                "data": {"seed": seed, "size": config.data_size, "train": len(splits.train),
-                         "test": len(splits.test)},
-                "epochs_run": len(result.history), "best_epoch": result.best_epoch,
-                "wall_time_s": round(time.perf_counter() - start, 1), "threads": torch.get_num_threads(),
-                "held_out": {"position_error_mm_median": round(plain.position_error_mm_median, 4),
-                             "position_error_mm_p95": round(plain.position_error_mm_p95, 4),
-                             "orientation_error_deg_median": round(plain.orientation_error_deg_median, 4),
-                             "out_of_limits_pct": round(plain.out_of_limits_pct, 4)},
-                "command": command,
-            }
-            save_checkpoint(result.model, network.path, metadata=entry)
-            write_manifest_entry(folder / "manifest.json", network.name,
-                                 dict(entry, checkpoint=network.path.name, size_bytes=network.path.stat().st_size))
+            if not (network.path.is_file() and _matches(network.path, config)):
+                tasks.append(TrainingTask(network.name, variant, config, command,
+                                          progress=progress and backend.runs_in_driver))
+    if not tasks:
+        return networks
+    splits = {}
+    for seed in dict.fromkeys(task.config.data_seed for task in tasks):
+        config = next(task.config for task in tasks if task.config.data_seed == seed)
+        splits[seed] = make_splits(config.data_size, seed, reject_self_collision=config.reject_self_collision,
+                                   reject_below_table=config.reject_below_table)
+    print(f"study: training {len(tasks)} network(s) on {backend.name}: {', '.join(t.network for t in tasks)}",
+          file=sys.stderr)
+    paths = {network.name: network.path for network in networks}
+    with closing(backend.run(train_network, splits, tasks)) as stream:
+        for task, trained in stream:
+            path = paths[task.network]
+            save_checkpoint(trained.model, path, metadata=trained.entry)
+            write_manifest_entry(folder / "manifest.json", task.network,
+                                 dict(trained.entry, checkpoint=path.name, size_bytes=path.stat().st_size))
+            print(f"study: trained {task.network} ({task.variant.architecture}, balance weight "
+                  f"{task.variant.balance_weight:g}): median error "
+                  f"{trained.entry['held_out']['position_error_mm_median']:.2f} mm in "
+                  f"{trained.entry['wall_time_s']:.0f} s", file=sys.stderr)
     return networks
 
 

@@ -24,9 +24,8 @@ def test_shipped_design_states_its_outcomes_and_variants():
     assert len(design.training.seeds) >= 2 and design.correction == "holm"
 
 
-def test_study_runs_end_to_end_small(tmp_path, capsys):
-    out = tmp_path / "study"
-    assert main([str(DESIGN), "--small", "--out", str(out), "--no-progress"]) == 0
+def test_study_runs_end_to_end_small(small_study, capsys):
+    out = small_study  # the [small] configuration run by the fixture on the local backend
     folder = out / "study"
     for name in ("claims.md", "claims.csv", "variants.csv", "comparisons.csv", "pareto.csv", "networks.csv",
                  "pareto.png", "variants.png", "balance_vs_clearance.png", "intervention.png"):
