@@ -59,9 +59,11 @@ __all__ = ["HybridVectorEnv"]
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PLAIN_NUMBERS = (int, float, bool)  # the types Gymnasium batches into arrays of that type
 # Commands of the pipe protocol: a pickled (command, data) to the worker; the worker answers a
-# pickled (True, result) or (False, (exception type, message, traceback)).
+# pickled (True, result) or (False, (exception type, message, traceback)). A step's answer is
+# (reward, terminated, truncated, info), its observation in shared memory.
 _STEP, _RESET, _CALL, _SET_ATTR, _CLOSE, _STEP_SHARED = range(6)
-#: A step whose action the worker reads from shared memory (a Box action of the space's dtype and shape).
+#: A step whose action the worker reads from shared memory (a batch of Box actions of the space's dtype
+#: and shape).
 _STEP_SHARED_MESSAGE = pickle.dumps((_STEP_SHARED, None), _PROTOCOL)
 #: Seconds :meth:`HybridVectorEnv.close` waits for a worker to close its sub-environment and exit.
 CLOSE_TIMEOUT_S: float = 10.0
@@ -297,16 +299,20 @@ class HybridVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-environment with its row of ``actions`` (autoreset: see the module doc)."""
         self._running()
-        rows = list(iterate(self.action_space, actions))
-        if len(rows) != self.num_envs:
-            raise ValueError(f"expected actions for {self.num_envs} sub-environments, got {len(rows)}")
-        own_action, shared = rows[0], self._action_views
-        for index, (pipe, action) in enumerate(zip(self._pipes, rows[1:], strict=True), start=1):
-            if (shared is not None and type(action) is np.ndarray and action.dtype == shared.dtype
-                    and action.shape == shared.shape[1:]):
-                shared[index] = action
+        shared = self._action_views
+        if (shared is not None and type(actions) is np.ndarray and actions.dtype == shared.dtype
+                and actions.shape == shared.shape):
+            # A batch of the space's dtype and shape: the workers read their rows from shared memory.
+            own_action = actions[0]  # the row SyncVectorEnv passes (iterate's first item)
+            shared[1:] = actions[1:]
+            for pipe in self._pipes:
                 pipe.send_bytes(_STEP_SHARED_MESSAGE)
-            else:  # any other action (another dtype, a list, ...) is pickled, so the worker gets it exactly
+        else:  # any other batch (another dtype, a list, ...): each row pickled, so the worker gets it exactly
+            rows = list(iterate(self.action_space, actions))
+            if len(rows) != self.num_envs:
+                raise ValueError(f"expected actions for {self.num_envs} sub-environments, got {len(rows)}")
+            own_action = rows[0]
+            for pipe, action in zip(self._pipes, rows[1:], strict=True):
                 self._send(pipe, _STEP, action)
         if self._autoreset:
             observation, info = self.local_env.reset()
