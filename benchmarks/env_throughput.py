@@ -5,17 +5,30 @@ Every env takes seeded uniformly random actions and resets when an episode ends 
 in the time, as in training). Ours measures, every step, the sphere-model clearance (obstacles,
 self, table), PyBullet's closest points of the pairs it finds near (``clearance="both"``, the
 default) and the contact list; the ``clearance="numpy"`` row skips PyBullet's closest points, as
-training may. Each env is measured in one process, and in a ``gymnasium.vector.AsyncVectorEnv``
-of 2 worker processes (steps counted over both sub-environments; ``SyncVectorEnv`` of 2 for
-reference). The floor row is bare physics: our robot stepped at 240 Hz, 12 substeps per control
-step, with nothing else (no obstacles, no measurement), against PandaReach's full step.
+training may. Each env is measured in one process and in vector envs of 2 sub-environments
+(steps counted over both):
+
+* ``AsyncVectorEnv x2``: Gymnasium's, 3 processes (this one and 2 workers, each stepping one
+  sub-environment; this one waits while they step, then merges their results).
+* ``HybridVectorEnv x2`` (:class:`sim.vector.HybridVectorEnv`): 2 processes, the "2-process vector
+  env" of the targets: this process steps sub-environment 0 itself while one worker process steps
+  sub-environment 1 (actions and observations through shared memory, the rest one pickled message
+  each way); the same episodes as ``SyncVectorEnv`` for the same seeds.
+* ``SyncVectorEnv x2``: both in this process, for reference.
+
+The floor rows are physics alone: our robot stepped at 240 Hz, 12 substeps per control step, with
+nothing else (no obstacles, no measurement), and the same in ``cluttered`` scenes with the per-
+substep contact polls the env needs (no resets, no clearance, no observation), against
+PandaReach's full step. The action sampling of the loop (``action_space.sample()``, the same for
+every env) is timed on its own.
 
 The machine's other load moves all rates alike, so read the ratios: cases are interleaved and the
 best of ``--repeats`` rounds is kept. Because a busy machine leaves a second process no core of its
-own, CPU time per step is printed too (one process; for AsyncVectorEnv the main process's and the
-workers'), which other load hardly moves, with the speed-up two idle cores would allow at most:
-``2 c1 / (c_worker + c_main)``, the main process's share being serial with the workers' (pipe
-latency not counted).
+own, CPU time per step is printed too (one process; for vector envs this process's and the
+workers'), which other load hardly moves, with the speed-up two idle cores would allow at most
+(pipe latency not counted): for AsyncVectorEnv ``2 c1 / (c_worker + 2 c_main)`` (per env step,
+the main process's share serial with the workers'), for HybridVectorEnv ``c1 / max(c_main,
+c_worker)`` (the two processes work at once, a vector step takes the longer of the two).
 
 Run: ``python benchmarks/env_throughput.py [--steps 3000] [--repeats 3]``
 """
@@ -32,11 +45,13 @@ import gymnasium as gym
 import numpy as np
 
 import sim
+from sim.vector import HybridVectorEnv
 
 OUR_ID = sim.ENV_IDS[0]
 PEER_ID = "PandaReach-v3"
 OTHER_PEER_ID = "PandaPush-v3"
 SINGLE, ASYNC, SYNC = "1 process", "AsyncVectorEnv x2", "SyncVectorEnv x2"
+HYBRID = "HybridVectorEnv x2"
 
 
 class CpuClock(gym.Wrapper):
@@ -103,16 +118,25 @@ def vector_rate(make: Callable[[], gym.Env], steps: int, vector: type, workers: 
     envs.action_space.seed(seed)
     for _ in range(3):  # warm-up: worker start, numba, first contact queries
         envs.step(envs.action_space.sample())
-    worker_cpu = sum(envs.call("process_time")) if vector is gym.vector.AsyncVectorEnv else 0.0
+    worker_cpu = _worker_cpu(envs)
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps // workers):
         envs.step(envs.action_space.sample())
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    if vector is gym.vector.AsyncVectorEnv:
-        worker_cpu = sum(envs.call("process_time")) - worker_cpu
+    worker_cpu = _worker_cpu(envs) - worker_cpu
     envs.close()
     done = (steps // workers) * workers
     return Rate(done / elapsed, 1e6 * cpu / done, 1e6 * worker_cpu / done)
+
+
+def _worker_cpu(envs: gym.vector.VectorEnv) -> float:
+    """CPU seconds the worker processes of ``envs`` have used (0 for SyncVectorEnv, which has none;
+    HybridVectorEnv's sub-environment 0 runs in this process, counted as its CPU)."""
+    if isinstance(envs, gym.vector.AsyncVectorEnv):
+        return float(sum(envs.call("process_time")))
+    if isinstance(envs, HybridVectorEnv):
+        return float(sum(envs.call("process_time")[1:]))
+    return 0.0
 
 
 def physics_floor_rate(steps: int) -> Rate:
@@ -131,6 +155,87 @@ def physics_floor_rate(steps: int) -> Rate:
         return Rate(steps / (time.perf_counter() - start), 1e6 * (time.process_time() - cpu) / steps)
 
 
+def cluttered_physics_rate(steps: int, seed: int = 0) -> Rate:
+    """Control steps per second of the physics of ``cluttered`` scenes alone: the env's commands,
+    12 substeps with a contact poll after each, the fingers held and the final contact refresh,
+    as ``ObstacleReachEnv.step`` does them, without resets, clearances or observations (a new
+    scene every 100 steps, outside the timing)."""
+    env = gym.make(OUR_ID, scenario="cluttered").unwrapped
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-1.0, 1.0, (steps, 4)).astype(np.float32)
+    elapsed = cpu = 0.0
+    for start in range(0, steps, 100):
+        env.reset(seed=seed + start)
+        world = env.world
+        wall, clock = time.perf_counter(), time.process_time()
+        for action in actions[start:start + 100]:
+            world.set_position_targets(env.action_to_joint_targets(action))
+            world.step_watching_contacts(env.substeps)
+            world.reset_gripper(0.0)
+            world.detect_collisions()
+            world.contacts()
+        elapsed, cpu = elapsed + time.perf_counter() - wall, cpu + time.process_time() - clock
+    env.close()
+    return Rate(steps / elapsed, 1e6 * cpu / steps)
+
+
+class FixedWork(gym.Env):
+    """An env with our observation space and an info dict like ours whose step burns ``WORK_S`` of CPU
+    time and does nothing else: a vector env's own cost is the CPU beyond that."""
+
+    WORK_S = 300e-6
+
+    def __init__(self) -> None:
+        from sim.env_spaces import observation_space
+
+        self.observation_space = observation_space(8)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self._observation = {key: np.zeros(space.shape, np.float32)
+                             for key, space in self.observation_space.spaces.items()}
+        self._info = {"is_success": False, "collided": False, "target_error_m": 0.3, "orientation_error_rad": 1.8,
+                      "min_clearance_m": 0.04, "closest_link": "link5", "closest_obstacle": "sphere_2",
+                      "pybullet_clearance_m": 0.04, "self_clearance_m": 0.06, "contacts": (), "time_s": 0.0}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        return dict(self._observation), dict(self._info)
+
+    def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
+        end = time.thread_time() + self.WORK_S
+        while time.thread_time() < end:
+            pass
+        return dict(self._observation), -1.0, False, False, dict(self._info)
+
+    def process_time(self) -> float:
+        return time.process_time()
+
+
+def vector_overhead_us(steps: int) -> tuple[float, float]:
+    """CPU time (us) per vector step that HybridVectorEnv x2 adds, in this process and in its worker, to
+    sub-environments whose steps cost a fixed ``FixedWork.WORK_S`` each (the actions drawn outside)."""
+    envs = HybridVectorEnv([FixedWork] * 2)
+    envs.reset(seed=0)
+    actions = np.zeros((2, 4), np.float32)
+    for _ in range(20):
+        envs.step(actions)
+    worker, cpu = envs.call("process_time")[1], time.process_time()
+    for _ in range(steps // 2):
+        envs.step(actions)
+    cpu, worker = time.process_time() - cpu, envs.call("process_time")[1] - worker
+    envs.close()
+    work = FixedWork.WORK_S * (steps // 2)
+    return 1e6 * (cpu - work) / (steps // 2), 1e6 * (worker - work) / (steps // 2)
+
+
+def sampling_cpu_us(steps: int) -> float:
+    """CPU time (us) of one ``action_space.sample()`` of a (4,) Box, as every benchmark loop draws it."""
+    space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32, seed=0)
+    cpu = time.process_time()
+    for _ in range(steps):
+        space.sample()
+    return 1e6 * (time.process_time() - cpu) / steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="steps per measurement (default 3000)")
@@ -147,6 +252,7 @@ def main() -> None:
     modes: dict[str, Callable[[Callable[[], gym.Env]], Rate]] = {
         SINGLE: lambda make: single_rate(make, args.steps),
         ASYNC: lambda make: vector_rate(make, args.steps, gym.vector.AsyncVectorEnv),
+        HYBRID: lambda make: vector_rate(make, args.steps, HybridVectorEnv),
     }
     if not args.no_sync:
         modes[SYNC] = lambda make: vector_rate(make, args.steps, gym.vector.SyncVectorEnv)
@@ -166,13 +272,16 @@ def main() -> None:
             for mode, measure in modes.items():
                 keep((name, mode), measure(make))
         keep(("floor", SINGLE), physics_floor_rate(args.steps))
+        keep(("cluttered floor", SINGLE), cluttered_physics_rate(args.steps))
+        keep(("sampling", SINGLE), Rate(0.0, sampling_cpu_us(args.steps)))
+        keep(("vector overhead", HYBRID), Rate(0.0, *vector_overhead_us(args.steps)))
     load_after = os.getloadavg()[0]
 
     print(f"steps/s, best of {args.repeats} interleaved rounds x {args.steps} steps, random actions, resets "
           f"included; {os.cpu_count()} cores, load average {load_before:.1f} -> {load_after:.1f}\n")
-    print(f"| {'environment':32s} | {'mode':17s} | {'steps/s':>8s} | {'vs ' + PEER_ID:>16s} | {'vs 1 process':>12s} "
+    print(f"| {'environment':32s} | {'mode':18s} | {'steps/s':>8s} | {'vs ' + PEER_ID:>16s} | {'vs 1 process':>12s} "
           f"| {'CPU us/step':>11s} | {'CPU vs ' + PEER_ID:>20s} | {'idle-core bound':>15s} |")
-    print(f"|{'-' * 34}|{'-' * 19}|{'-' * 10}|{'-' * 18}|{'-' * 14}|{'-' * 13}|{'-' * 22}|{'-' * 17}|")
+    print(f"|{'-' * 34}|{'-' * 20}|{'-' * 10}|{'-' * 18}|{'-' * 14}|{'-' * 13}|{'-' * 22}|{'-' * 17}|")
     for name in envs:
         for mode in modes:
             rate = best[(name, mode)]
@@ -181,28 +290,53 @@ def main() -> None:
             cpu = rate.main_cpu_us + rate.worker_cpu_us
             if mode == SINGLE:
                 cpu_text, cpu_peer = f"{cpu:.0f}", f"{best[(PEER_ID, SINGLE)].main_cpu_us / cpu:.2f}x"
-            elif mode == ASYNC:
+            elif mode in (ASYNC, HYBRID):
                 cpu_text, cpu_peer = f"{rate.main_cpu_us:.0f} + {rate.worker_cpu_us:.0f}", ""
             else:
                 cpu_text, cpu_peer = f"{cpu:.0f}", ""
             # Two idle cores: per vector step the workers run in parallel (c_worker each) and the
             # main process's work (2 c_main) follows serially.
-            bound = ""
+            bound, single_cpu = "", best[(name, SINGLE)].main_cpu_us
             if mode == ASYNC and rate.worker_cpu_us:
-                bound = f"{2 * best[(name, SINGLE)].main_cpu_us / (rate.worker_cpu_us + 2 * rate.main_cpu_us):.2f}x"
-            print(f"| {name:32s} | {mode:17s} | {rate.steps_per_s:8.0f} | {peer:15.2f}x | {scaling:>12s} "
+                bound = f"{2 * single_cpu / (rate.worker_cpu_us + 2 * rate.main_cpu_us):.2f}x"
+            elif mode == HYBRID and rate.worker_cpu_us:  # both processes at once: the longer one sets the pace
+                bound = f"{single_cpu / max(rate.main_cpu_us, rate.worker_cpu_us):.2f}x"
+            print(f"| {name:32s} | {mode:18s} | {rate.steps_per_s:8.0f} | {peer:15.2f}x | {scaling:>12s} "
                   f"| {cpu_text:>11s} | {cpu_peer:>20s} | {bound:>15s} |")
-    floor = best[("floor", SINGLE)]
-    print(f"| {'floor: our bare physics':32s} | {SINGLE:17s} | {floor.steps_per_s:8.0f} | "
-          f"{floor.steps_per_s / best[(PEER_ID, SINGLE)].steps_per_s:15.2f}x | {'':>12s} | {floor.main_cpu_us:11.0f} "
-          f"| {best[(PEER_ID, SINGLE)].main_cpu_us / floor.main_cpu_us:19.2f}x | {'':>15s} |")
-    cluttered = best[("ours cluttered", SINGLE)].steps_per_s / best[(PEER_ID, SINGLE)].steps_per_s
-    scaling = best[("ours cluttered", ASYNC)].steps_per_s / best[("ours cluttered", SINGLE)].steps_per_s
-    print(f"\ntargets: cluttered >= 2.0x {PEER_ID} in one process: {cluttered:.2f}x "
-          f"({'met' if cluttered >= 2.0 else 'not met'}); AsyncVectorEnv x2 >= 1.7x one process: {scaling:.2f}x "
-          f"({'met' if scaling >= 1.7 else 'not met'})")
-    print("CPU us/step: one process's CPU time per env step; AsyncVectorEnv: main process + workers per env step. "
-          "CPU vs PandaReach-v3: its CPU time per step over ours (higher is faster).")
+    peer_single = best[(PEER_ID, SINGLE)]
+    for key, label in (("floor", "floor: our bare physics"), ("cluttered floor", "floor: cluttered physics+polls")):
+        floor = best[(key, SINGLE)]
+        print(f"| {label:32s} | {SINGLE:18s} | {floor.steps_per_s:8.0f} | "
+              f"{floor.steps_per_s / peer_single.steps_per_s:15.2f}x | {'':>12s} | {floor.main_cpu_us:11.0f} "
+              f"| {peer_single.main_cpu_us / floor.main_cpu_us:19.2f}x | {'':>15s} |")
+    ours = best[("ours cluttered", SINGLE)]
+    cluttered = ours.steps_per_s / peer_single.steps_per_s
+    print(f"\ntargets: cluttered >= 2.0x {PEER_ID} in one process: {cluttered:.2f}x wall, "
+          f"{peer_single.main_cpu_us / ours.main_cpu_us:.2f}x CPU ({'met' if cluttered >= 2.0 else 'not met'})")
+    for mode in (ASYNC, HYBRID):
+        vector = best[("ours cluttered", mode)]
+        scaling = vector.steps_per_s / ours.steps_per_s
+        print(f"         2-sub-environment vector env >= 1.7x one process, {mode}: {scaling:.2f}x wall "
+              f"({'met' if scaling >= 1.7 else 'not met'})")
+    main_extra, worker_extra = best[("vector overhead", HYBRID)][1:]
+    hybrid = best[("ours cluttered", HYBRID)]
+    print(f"HybridVectorEnv x2's own CPU per vector step (sub-environments of a fixed {1e6 * FixedWork.WORK_S:.0f} us "
+          f"step, actions drawn outside): {main_extra:.0f} us here, {worker_extra:.0f} us in the worker; with "
+          f"cluttered's {ours.main_cpu_us:.0f} us step it would allow "
+          f"{2 * ours.main_cpu_us / (ours.main_cpu_us + main_extra):.2f}x on two idle cores; measured, a cluttered "
+          f"step cost {2 * hybrid.main_cpu_us:.0f} us here and {2 * hybrid.worker_cpu_us:.0f} us in the worker per "
+          f"vector step (two processes running at once on this machine's 2 cores, other load included).")
+    budget = peer_single.main_cpu_us / 2.0
+    physics, sampling = best[("cluttered floor", SINGLE)].main_cpu_us, best[("sampling", SINGLE)].main_cpu_us
+    left = budget - physics - sampling
+    print(f"2.0x in CPU time allows {budget:.0f} us per step; cluttered physics with its contact polls takes "
+          f"{physics:.0f} us and the loop's action sampling {sampling:.0f} us, leaving {left:.0f} "
+          f"us for resets (scene sampling, obstacle bodies), clearances and the observation; ours uses "
+          f"{ours.main_cpu_us - physics - sampling:.0f} us.")
+    print("CPU us/step: one process's CPU time per env step; vector envs: this process + workers per env step "
+          "(AsyncVectorEnv: 3 processes, this one waiting while 2 workers step; HybridVectorEnv: 2 processes, this "
+          "one stepping sub-environment 0 while 1 worker steps sub-environment 1). CPU vs PandaReach-v3: its CPU "
+          "time per step over ours (higher is faster).")
     print("Ours measures every step: sphere-model clearance (obstacles, self, table), PyBullet closest points of "
           "near pairs (clearance='both'), contacts.")
     print(f"numpy {np.__version__}, gymnasium {gym.__version__}")
