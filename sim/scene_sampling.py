@@ -49,9 +49,10 @@ from sim.collision import (
 )
 from sim.errors import InvalidInputError, UnknownNameError, show_value
 from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
+from sim.obstacle_kinds import KIND_CODES
 from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
 from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
-from sim.transforms import quat_angle, slerp
+from sim.transforms import quat_angle, quat_to_matrix, slerp
 
 #: Largest joint change (rad) between consecutive configurations of the naive joint path.
 PATH_STEP_RAD: float = 0.02
@@ -66,6 +67,10 @@ _CONFIGURATION_CANDIDATES = 64
 # Which links (in COLLISION_LINKS order) path placements aim at: the links that sweep space.
 _AIM_WEIGHTS = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 0.5, 0.5])
 _SPHERES_OF_LINK = [np.flatnonzero(SPHERE_LINK == link) for link in range(len(_AIM_WEIGHTS))]
+# The same, flat: link k's spheres are _LINK_SPHERES[_LINK_SPHERE_START[k]:][:_LINK_SPHERE_COUNT[k]].
+_LINK_SPHERES = np.concatenate(_SPHERES_OF_LINK)
+_LINK_SPHERE_COUNT = np.array([len(spheres) for spheres in _SPHERES_OF_LINK])
+_LINK_SPHERE_START = np.concatenate([[0], np.cumsum(_LINK_SPHERE_COUNT)[:-1]])
 _KIND_SIZE_COUNT = {"sphere": 1, "box": 3, "cylinder": 2}
 
 
@@ -345,25 +350,28 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_cent
     radius = rng.uniform(*group.radius_m, count)
     half_extents = rng.uniform(*group.half_extent_m, (count, 3))
     half_height = rng.uniform(*group.half_height_m, count)
+    codes = np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int64)
+    is_sphere, is_box, is_cylinder = (codes == KIND_CODES[kind] for kind in ("sphere", "box", "cylinder"))
+    # Sphere (r, 0, 0), box half extents, cylinder (r, half height, 0): the same values as row by row.
     sizes = np.zeros((count, 3))
-    for i, kind in enumerate(kinds):
-        sizes[i] = {"sphere": (radius[i], 0, 0), "box": half_extents[i],
-                    "cylinder": (radius[i], half_height[i], 0)}[kind]
+    sizes[is_box] = half_extents[is_box]
+    sizes[is_sphere | is_cylinder, 0] = radius[is_sphere | is_cylinder]
+    sizes[is_cylinder, 1] = half_height[is_cylinder]
     yaw = rng.uniform(-math.pi, math.pi, count) if group.random_yaw else np.zeros(count)
     if group.placement == "path":
         steps = len(path_centres)
         which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
         link = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
-        sphere = [_SPHERES_OF_LINK[k][int(u * len(_SPHERES_OF_LINK[k]))]
-                  for k, u in zip(link, rng.random(count), strict=True)]
+        # Sphere int(u * n) of the link's n spheres (u * n in float64 as for one candidate; truncation = int()).
+        offset = (rng.random(count) * _LINK_SPHERE_COUNT[link]).astype(np.int64)
+        sphere = _LINK_SPHERES[_LINK_SPHERE_START[link] + offset]
         centres = path_centres[which, sphere]
         direction = rng.normal(size=(count, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         centres = centres + direction * group.path_jitter_m * np.cbrt(rng.uniform(0, 1, count))[:, None]
     else:
         centres = spec.region.sample(rng, count)
-    is_box = np.array([kind == "box" for kind in kinds])
-    heights = np.where(is_box, sizes[:, 2], np.where([kind == "cylinder" for kind in kinds], sizes[:, 1], sizes[:, 0]))
+    heights = np.where(is_box, sizes[:, 2], np.where(is_cylinder, sizes[:, 1], sizes[:, 0]))
     if group.on_table:
         centres[:, 2] = heights
     yaw = np.where(is_box, yaw, 0.0)
@@ -381,14 +389,13 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_cent
     if not valid.any():
         return None
     phases_count = positions.shape[1]
-    obstacles = ObstacleSet.from_list(
-        [kind for kind in kinds for _ in range(phases_count)], positions.reshape(-1, 3),
-        np.repeat(sizes, phases_count, axis=0), np.repeat(_yaw_quaternions(yaw), phases_count, axis=0),
-    )
-    # signed_distances(ends_q, obstacles) from the centres placed once per scene: the same compiled loop.
+    # What ObstacleSet.from_list builds of these candidates at every phase, without its per-row checks,
+    # and signed_distances(ends_q, ...) from the centres placed once per scene: the same compiled loop.
+    rotations = quat_to_matrix(np.repeat(_yaw_quaternions(yaw), phases_count, axis=0)).reshape(-1, 3, 3)
     clearance = link_obstacle_minima(ends_centres, SPHERE_RADII_M, SPHERE_LINK, len(COLLISION_LINKS),
-                                     obstacles.kinds.astype(np.int64), obstacles.positions, obstacles.rotations,
-                                     obstacles.sizes)[0].reshape(2, -1, count, phases_count)
+                                     np.repeat(codes, phases_count), np.ascontiguousarray(positions.reshape(-1, 3)),
+                                     rotations, np.repeat(sizes, phases_count, axis=0)
+                                     )[0].reshape(2, -1, count, phases_count)
     valid &= clearance.min(axis=(0, 1, 3)) >= spec.clearance_margin_m
     chosen = np.flatnonzero(valid)
     if not len(chosen):
