@@ -160,3 +160,19 @@ def test_spawned_workers_and_other_spaces_refused():
         envs.close()
     with pytest.raises(InvalidInputError, match="other observation or action spaces"):
         HybridVectorEnv([Make("empty"), Make("empty", max_obstacles=4)])
+
+
+def test_gymnasiums_vector_wrappers_see_the_same_episodes():
+    fns = [Make("single", max_episode_steps=5)] * 2
+    statistics = []
+    for vector_class in (HybridVectorEnv, gym.vector.SyncVectorEnv):
+        envs = gym.wrappers.vector.RecordEpisodeStatistics(vector_class(fns))
+        envs.reset(seed=3)
+        returns = []
+        for _ in range(12):
+            *_, info = envs.step(np.full((2, 4), 0.1, dtype=np.float32))
+            if "episode" in info:
+                returns.append(info["episode"]["r"].tolist())
+        envs.close()
+        statistics.append(returns)
+    assert statistics[0] == statistics[1] and len(statistics[0]) == 2
