@@ -73,6 +73,9 @@ class StudyDesign:
         episode_balance_steps: steps per episode explained for episode-level balance (0: off).
         bootstrap_resamples: resamples of every bootstrap interval.
         negligible_clearance_mm: an effect on clearance smaller than this (both CI ends) is negligible.
+        registration: when the design was written relative to results (``[study] registration``):
+            ``pre-registered`` unless the file says otherwise (e.g. a replication written after a
+            first study's results were read); ``claims.md`` repeats it.
         source: the file read.
     """
 
@@ -94,6 +97,7 @@ class StudyDesign:
     episode_balance_steps: int = 12
     bootstrap_resamples: int = 2000
     negligible_clearance_mm: float = 1.0
+    registration: str = "pre-registered"
     source: str = ""
 
     def variant(self, name: str) -> Variant:
@@ -180,6 +184,7 @@ def parse_design(data: dict[str, Any], source: str = "", *, small: bool = False)
             episode_balance_steps=int(analysis.get("episode_balance_steps", 12)),
             bootstrap_resamples=int(analysis.get("bootstrap_resamples", 2000)),
             negligible_clearance_mm=float(analysis.get("negligible_clearance_mm", 1.0)),
+            registration=str(study.get("registration", "pre-registered")),
             source=source,
         )
     except KeyError as missing:

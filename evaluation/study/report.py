@@ -208,13 +208,13 @@ def _claims_markdown(design: StudyDesign, frame: pd.DataFrame, networks: pd.Data
         "",
         f"Command: `{command}`  ",
         f"Wall time: {wall_time_s / 60:.1f} min (training, episodes, attribution and statistics).  ",
-        f"Design: `{design.source}` (pre-registered). Primary outcome: **{design.primary_outcome}** of "
+        f"Design: `{design.source}` ({design.registration}). Primary outcome: **{design.primary_outcome}** of "
         "non-colliding episodes; secondary: " + ", ".join(design.secondary_outcomes) + ". "
         f"Family of claim tests Holm-corrected at alpha = {design.alpha}.",
         "",
         f"Networks: {len(design.variants)} variants x {len(budget.seeds)} training seeds ({list(budget.seeds)}), each "
         f"trained on {budget.data_size:,} poses for {budget.epochs} epochs (data seed = training seed; shipped "
-        "checkpoints used 0.5-1M poses and 12-50 epochs, so these networks are less accurate). "
+        "checkpoints used 0.5-1M poses and 12-50 epochs; held-out accuracy per network in networks.csv). "
         f"Scenes: " + ", ".join(f"{p.name} x {p.episodes}" for p in design.scenarios) + "; every policy sees the "
         f"same scenes. Episodes analysed: {len(frame)}.",
         "",
