@@ -18,6 +18,7 @@ from gymnasium import spaces
 
 from sim.errors import InvalidInputError
 from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
+from sim.obstacle_kinds import KIND_CODES
 from sim.scene import MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, WORKSPACE_BOUND_M, Scene
 
 RewardType = Literal["dense", "sparse"]
@@ -27,7 +28,7 @@ ActionMode = Literal["absolute", "delta"]
 #: quaternion (4), size padded to 3 (m), velocity (3, m/s).
 OBSTACLE_FEATURES: int = 17
 ROBOT_FEATURES: int = 22  # joint positions 4, joint velocities 4, end-effector pose 7, goal pose 7
-_KIND_COLUMN = {"sphere": 1, "box": 2, "cylinder": 3}
+_KIND_COLUMN = {kind: 1 + code for kind, code in KIND_CODES.items()}  # after the presence flag
 _MAX_MOTION_M = 0.3
 
 _POSE_LOW = np.array([-0.5, -0.5, -0.4, -1.0, -1.0, -1.0, -1.0])

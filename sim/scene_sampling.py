@@ -49,7 +49,7 @@ from sim.collision import (
 )
 from sim.errors import InvalidInputError, UnknownNameError, show_value
 from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
-from sim.obstacle_kinds import KIND_CODES
+from sim.obstacle_kinds import KIND_CODES, SIZE_LENGTHS
 from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
 from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
 from sim.transforms import quat_angle, quat_to_matrix, slerp
@@ -71,7 +71,6 @@ _SPHERES_OF_LINK = [np.flatnonzero(SPHERE_LINK == link) for link in range(len(_A
 _LINK_SPHERES = np.concatenate(_SPHERES_OF_LINK)
 _LINK_SPHERE_COUNT = np.array([len(spheres) for spheres in _SPHERES_OF_LINK])
 _LINK_SPHERE_START = np.concatenate([[0], np.cumsum(_LINK_SPHERE_COUNT)[:-1]])
-_KIND_SIZE_COUNT = {"sphere": 1, "box": 3, "cylinder": 2}
 
 
 def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
@@ -406,7 +405,7 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_cent
     if group.motion is not None:
         motion = Motion(group.motion.kind, float(amplitude[i]), float(period[i]), float(motion_phase[i]),
                         _floats(axis[i]))
-    return Obstacle(f"{kind}_{index}", kind, _floats(sizes[i, : _KIND_SIZE_COUNT[kind]]), _floats(centres[i]),
+    return Obstacle(f"{kind}_{index}", kind, _floats(sizes[i, : SIZE_LENGTHS[kind]]), _floats(centres[i]),
                     _floats(_yaw_quaternions(yaw[i])), motion)
 
 
