@@ -1,6 +1,7 @@
 """The claims study (issue #18): a pre-registered design run end to end, with reviewer-grade statistics.
 
     python -m evaluation.study studies/claims.toml --out results/study-claims [--resume] [--small]
+        [--backend local|ray] [--workers N] [--ray-address ADDRESS]
 
 Modules: :mod:`~evaluation.study.design` (the design TOML), :mod:`~evaluation.study.networks`
 (train the replicate networks, their exact-Shapley balance), :mod:`~evaluation.study.episodes`
