@@ -49,3 +49,18 @@ def cli():
         return status, out.getvalue(), err.getvalue()
 
     return call
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for the module (a new one even if `ray start` made another here): 2 CPUs, no
+    dashboard; shut down afterwards. Skips where Ray is not installed (the extra ``ray``)."""
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("Ray is not installed (pip install '.[ray]'); the Ray paths cannot be tested here")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -36,24 +36,6 @@ episodes = 2
 """
 
 
-def _ray_or_skip():
-    try:
-        import ray
-    except ImportError:
-        pytest.skip("Ray is not installed (pip install '.[ray]'); the Ray backend cannot be tested here")
-    return ray
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    """One local Ray instance for the module (a new one even if `ray start` made another here): 2 CPUs, no
-    dashboard; shut down afterwards."""
-    ray = _ray_or_skip()
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -19,19 +19,6 @@ from agents.iknet.train import main
 TINY = ["--model", "focused", "--data-size", "400", "--epochs", "1", "--batch-size", "128", "--no-progress"]
 
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    """One local Ray instance for the module: 2 CPUs, no dashboard; shut down afterwards."""
-    try:
-        import ray
-    except ImportError:
-        pytest.skip("Ray is not installed (pip install '.[ray]'); training on Ray cannot be tested here")
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
 
 def train_seeds(tmp_path, *extra: str) -> dict[str, dict]:
     assert main([*TINY, "--seeds", "0,1", "--out", str(tmp_path / "{model}-s{seed}.pt"), *extra]) == 0

@@ -24,19 +24,6 @@ DESIGN = ROOT / "studies" / "claims.toml"
 TABLES = ("episodes.csv", "networks.csv", "claims.csv", "comparisons.csv", "variants.csv", "pareto.csv")
 
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    """A private local Ray instance of 2 CPUs for this module (a new one even if another is running)."""
-    try:
-        import ray
-    except ImportError:
-        pytest.skip("Ray is not installed (pip install '.[ray]'); the study's Ray backend cannot be tested here")
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
 
 def _table(folder: Path, name: str) -> pd.DataFrame:
     frame = pd.read_csv(folder / "study" / name)
