@@ -118,6 +118,7 @@ if __name__ == "__mp_main__":  # a worker process of the run's pool (spawn impor
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.ik_policy.policy import EXAMPLE_POLICIES, MODIFIERS, solver_names
+    from evaluation.backends import add_backend_arguments
     from evaluation.config import (
         DEFAULT_EPISODES,
         DEFAULT_MAX_STEPS,
@@ -186,13 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(OpenGL through the EGL plugin, headless; fast with a GPU driver) (default: tiny)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar (default: on)")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
-                        help="where episodes run: 'local' (this process, or --workers processes) or 'ray' (Ray "
-                             "tasks; extra 'ray'; without --ray-address a private local instance of --workers CPUs) "
-                             "(default: local)")
-    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                        help="with --backend ray, an existing cluster: 'auto' (started here with 'ray start --head'), "
-                             "ray://HOST:PORT (Ray Client) or HOST:PORT")
+    add_backend_arguments(parser, work="episodes run")
     parser.add_argument("--episodes-per-task", type=_at_least(1, MAX_EPISODES_PER_TASK), default=None, metavar="N",
                         help="episodes a worker runs per task, with --backend ray or --workers 2 or more: more "
                              "amortise the scheduling cost of a task, fewer balance the load and lose less when a "

@@ -7,10 +7,24 @@ results back to the driver, which alone writes the results folder (:mod:`evaluat
 
 from __future__ import annotations
 
+import argparse
+
 from evaluation.backends.base import BACKEND_NAMES, BackendError, BackendName, TaskBackend
 from evaluation.backends.local import InProcessBackend, ProcessPoolBackend
 from evaluation.backends.resources import RunResources, build_resources
 from sim.errors import UnknownNameError
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser, *, work: str) -> None:
+    """Add ``--backend`` and ``--ray-address`` to a command line, worded for what runs (``work``,
+    e.g. ``"episodes run"``): the one definition ``run_sim.py`` and ``python -m evaluation.study`` share."""
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="local",
+                        help=f"where {work}: 'local' (this process, or --workers processes) or 'ray' (Ray tasks; "
+                             "extra 'ray'; without --ray-address a private local instance of --workers CPUs) "
+                             "(default: local)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="with --backend ray, an existing cluster: 'auto' (started here with 'ray start --head'), "
+                             "ray://HOST:PORT (Ray Client) or HOST:PORT")
 
 
 def make_backend(backend: str, *, workers: int = 1, ray_address: str | None = None,

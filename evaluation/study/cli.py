@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 import numpy as np
 import pandas as pd
 
+from evaluation.backends import add_backend_arguments
 from evaluation.backends.base import BackendName
 from sim.errors import ProjectError
 
@@ -47,13 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="networks trained and episodes run at once: local processes (1 = this process), or "
                              "the CPUs of the private Ray instance (default: 1)")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
-                        help="where networks train and episodes run: 'local' (this process, or --workers processes) "
-                             "or 'ray' (Ray tasks; extra 'ray'; without --ray-address a private local instance of "
-                             "--workers CPUs) (default: local)")
-    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                        help="with --backend ray, an existing cluster: 'auto' (started here with 'ray start --head'), "
-                             "ray://HOST:PORT (Ray Client) or HOST:PORT")
+    add_backend_arguments(parser, work="networks train and episodes run")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     return parser
 
