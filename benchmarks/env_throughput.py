@@ -15,6 +15,9 @@ training may. Each env is measured in one process and in vector envs of 2 sub-en
   sub-environment 1 (actions and observations through shared memory, the rest one pickled message
   each way); the same episodes as ``SyncVectorEnv`` for the same seeds.
 * ``SyncVectorEnv x2``: both in this process, for reference.
+* ``2 processes, apart``: no vector env: two single-process loops in two processes at once (started
+  together after their warm-up), rates summed: how far two processes scale on this machine with no
+  lockstep and no messages, the ceiling of any 2-process vector env here.
 
 The floor rows are physics alone: our robot stepped at 240 Hz, 12 substeps per control step, with
 nothing else (no obstacles, no measurement), and the same in ``cluttered`` scenes with the per-
@@ -36,10 +39,12 @@ Run: ``python benchmarks/env_throughput.py [--steps 3000] [--repeats 3]``
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -51,6 +56,7 @@ OUR_ID = sim.ENV_IDS[0]
 PEER_ID = "PandaReach-v3"
 OTHER_PEER_ID = "PandaPush-v3"
 SINGLE, ASYNC, SYNC = "1 process", "AsyncVectorEnv x2", "SyncVectorEnv x2"
+INDEPENDENT = "2 processes, apart"  #: two single-process loops at once, no vector env: what the cores allow
 HYBRID = "HybridVectorEnv x2"
 
 
@@ -94,12 +100,14 @@ class Rate(NamedTuple):
     worker_cpu_us: float = 0.0  #: CPU of the worker processes per env step (AsyncVectorEnv)
 
 
-def single_rate(make: Callable[[], gym.Env], steps: int, seed: int = 0) -> Rate:
-    """Environment steps per second of one env in this process."""
+def single_rate(make: Callable[[], gym.Env], steps: int, seed: int = 0, barrier: Any = None) -> Rate:
+    """Environment steps per second of one env in this process (after ``barrier``, if given, is passed)."""
     env = make()
     env.reset(seed=seed)
     env.action_space.seed(seed)
     env.step(env.action_space.sample())  # warm-up (numba, first contact queries)
+    if barrier is not None:
+        barrier.wait()
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
@@ -127,6 +135,29 @@ def vector_rate(make: Callable[[], gym.Env], steps: int, vector: type, workers: 
     envs.close()
     done = (steps // workers) * workers
     return Rate(done / elapsed, 1e6 * cpu / done, 1e6 * worker_cpu / done)
+
+
+_BARRIER: Any = None
+
+
+def _keep_barrier(barrier: Any) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+
+
+def _apart_rate(make: Callable[[], gym.Env], steps: int, seed: int) -> Rate:
+    return single_rate(make, steps, seed, _BARRIER)
+
+
+def independent_rate(make: Callable[[], gym.Env], steps: int) -> Rate:
+    """Two single-process loops (seeds 0 and 1) in two spawned processes at once, started together by a
+    barrier after their warm-up: the summed rate is the scaling two processes get with no vector env
+    (no lockstep, no messages), the ceiling a 2-process vector env could reach on this machine."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_keep_barrier, initargs=(barrier,)) as pool:
+        first, second = pool.map(_apart_rate, [make, make], [steps, steps], [0, 1])
+    return Rate(first.steps_per_s + second.steps_per_s, first.main_cpu_us, second.main_cpu_us)
 
 
 def _worker_cpu(envs: gym.vector.VectorEnv) -> float:
@@ -253,6 +284,7 @@ def main() -> None:
         SINGLE: lambda make: single_rate(make, args.steps),
         ASYNC: lambda make: vector_rate(make, args.steps, gym.vector.AsyncVectorEnv),
         HYBRID: lambda make: vector_rate(make, args.steps, HybridVectorEnv),
+        INDEPENDENT: lambda make: independent_rate(make, args.steps),
     }
     if not args.no_sync:
         modes[SYNC] = lambda make: vector_rate(make, args.steps, gym.vector.SyncVectorEnv)
@@ -290,7 +322,7 @@ def main() -> None:
             cpu = rate.main_cpu_us + rate.worker_cpu_us
             if mode == SINGLE:
                 cpu_text, cpu_peer = f"{cpu:.0f}", f"{best[(PEER_ID, SINGLE)].main_cpu_us / cpu:.2f}x"
-            elif mode in (ASYNC, HYBRID):
+            elif mode in (ASYNC, HYBRID, INDEPENDENT):
                 cpu_text, cpu_peer = f"{rate.main_cpu_us:.0f} + {rate.worker_cpu_us:.0f}", ""
             else:
                 cpu_text, cpu_peer = f"{cpu:.0f}", ""
@@ -313,6 +345,8 @@ def main() -> None:
     cluttered = ours.steps_per_s / peer_single.steps_per_s
     print(f"\ntargets: cluttered >= 2.0x {PEER_ID} in one process: {cluttered:.2f}x wall, "
           f"{peer_single.main_cpu_us / ours.main_cpu_us:.2f}x CPU ({'met' if cluttered >= 2.0 else 'not met'})")
+    apart = best[("ours cluttered", INDEPENDENT)].steps_per_s / ours.steps_per_s
+    print(f"         two independent processes (no vector env) reach {apart:.2f}x one process: the ceiling here")
     for mode in (ASYNC, HYBRID):
         vector = best[("ours cluttered", mode)]
         scaling = vector.steps_per_s / ours.steps_per_s
