@@ -21,13 +21,12 @@ import argparse
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from _git_tree import REPOSITORY, export  # benchmarks/ is on sys.path when run as a script
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 BEFORE_COMMIT = "f5185e6"
 
 #: name -> (physics frequency Hz, position gain or None for PyBullet's 0.1, solver iterations or None for 50)
@@ -95,13 +94,6 @@ def record(tree: Path, out: Path, setting: tuple[float, float | None, int | None
     with np.load(out) as data:
         return {key: data[key] for key in data.files}
 
-
-def export(ref: str, folder: Path) -> Path:
-    archive = folder / "tree.tar"
-    subprocess.run(["git", "-C", str(REPOSITORY), "archive", "--format=tar", "-o", str(archive), ref], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "tree", filter="data")
-    return folder / "tree"
 
 
 def compare(reference: dict[str, np.ndarray], run: dict[str, np.ndarray]) -> dict[str, str]:
