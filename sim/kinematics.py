@@ -19,6 +19,7 @@ Poses are ``[x, y, z, qx, qy, qz, qw]`` with the quaternion's scalar part made n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -258,19 +259,10 @@ def link_frames(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> LinkF
     if _is_single(q) and isinstance(gripper_m, (float, int, np.floating, np.integer)):
         return _single_link_frames(q, float(gripper_m))
     ops = ops_for(q)
-    q1, q2, q3, q4 = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    pitch2, pitch3, pitch4 = q2, q2 + q3, q2 + q3 + q4
-    s2, c2 = ops.sin(pitch2), ops.cos(pitch2)
-    s3, c3 = ops.sin(pitch3), ops.cos(pitch3)
-    s4, c4 = ops.sin(pitch4), ops.cos(pitch4)
+    q1 = q[..., 0]
+    pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, v_f = _frame_plane_coordinates(
+        q[..., 1], q[..., 2], q[..., 3], gripper_m, ops.sin, ops.cos)
     zero = q1 * 0.0
-    # Radial (u), lateral (v) and vertical (w) coordinates in joint 1's rotating plane.
-    u3 = JOINT3_XZ[0] * c2 + JOINT3_XZ[1] * s2
-    w3 = _SHOULDER_Z - JOINT3_XZ[0] * s2 + JOINT3_XZ[1] * c2
-    u4, w4 = u3 + JOINT4_X * c3, w3 - JOINT4_X * s3
-    u_ee, w_ee = u4 + END_EFFECTOR_X * c4, w4 - END_EFFECTOR_X * s4
-    u_f, w_f = u4 + FINGER_XY[0] * c4, w4 - FINGER_XY[0] * s4
-    v_f = FINGER_XY[1] + gripper_m
     frames_u = [zero, zero, u3, u4, u_ee, u_f, u_f]
     frames_w = [zero + JOINT1_XYZ[2], zero + _SHOULDER_Z, w3, w4, w_ee, w_f, w_f]
     frames_v = [zero, zero, zero, zero, zero, zero + v_f, zero - v_f]
@@ -289,6 +281,24 @@ def link_frames(q: Any, gripper_m: Any = 0.0, *, validate: bool = True) -> LinkF
     return LinkFrames(positions, _yaw_pitch_matrix(yaws, pitches))
 
 
+def _frame_plane_coordinates(q2: Any, q3: Any, q4: Any, gripper_m: Any, sin: Callable[[Any], Any],
+                             cos: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The pitches of links 3-5 and the radial (u) and vertical (w) coordinates of the joint-3, joint-4,
+    end-effector and finger frames in joint 1's rotating plane, with the fingers' lateral offset (v):
+    ``(pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, v_f)``. One arithmetic for arrays,
+    tensors (``sin``/``cos`` of their backend) and Python floats (``math``), so both paths agree bit for bit."""
+    pitch2, pitch3, pitch4 = q2, q2 + q3, q2 + q3 + q4
+    s2, c2 = sin(pitch2), cos(pitch2)
+    s3, c3 = sin(pitch3), cos(pitch3)
+    s4, c4 = sin(pitch4), cos(pitch4)
+    u3 = JOINT3_XZ[0] * c2 + JOINT3_XZ[1] * s2
+    w3 = _SHOULDER_Z - JOINT3_XZ[0] * s2 + JOINT3_XZ[1] * c2
+    u4, w4 = u3 + JOINT4_X * c3, w3 - JOINT4_X * s3
+    u_ee, w_ee = u4 + END_EFFECTOR_X * c4, w4 - END_EFFECTOR_X * s4
+    u_f, w_f = u4 + FINGER_XY[0] * c4, w4 - FINGER_XY[0] * s4
+    return pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, FINGER_XY[1] + gripper_m
+
+
 def _is_single(q: Any) -> bool:
     """True for one float64 NumPy configuration (4,) whose angles and pitch sums are finite: the
     case of every env step, served by the scalar paths below. Anything else (NaN, inf, angles so
@@ -300,23 +310,16 @@ def _is_single(q: Any) -> bool:
 
 
 # The scalar paths: one configuration with Python floats and the math module, which skips NumPy's
-# per-operation overhead on 0-d arrays (~25x faster). They repeat the array code above operation by
-# operation, in the same order, so results are bit-identical (math.sin/cos and NumPy's agree on
-# float64); tests/sim/test_kinematics.py checks that on random and out-of-limit angles.
+# per-operation overhead on 0-d arrays (~25x faster). They share _frame_plane_coordinates with the
+# array code and repeat the rest of it operation by operation, in the same order, so results are
+# bit-identical (math.sin/cos and NumPy's agree on float64); tests/sim/test_kinematics.py checks that
+# on random and out-of-limit angles.
 def _single_link_frames(q: np.ndarray, gripper_m: float) -> LinkFrames:
     """:func:`link_frames` of one (4,) float64 configuration."""
     q1, q2, q3, q4 = q.tolist()
-    pitch2, pitch3, pitch4 = q2, q2 + q3, q2 + q3 + q4
-    s2, c2 = math.sin(pitch2), math.cos(pitch2)
-    s3, c3 = math.sin(pitch3), math.cos(pitch3)
-    s4, c4 = math.sin(pitch4), math.cos(pitch4)
+    pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, v_f = _frame_plane_coordinates(
+        q2, q3, q4, gripper_m, math.sin, math.cos)
     zero = q1 * 0.0
-    u3 = JOINT3_XZ[0] * c2 + JOINT3_XZ[1] * s2
-    w3 = _SHOULDER_Z - JOINT3_XZ[0] * s2 + JOINT3_XZ[1] * c2
-    u4, w4 = u3 + JOINT4_X * c3, w3 - JOINT4_X * s3
-    u_ee, w_ee = u4 + END_EFFECTOR_X * c4, w4 - END_EFFECTOR_X * s4
-    u_f, w_f = u4 + FINGER_XY[0] * c4, w4 - FINGER_XY[0] * s4
-    v_f = FINGER_XY[1] + gripper_m
     frames_u = (zero, zero, u3, u4, u_ee, u_f, u_f)
     frames_w = (zero + JOINT1_XYZ[2], zero + _SHOULDER_Z, w3, w4, w_ee, w_f, w_f)
     frames_v = (zero, zero, zero, zero, zero, zero + v_f, zero - v_f)
