@@ -131,25 +131,10 @@ def run_claims(frame: pd.DataFrame, balance: pd.DataFrame, design: StudyDesign, 
     # C3: balanced attribution goes with wider clearance (network level and episode level).
     ok = raw.dropna(subset=["clearance_ok_mm", "balance"]).copy()
     if ok["network"].nunique() >= 3:
-        ok["balance_tenths"] = ok["balance"] / BALANCE_UNIT
-        fit = mixed_effects(ok, "clearance_ok_mm ~ balance_tenths + log_steps", "balance_tenths")
-        tests.append(ClaimTest(
-            "Balanced attribution goes with wider clearance (network balance)",
-            "mixedlm clearance_ok_mm ~ network balance + log(steps), crossed scene + network intercepts",
-            "mm per +0.1 entropy", fit.interval, +1, fit.p_value,
-            f"{fit.observations} non-colliding episodes, {fit.networks} networks, {fit.scenes} scenes",
-            note=fit.note))
+        tests.append(_balance_clearance_test(ok, "balance", "network balance"))
         if "episode_balance" in ok and ok["episode_balance"].notna().sum() > 10:
-            episode = ok.dropna(subset=["episode_balance"]).copy()
-            episode["episode_balance_tenths"] = episode["episode_balance"] / BALANCE_UNIT
-            fit = mixed_effects(episode, "clearance_ok_mm ~ episode_balance_tenths + log_steps",
-                                "episode_balance_tenths")
-            tests.append(ClaimTest(
-                "Balanced attribution goes with wider clearance (episode balance)",
-                "mixedlm clearance_ok_mm ~ episode balance + log(steps), crossed scene + network intercepts",
-                "mm per +0.1 entropy", fit.interval, +1, fit.p_value,
-                f"{fit.observations} non-colliding episodes, {fit.networks} networks, {fit.scenes} scenes",
-                note=fit.note))
+            tests.append(_balance_clearance_test(ok.dropna(subset=["episode_balance"]), "episode_balance",
+                                                 "episode balance"))
 
         collisions = raw.dropna(subset=["balance"]).copy()
         if collisions["collided"].nunique() == 2:
@@ -241,6 +226,19 @@ def _adjust(tests: list[ClaimTest], design: StudyDesign) -> list[ClaimTest]:
         decided = verdict(test.interval, test.expected_sign, p_adjusted=p_adjusted, alpha=design.alpha, margin=margin)
         out.append(replace(test, p_adjusted=float(p_adjusted), verdict=decided))
     return out
+
+
+def _balance_clearance_test(episodes: pd.DataFrame, column: str, label: str) -> ClaimTest:
+    """Mixed model of non-colliding episodes' clearance on ``column`` (per +0.1 entropy) and log(steps)."""
+    frame = episodes.copy()
+    frame[f"{column}_tenths"] = frame[column] / BALANCE_UNIT
+    fit = mixed_effects(frame, f"clearance_ok_mm ~ {column}_tenths + log_steps", f"{column}_tenths")
+    return ClaimTest(
+        f"Balanced attribution goes with wider clearance ({label})",
+        f"mixedlm clearance_ok_mm ~ {label} + log(steps), crossed scene + network intercepts",
+        "mm per +0.1 entropy", fit.interval, +1, fit.p_value,
+        f"{fit.observations} non-colliding episodes, {fit.networks} networks, {fit.scenes} scenes",
+        note=fit.note)
 
 
 def _collision_gee(frame: pd.DataFrame) -> ClaimTest:
