@@ -10,10 +10,14 @@ training may. Each env is measured in one process and in vector envs of 2 sub-en
 
 * ``AsyncVectorEnv x2``: Gymnasium's, 3 processes (this one and 2 workers, each stepping one
   sub-environment; this one waits while they step, then merges their results).
-* ``HybridVectorEnv x2`` (:class:`sim.vector.HybridVectorEnv`): 2 processes, the "2-process vector
+* ``HybridVectorEnv 2x1`` (:class:`sim.vector.HybridVectorEnv`): 2 processes, the "2-process vector
   env" of the targets: this process steps sub-environment 0 itself while one worker process steps
   sub-environment 1 (actions and observations through shared memory, the rest one pickled message
   each way); the same episodes as ``SyncVectorEnv`` for the same seeds.
+* ``HybridVectorEnv 2x4`` (``--per-process``): the same 2 processes with 4 sub-environments each
+  (8 in all, ``num_processes=2``): the lockstep of a vector step (a message each way, a wake-up,
+  the wait for the slower process) is paid once per 4 env steps of each process. For ``cluttered``
+  the run also sweeps 1, 2, 4 and 8 sub-environments per process.
 * ``SyncVectorEnv x2``: both in this process, for reference.
 * ``2 processes, apart``: no vector env: two single-process loops in two processes at once (started
   together after their warm-up), rates summed: how far two processes scale on this machine with no
@@ -57,7 +61,9 @@ PEER_ID = "PandaReach-v3"
 OTHER_PEER_ID = "PandaPush-v3"
 SINGLE, ASYNC, SYNC = "1 process", "AsyncVectorEnv x2", "SyncVectorEnv x2"
 INDEPENDENT = "2 processes, apart"  #: two single-process loops at once, no vector env: what the cores allow
-HYBRID = "HybridVectorEnv x2"
+HYBRID = "HybridVectorEnv 2x1"  #: 2 sub-environments, one per process
+PER_PROCESS = 4  #: sub-environments per process of the grouped HybridVectorEnv rows (--per-process)
+SWEEP = (1, 2, 4, 8)  #: sub-environments per process of the cluttered sweep
 
 
 class CpuClock(gym.Wrapper):
@@ -118,7 +124,8 @@ def single_rate(make: Callable[[], gym.Env], steps: int, seed: int = 0, barrier:
     return Rate(steps / elapsed, 1e6 * cpu / steps)
 
 
-def vector_rate(make: Callable[[], gym.Env], steps: int, vector: type, workers: int = 2, seed: int = 0) -> Rate:
+def vector_rate(make: Callable[[], gym.Env], steps: int, vector: Callable[..., gym.vector.VectorEnv],
+                workers: int = 2, seed: int = 0) -> Rate:
     """Environment steps per second summed over a vector env of ``workers`` sub-environments
     (sub-environments reset themselves when an episode ends)."""
     envs = vector([make] * workers)
@@ -165,8 +172,9 @@ def _worker_cpu(envs: gym.vector.VectorEnv) -> float:
     HybridVectorEnv's sub-environment 0 runs in this process, counted as its CPU)."""
     if isinstance(envs, gym.vector.AsyncVectorEnv):
         return float(sum(envs.call("process_time")))
-    if isinstance(envs, HybridVectorEnv):
-        return float(sum(envs.call("process_time")[1:]))
+    if isinstance(envs, HybridVectorEnv):  # one reading per worker process (its first sub-environment's)
+        times = envs.call("process_time")
+        return float(sum(times[group.start] for group in envs.process_groups[1:]))
     return 0.0
 
 
@@ -242,7 +250,7 @@ class FixedWork(gym.Env):
 
 
 def vector_overhead_us(steps: int) -> tuple[float, float]:
-    """CPU time (us) per vector step that HybridVectorEnv x2 adds, in this process and in its worker, to
+    """CPU time (us) per vector step that HybridVectorEnv 2x1 adds, in this process and in its worker, to
     sub-environments whose steps cost a fixed ``FixedWork.WORK_S`` each (the actions drawn outside)."""
     envs = HybridVectorEnv([FixedWork] * 2)
     envs.reset(seed=0)
@@ -272,9 +280,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="steps per measurement (default 3000)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many interleaved rounds (default 3)")
     parser.add_argument("--no-sync", action="store_true", help="skip the SyncVectorEnv rows")
+    parser.add_argument("--per-process", type=int, default=PER_PROCESS,
+                        help="sub-environments per process of the grouped HybridVectorEnv rows "
+                             f"(default {PER_PROCESS})",
+                        )
     args = parser.parse_args()
-    if args.steps < 10 or args.repeats < 1:
-        parser.error("--steps must be >= 10 and --repeats >= 1")
+    if args.steps < 10 or args.repeats < 1 or args.per_process < 1:
+        parser.error("--steps must be >= 10, --repeats >= 1 and --per-process >= 1")
+    grouped = f"HybridVectorEnv 2x{args.per_process}"
     envs: dict[str, Callable[[], gym.Env]] = {
         PEER_ID: Panda(PEER_ID), OTHER_PEER_ID: Panda(OTHER_PEER_ID),
         "ours empty": Ours("empty"), "ours single": Ours("single"), "ours cluttered": Ours("cluttered"),
@@ -284,6 +297,8 @@ def main() -> None:
         SINGLE: lambda make: single_rate(make, args.steps),
         ASYNC: lambda make: vector_rate(make, args.steps, gym.vector.AsyncVectorEnv),
         HYBRID: lambda make: vector_rate(make, args.steps, HybridVectorEnv),
+        grouped: lambda make: vector_rate(make, args.steps, lambda fns: HybridVectorEnv(fns, num_processes=2),
+                                          2 * args.per_process),
         INDEPENDENT: lambda make: independent_rate(make, args.steps),
     }
     if not args.no_sync:
@@ -306,6 +321,9 @@ def main() -> None:
         keep(("floor", SINGLE), physics_floor_rate(args.steps))
         keep(("cluttered floor", SINGLE), cluttered_physics_rate(args.steps))
         keep(("sampling", SINGLE), Rate(0.0, sampling_cpu_us(args.steps)))
+        for count in SWEEP:
+            keep(("cluttered sweep", str(count)), vector_rate(
+                envs["ours cluttered"], args.steps, lambda fns: HybridVectorEnv(fns, num_processes=2), 2 * count))
         keep(("vector overhead", HYBRID), Rate(0.0, *vector_overhead_us(args.steps)))
     load_after = os.getloadavg()[0]
 
@@ -322,7 +340,7 @@ def main() -> None:
             cpu = rate.main_cpu_us + rate.worker_cpu_us
             if mode == SINGLE:
                 cpu_text, cpu_peer = f"{cpu:.0f}", f"{best[(PEER_ID, SINGLE)].main_cpu_us / cpu:.2f}x"
-            elif mode in (ASYNC, HYBRID, INDEPENDENT):
+            elif mode in (ASYNC, HYBRID, grouped, INDEPENDENT):
                 cpu_text, cpu_peer = f"{rate.main_cpu_us:.0f} + {rate.worker_cpu_us:.0f}", ""
             else:
                 cpu_text, cpu_peer = f"{cpu:.0f}", ""
@@ -331,7 +349,7 @@ def main() -> None:
             bound, single_cpu = "", best[(name, SINGLE)].main_cpu_us
             if mode == ASYNC and rate.worker_cpu_us:
                 bound = f"{2 * single_cpu / (rate.worker_cpu_us + 2 * rate.main_cpu_us):.2f}x"
-            elif mode == HYBRID and rate.worker_cpu_us:  # both processes at once: the longer one sets the pace
+            elif mode in (HYBRID, grouped) and rate.worker_cpu_us:  # both processes at once: the slower sets the pace
                 bound = f"{single_cpu / max(rate.main_cpu_us, rate.worker_cpu_us):.2f}x"
             print(f"| {name:32s} | {mode:18s} | {rate.steps_per_s:8.0f} | {peer:15.2f}x | {scaling:>12s} "
                   f"| {cpu_text:>11s} | {cpu_peer:>20s} | {bound:>15s} |")
@@ -347,14 +365,17 @@ def main() -> None:
           f"{peer_single.main_cpu_us / ours.main_cpu_us:.2f}x CPU ({'met' if cluttered >= 2.0 else 'not met'})")
     apart = best[("ours cluttered", INDEPENDENT)].steps_per_s / ours.steps_per_s
     print(f"         two independent processes (no vector env) reach {apart:.2f}x one process: the ceiling here")
-    for mode in (ASYNC, HYBRID):
+    for mode in (ASYNC, HYBRID, grouped):
         vector = best[("ours cluttered", mode)]
         scaling = vector.steps_per_s / ours.steps_per_s
-        print(f"         2-sub-environment vector env >= 1.7x one process, {mode}: {scaling:.2f}x wall "
+        print(f"         vector env >= 1.7x one process, {mode}: {scaling:.2f}x wall "
               f"({'met' if scaling >= 1.7 else 'not met'})")
+    sweep = ", ".join(f"{count}: {best[('cluttered sweep', str(count))].steps_per_s / ours.steps_per_s:.2f}x"
+                      for count in SWEEP)
+    print(f"         cluttered, HybridVectorEnv over 2 processes by sub-environments per process: {sweep}")
     main_extra, worker_extra = best[("vector overhead", HYBRID)][1:]
     hybrid = best[("ours cluttered", HYBRID)]
-    print(f"HybridVectorEnv x2's own CPU per vector step (sub-environments of a fixed {1e6 * FixedWork.WORK_S:.0f} us "
+    print(f"HybridVectorEnv 2x1's own CPU per vector step (sub-environments of a fixed {1e6 * FixedWork.WORK_S:.0f} us "
           f"step, actions drawn outside): {main_extra:.0f} us here, {worker_extra:.0f} us in the worker; with "
           f"cluttered's {ours.main_cpu_us:.0f} us step it would allow "
           f"{2 * ours.main_cpu_us / (ours.main_cpu_us + main_extra):.2f}x on two idle cores; measured, a cluttered "
@@ -369,7 +390,7 @@ def main() -> None:
           f"{ours.main_cpu_us - physics - sampling:.0f} us.")
     print("CPU us/step: one process's CPU time per env step; vector envs: this process + workers per env step "
           "(AsyncVectorEnv: 3 processes, this one waiting while 2 workers step; HybridVectorEnv: 2 processes, this "
-          "one stepping sub-environment 0 while 1 worker steps sub-environment 1). CPU vs PandaReach-v3: its CPU "
+          "one stepping its sub-environments while 1 worker steps the others). CPU vs PandaReach-v3: its CPU "
           "time per step over ours (higher is faster).")
     print("Ours measures every step: sphere-model clearance (obstacles, self, table), PyBullet closest points of "
           "near pairs (clearance='both'), contacts.")

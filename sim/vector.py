@@ -1,17 +1,21 @@
-"""A vector env whose calling process steps one sub-environment itself: N sub-environments, N - 1 workers.
+"""A vector env whose calling process steps sub-environments itself: N sub-environments over P processes.
 
 :class:`HybridVectorEnv` is a :class:`gymnasium.vector.VectorEnv` with the interface and results of
 :class:`gymnasium.vector.SyncVectorEnv` (same spaces, ``reset(seed=int | list | None, options=...)``,
 ``step``, autoreset in Gymnasium's default ``NEXT_STEP`` mode, infos merged with ``_key`` masks,
 ``call``/``get_attr``/``set_attr``/``render``/``close``): the same seeds give the same episodes,
-bit for bit. What differs is where the sub-environments run: sub-environment 0 in the calling
-process and each other one in a worker process of its own. A step sends each worker its action
-(one small pickled message on a pipe), steps sub-environment 0 meanwhile, then reads the workers'
-observations from shared memory and their rewards, flags and infos from the pipe. With two
-sub-environments that is two processes in all ("2-process" in ``benchmarks/env_throughput.py``):
-the work of sub-environment 0 overlaps the worker's instead of waiting for it, which is what
-Gymnasium's :class:`~gymnasium.vector.AsyncVectorEnv` (main process + 2 workers, the main one
-idle while they step) cannot do on two cores.
+bit for bit. What differs is where the sub-environments run: in ``num_processes`` contiguous groups,
+the first in the calling process and each other one in a worker process of its own (by default one
+sub-environment per process). A step sends each worker one small message (the actions are in shared
+memory), steps the calling process's group meanwhile, then reads the workers' observations from
+shared memory and their rewards, flags and infos from the pipe (one pickled message per worker).
+With ``num_processes=2`` that is two processes in all ("2-process" in
+``benchmarks/env_throughput.py``): the calling process works instead of waiting, which is what
+Gymnasium's :class:`~gymnasium.vector.AsyncVectorEnv` (main process + one worker per
+sub-environment, the main one idle while they step) cannot do on two cores; and several
+sub-environments per process pay the lockstep of a vector step (a message each way, a wake-up, the
+wait for the slower process) once for the group instead of once per sub-environment, as
+sample-factory's ``num_envs_per_worker`` and RLlib's ``num_envs_per_env_runner`` do.
 
 Autoreset (``NEXT_STEP``, as Gymnasium's default): a sub-environment whose step returns
 ``terminated`` or ``truncated`` is reset by the next :meth:`~HybridVectorEnv.step`, which ignores
@@ -20,13 +24,13 @@ its action and returns the reset observation and info, reward 0 and both flags F
 Example:
     >>> import gymnasium as gym, sim
     >>> from sim.vector import HybridVectorEnv
-    >>> envs = HybridVectorEnv([lambda: gym.make(sim.ENV_IDS[0], scenario="single")] * 2)
+    >>> envs = HybridVectorEnv([lambda: gym.make(sim.ENV_IDS[0], scenario="single")] * 4, num_processes=2)
     >>> observations, infos = envs.reset(seed=3)
     >>> observations["observation"].shape, infos["min_clearance_m"].shape
-    ((2, 158), (2,))
+    ((4, 158), (4,))
     >>> observations, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
     >>> rewards.shape, terminated.dtype
-    ((2,), dtype('bool'))
+    ((4,), dtype('bool'))
     >>> envs.close()
 """
 
@@ -99,53 +103,84 @@ def _copy(views: Any) -> Any:
     return tuple(_copy(view) for view in views)
 
 
-def _worker(index: int, env_fn: CloudpickleWrapper, pipe: Connection, parent_pipe: Connection,
+def _groups(count: int, processes: int) -> list[range]:
+    """``count`` sub-environment indices in ``processes`` contiguous groups whose sizes differ by at most
+    one (the larger groups first)."""
+    size, extra = divmod(count, processes)
+    groups, first = [], 0
+    for position in range(processes):
+        last = first + size + (position < extra)
+        groups.append(range(first, last))
+        first = last
+    return groups
+
+
+def _step_group(envs: list[gym.Env], autoreset: list[bool], actions: Any, views: list[Any]) -> list[tuple]:
+    """Step (or, after an episode's end, reset) each sub-environment of a group with its action;
+    write each observation to its views; the ``(reward, terminated, truncated, info)`` of each."""
+    results = []
+    for position, env in enumerate(envs):
+        if autoreset[position]:
+            observation, info = env.reset()
+            reward, terminated, truncated = 0.0, False, False
+        else:
+            observation, reward, terminated, truncated, info = env.step(actions[position])
+        autoreset[position] = bool(terminated or truncated)
+        _write(views[position], observation)
+        results.append((reward, terminated, truncated, info))
+    return results
+
+
+def _worker(indices: range, env_fns: CloudpickleWrapper, pipe: Connection, parent_pipe: Connection,
             observation_buffer: Any, action_buffer: Any, spaces: tuple[gym.Space, gym.Space], count: int) -> None:
-    """Run sub-environment ``index``: answer the commands of :class:`HybridVectorEnv` until ``_CLOSE``."""
+    """Run the sub-environments ``indices``: answer the commands of :class:`HybridVectorEnv` until ``_CLOSE``."""
     parent_pipe.close()
-    env = None
+    envs: list[gym.Env] = []
     try:
-        env = env_fn()
+        for env_fn in env_fns.fn:
+            envs.append(env_fn())
         observation_space, action_space = spaces
-        views = _row(read_from_shared_memory(observation_space, observation_buffer, n=count), index)
-        action_view = (None if action_buffer is None else
-                       read_from_shared_memory(action_space, action_buffer, n=count)[index])
-        pipe.send_bytes(pickle.dumps((True, (env.observation_space == observation_space,
-                                             env.action_space == action_space)), _PROTOCOL))
+        observations = read_from_shared_memory(observation_space, observation_buffer, n=count)
+        views = [_row(observations, index) for index in indices]
+        action_views = (None if action_buffer is None else
+                        read_from_shared_memory(action_space, action_buffer, n=count)[indices.start:indices.stop])
+        pipe.send_bytes(pickle.dumps((True, [(env.observation_space == observation_space,
+                                              env.action_space == action_space) for env in envs]), _PROTOCOL))
     except BaseException as error:  # noqa: BLE001  (reported to the calling process, which raises it)
         pipe.send_bytes(pickle.dumps((False, (type(error), str(error), traceback.format_exc())), _PROTOCOL))
+        for env in envs:
+            env.close()
         return
-    autoreset = False
+    autoreset = [False] * len(envs)
     try:
         while True:
             command, data = pickle.loads(pipe.recv_bytes())
             try:
                 if command == _STEP or command == _STEP_SHARED:
                     if command == _STEP_SHARED:
-                        data = np.array(action_view)  # a copy: the next step overwrites the buffer
-                    if autoreset:
-                        observation, info = env.reset()
-                        reward, terminated, truncated = 0.0, False, False
-                    else:
-                        observation, reward, terminated, truncated, info = env.step(data)
-                    autoreset = bool(terminated or truncated)
-                    _write(views, observation)
-                    result: Any = (reward, terminated, truncated, info)
-                elif command == _RESET:
-                    observation, info = env.reset(**data)
-                    autoreset = False
-                    _write(views, observation)
-                    result = info
+                        data = np.array(action_views)  # a copy: the next step overwrites the buffer
+                    result: Any = _step_group(envs, autoreset, data, views)
+                elif command == _RESET:  # data: (position in the group, reset kwargs) per sub-environment to reset
+                    result = []
+                    for position, kwargs in data:
+                        observation, info = envs[position].reset(**kwargs)
+                        autoreset[position] = False
+                        _write(views[position], observation)
+                        result.append(info)
                 elif command == _CALL:
                     name, args, kwargs = data
-                    attribute = env.get_wrapper_attr(name)
-                    result = attribute(*args, **kwargs) if callable(attribute) else attribute
+                    result = []
+                    for env in envs:
+                        attribute = env.get_wrapper_attr(name)
+                        result.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
                 elif command == _SET_ATTR:
-                    env.set_wrapper_attr(*data)
+                    name, values = data
+                    for env, value in zip(envs, values, strict=True):
+                        env.set_wrapper_attr(name, value)
                     result = None
                 else:  # _CLOSE
-                    env.close()
-                    env = None
+                    while envs:
+                        envs.pop().close()
                     pipe.send_bytes(pickle.dumps((True, None), _PROTOCOL))
                     return
                 message = pickle.dumps((True, result), _PROTOCOL)
@@ -155,44 +190,65 @@ def _worker(index: int, env_fn: CloudpickleWrapper, pipe: Connection, parent_pip
     except (EOFError, KeyboardInterrupt, BrokenPipeError):  # the calling process went away or was interrupted
         pass
     finally:
-        if env is not None:
+        for env in envs:
             env.close()
 
 
 class HybridVectorEnv(VectorEnv):
-    """Vectorised environment: sub-environment 0 in this process, each other one in a worker process.
+    """Vectorised environment: the first group of sub-environments in this process, each other group
+    in a worker process.
 
     Args:
-        env_fns: functions creating the sub-environments (all with the same spaces); the first is
-            called here, the others in the workers (pickled with cloudpickle, so lambdas work).
+        env_fns: functions creating the sub-environments (all with the same spaces); the first
+            group's are called here, the others in the workers (pickled with cloudpickle, so lambdas work).
+        num_processes: processes the sub-environments are spread over, this one included, in
+            contiguous groups of sizes differing by at most one (``None``: one per sub-environment).
+            Several sub-environments per process amortise the lockstep of a vector step (one message
+            each way and one wake-up per worker, whatever the group size): with two cores, two
+            processes of several sub-environments each come closest to twice one process.
         copy: return copies of the observations (``False``: views of buffers the next call overwrites).
         context: :mod:`multiprocessing` start method of the workers (``None``: the platform's default).
         daemon: workers end with this process.
 
     Raises:
-        InvalidInputError: no ``env_fns``; a sub-environment with other spaces than the first.
+        InvalidInputError: no ``env_fns``; ``num_processes`` not in ``1..len(env_fns)``; a
+            sub-environment with other spaces than the first.
 
     Results equal :class:`gymnasium.vector.SyncVectorEnv`'s for the same ``env_fns``, seeds and
-    actions (observations, rewards, flags, infos), autoreset in ``NEXT_STEP`` mode. An exception in a
-    worker's sub-environment is raised here with the worker's message and traceback; the vector env
-    must then be closed.
+    actions (observations, rewards, flags, infos), autoreset in ``NEXT_STEP`` mode, whatever
+    ``num_processes``. An exception in a worker's sub-environment is raised here with the worker's
+    message and traceback; the vector env must then be closed.
     """
 
     metadata: dict[str, Any]
 
-    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, copy: bool = True,
-                 context: str | None = None, daemon: bool = True) -> None:
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, num_processes: int | None = None,
+                 copy: bool = True, context: str | None = None, daemon: bool = True) -> None:
         super().__init__()
+        self._closed_here = True  # until the workers exist (close() then has nothing to end)
+        self._pipes: list[Connection] = []
+        self._processes: list[Any] = []
         self.env_fns = list(env_fns)
         if not self.env_fns:
             raise InvalidInputError("HybridVectorEnv needs at least one env_fn")
         self.num_envs = len(self.env_fns)
+        if num_processes is None:
+            num_processes = self.num_envs
+        if (isinstance(num_processes, bool) or not isinstance(num_processes, (int, np.integer))
+                or not 1 <= num_processes <= self.num_envs):
+            raise InvalidInputError(f"num_processes must be an integer in 1..{self.num_envs} (the number of "
+                                    f"env_fns) or None, got {num_processes!r}")
+        self.num_processes = int(num_processes)
+        groups = _groups(self.num_envs, self.num_processes)
+        #: The sub-environment indices of each process: the first this one's, then each worker's.
+        self.process_groups: tuple[range, ...] = tuple(groups)
+        self._local = groups[0]
+        self._worker_groups = groups[1:]
         self.copy = copy
         self.autoreset_mode = AutoresetMode.NEXT_STEP
+        self.local_envs = [self.env_fns[index]() for index in self._local]
         self._closed_here = False
-        self._pipes: list[Connection] = []
-        self._processes: list[Any] = []
-        self.local_env = self.env_fns[0]()  #: sub-environment 0, stepped in this process
+        self.local_env = self.local_envs[0]  #: sub-environment 0, stepped in this process
         self.metadata = dict(self.local_env.metadata)
         self.metadata["autoreset_mode"] = self.autoreset_mode
         self.render_mode = self.local_env.render_mode
@@ -203,11 +259,11 @@ class HybridVectorEnv(VectorEnv):
         ctx = multiprocessing.get_context(context)
         buffer = create_shared_memory(self.single_observation_space, n=self.num_envs, ctx=ctx)
         self._observations = read_from_shared_memory(self.single_observation_space, buffer, n=self.num_envs)
-        self._own_views = _row(self._observations, 0)
+        self._own_views = [_row(self._observations, index) for index in self._local]
         self._rewards = np.zeros(self.num_envs, dtype=np.float64)
         self._terminations = np.zeros(self.num_envs, dtype=np.bool_)
         self._truncations = np.zeros(self.num_envs, dtype=np.bool_)
-        self._autoreset = False  # sub-environment 0's (the workers keep their own)
+        self._autoreset = [False] * len(self._local)  # this process's sub-environments' (workers keep their own)
         # Box actions of the space's dtype and shape reach the workers through shared memory.
         action_buffer = None
         self._action_views: np.ndarray | None = None
@@ -215,11 +271,12 @@ class HybridVectorEnv(VectorEnv):
             action_buffer = create_shared_memory(self.single_action_space, n=self.num_envs, ctx=ctx)
             self._action_views = read_from_shared_memory(self.single_action_space, action_buffer, n=self.num_envs)
         spaces = (self.single_observation_space, self.single_action_space)
-        for index in range(1, self.num_envs):
+        for indices in self._worker_groups:
             parent_pipe, child_pipe = ctx.Pipe()
-            process = ctx.Process(target=_worker, name=f"Worker<HybridVectorEnv>-{index}",
-                                  args=(index, CloudpickleWrapper(self.env_fns[index]), child_pipe, parent_pipe,
-                                        buffer, action_buffer, spaces, self.num_envs), daemon=daemon)
+            process = ctx.Process(
+                target=_worker, name=f"Worker<HybridVectorEnv>-{indices.start}",
+                args=(indices, CloudpickleWrapper([self.env_fns[index] for index in indices]), child_pipe, parent_pipe,
+                      buffer, action_buffer, spaces, self.num_envs), daemon=daemon)
             process.start()
             child_pipe.close()
             self._pipes.append(parent_pipe)
@@ -229,7 +286,10 @@ class HybridVectorEnv(VectorEnv):
         except BaseException:
             self.close()
             raise
-        for index, (same_observation, same_action) in enumerate(same, start=1):
+        local_same = [(env.observation_space == self.single_observation_space,
+                       env.action_space == self.single_action_space) for env in self.local_envs]
+        flags = local_same + [flag for group in same for flag in group]
+        for index, (same_observation, same_action) in enumerate(flags):
             if not (same_observation and same_action):
                 self.close()
                 raise InvalidInputError(f"sub-environment {index} has other observation or action spaces than "
@@ -280,18 +340,22 @@ class HybridVectorEnv(VectorEnv):
                 raise ValueError(f"`options['reset_mask']` must be a bool numpy array of shape ({self.num_envs},)")
             if not mask.any():
                 raise ValueError("`options['reset_mask']` must contain at least one True value")
-        for index, pipe in enumerate(self._pipes, start=1):
-            if mask[index]:
-                self._send(pipe, _RESET, {"seed": seeds[index], "options": options})
+        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
+            chosen = [index for index in indices if mask[index]]
+            if chosen:
+                self._send(pipe, _RESET, [(index - indices.start, {"seed": seeds[index], "options": options})
+                                          for index in chosen])
         infos: list[tuple[int, dict[str, Any]]] = []
-        if mask[0]:
-            observation, info = self.local_env.reset(seed=seeds[0], options=options)
-            _write(self._own_views, observation)
-            self._autoreset = False
-            infos.append((0, info))
-        for index, pipe in enumerate(self._pipes, start=1):
+        for position, index in enumerate(self._local):
             if mask[index]:
-                infos.append((index, self._receive(pipe)))
+                observation, info = self.local_envs[position].reset(seed=seeds[index], options=options)
+                _write(self._own_views[position], observation)
+                self._autoreset[position] = False
+                infos.append((index, info))
+        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
+            chosen = [index for index in indices if mask[index]]
+            if chosen:
+                infos.extend(zip(chosen, self._receive(pipe), strict=True))
         self._terminations[mask] = False
         self._truncations[mask] = False
         return (_copy(self._observations) if self.copy else self._observations), self._merge_infos(infos)
@@ -300,31 +364,26 @@ class HybridVectorEnv(VectorEnv):
         """Step every sub-environment with its row of ``actions`` (autoreset: see the module doc)."""
         self._running()
         shared = self._action_views
+        local = self._local
         if (shared is not None and type(actions) is np.ndarray and actions.dtype == shared.dtype
                 and actions.shape == shared.shape):
             # A batch of the space's dtype and shape: the workers read their rows from shared memory.
-            own_action = actions[0]  # the row SyncVectorEnv passes (iterate's first item)
-            shared[1:] = actions[1:]
+            own_actions: Any = actions[local.start:local.stop]  # the rows SyncVectorEnv passes (iterate's items)
+            shared[local.stop:] = actions[local.stop:]
             for pipe in self._pipes:
                 pipe.send_bytes(_STEP_SHARED_MESSAGE)
-        else:  # any other batch (another dtype, a list, ...): each row pickled, so the worker gets it exactly
+        else:  # any other batch (another dtype, a list, ...): rows pickled, so the workers get them exactly
             rows = list(iterate(self.action_space, actions))
             if len(rows) != self.num_envs:
                 raise ValueError(f"expected actions for {self.num_envs} sub-environments, got {len(rows)}")
-            own_action = rows[0]
-            for pipe, action in zip(self._pipes, rows[1:], strict=True):
-                self._send(pipe, _STEP, action)
-        if self._autoreset:
-            observation, info = self.local_env.reset()
-            reward, terminated, truncated = 0.0, False, False
-        else:
-            observation, reward, terminated, truncated, info = self.local_env.step(own_action)
-        self._autoreset = bool(terminated or truncated)
-        _write(self._own_views, observation)
-        self._rewards[0], self._terminations[0], self._truncations[0] = reward, terminated, truncated
-        infos = [(0, info)]
-        for index, pipe in enumerate(self._pipes, start=1):
-            reward, terminated, truncated, info = self._receive(pipe)
+            own_actions = rows[local.start:local.stop]
+            for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
+                self._send(pipe, _STEP, rows[indices.start:indices.stop])
+        results = _step_group(self.local_envs, self._autoreset, own_actions, self._own_views)
+        for pipe in self._pipes:
+            results.extend(self._receive(pipe))
+        infos = []
+        for index, (reward, terminated, truncated, info) in enumerate(results):
             self._rewards[index], self._terminations[index], self._truncations[index] = reward, terminated, truncated
             infos.append((index, info))
         return ((_copy(self._observations) if self.copy else self._observations), self._rewards.copy(),
@@ -335,9 +394,13 @@ class HybridVectorEnv(VectorEnv):
         self._running()
         for pipe in self._pipes:
             self._send(pipe, _CALL, (name, args, kwargs))
-        attribute = self.local_env.get_wrapper_attr(name)
-        results = [attribute(*args, **kwargs) if callable(attribute) else attribute]
-        return tuple(results + [self._receive(pipe) for pipe in self._pipes])
+        results = []
+        for env in self.local_envs:
+            attribute = env.get_wrapper_attr(name)
+            results.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
+        for pipe in self._pipes:
+            results.extend(self._receive(pipe))
+        return tuple(results)
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         """Attribute ``name`` of every sub-environment."""
@@ -351,9 +414,10 @@ class HybridVectorEnv(VectorEnv):
         if len(values) != self.num_envs:
             raise ValueError("Values must be a list or tuple with length equal to the number of environments. "
                              f"Got `{len(values)}` values for {self.num_envs} environments.")
-        for pipe, value in zip(self._pipes, values[1:], strict=True):
-            self._send(pipe, _SET_ATTR, (name, value))
-        self.local_env.set_wrapper_attr(name, values[0])
+        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
+            self._send(pipe, _SET_ATTR, (name, list(values[indices.start:indices.stop])))
+        for env, value in zip(self.local_envs, values[self._local.start:self._local.stop], strict=True):
+            env.set_wrapper_attr(name, value)
         for pipe in self._pipes:
             self._receive(pipe)
 
@@ -392,8 +456,8 @@ class HybridVectorEnv(VectorEnv):
                 process.terminate()
                 process.join()
             pipe.close()
-        if getattr(self, "local_env", None) is not None:
-            self.local_env.close()
+        for env in getattr(self, "local_envs", ()):
+            env.close()
 
     def __del__(self) -> None:
         if not getattr(self, "_closed_here", True):

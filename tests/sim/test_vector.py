@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import gymnasium as gym
@@ -39,6 +40,18 @@ class Failing(gym.Wrapper):
         return self.env.step(action)
 
 
+class Pid(gym.Wrapper):
+    """Passes everything through; ``pid()`` tells the process the sub-environment runs in."""
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class MakeWithPid(Make):
+    def __call__(self) -> gym.Env:
+        return Pid(super().__call__())
+
+
 def same(a, b) -> bool:
     """Exact equality of results: types, key order, dtypes, shapes and bits (NaN equals NaN)."""
     if type(a) is not type(b):
@@ -74,13 +87,15 @@ def run(vector_class, fns, seed, steps: int, action_seed: int = 0, **kwargs) -> 
         envs.close()
 
 
-@pytest.mark.parametrize(("scenario", "count"), [("cluttered", 2), ("dynamic", 3)])
-def test_same_seeds_give_syncvectorenvs_episodes_exactly_through_autoresets(scenario, count):
+@pytest.mark.parametrize(("scenario", "count", "processes"),
+                         [("cluttered", 2, None), ("dynamic", 3, None), ("cluttered", 5, 2), ("single", 3, 1)])
+def test_same_seeds_give_syncvectorenvs_episodes_exactly_through_autoresets(scenario, count, processes):
     """Short episodes (TimeLimit 15, collisions terminate) so sub-environments autoreset at
-    different steps; observations, rewards, flags and merged infos are bit-identical."""
+    different steps; observations, rewards, flags and merged infos are bit-identical, with one
+    sub-environment per process or several (5 over 2 processes: groups of 3 and 2; all in this one)."""
     fns = [Make(scenario, max_episode_steps=15 + 4 * i, terminate_on_collision=True) for i in range(count)]
     expected = run(gym.vector.SyncVectorEnv, fns, seed=7, steps=60)
-    got = run(HybridVectorEnv, fns, seed=7, steps=60)
+    got = run(HybridVectorEnv, fns, seed=7, steps=60, num_processes=processes)
     assert len(got) == len(expected)
     for index, (a, b) in enumerate(zip(got, expected, strict=True)):
         assert same(a, b), f"record {index} differs"
@@ -139,13 +154,14 @@ def test_reset_mask_resets_only_the_chosen_sub_environments():
         expected.close()
 
 
-def test_a_workers_exception_is_raised_here_and_close_still_works():
-    fns = [Make("single"), lambda: Failing(gym.make(ENV_ID, scenario="single"), when=2)]
-    envs = HybridVectorEnv(fns)
+@pytest.mark.parametrize(("count", "processes"), [(2, None), (4, 2)])
+def test_a_workers_exception_is_raised_here_and_close_still_works(count, processes):
+    fns = [Make("single")] * (count - 1) + [lambda: Failing(gym.make(ENV_ID, scenario="single"), when=2)]
+    envs = HybridVectorEnv(fns, num_processes=processes)
     envs.reset(seed=0)
-    envs.step(np.zeros((2, 4), dtype=np.float32))
+    envs.step(np.zeros((count, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="failing on purpose at step 2"):
-        envs.step(np.zeros((2, 4), dtype=np.float32))
+        envs.step(np.zeros((count, 4), dtype=np.float32))
     envs.close()
     assert all(not process.is_alive() for process in envs._processes)
 
@@ -176,3 +192,34 @@ def test_gymnasiums_vector_wrappers_see_the_same_episodes():
         envs.close()
         statistics.append(returns)
     assert statistics[0] == statistics[1] and len(statistics[0]) == 2
+
+
+def test_sub_environments_grouped_over_processes():
+    """Four sub-environments over two processes: two each, this process the first two; the vector API
+    addresses every sub-environment; a reset mask reaching into both groups resets only those."""
+    fns = [MakeWithPid("single")] * 4
+    envs, reference = HybridVectorEnv(fns, num_processes=2), gym.vector.SyncVectorEnv(fns)
+    try:
+        assert envs.process_groups == (range(0, 2), range(2, 4)) and len(envs._processes) == 1
+        assert same(envs.reset(seed=[3, 4, 5, 6]), reference.reset(seed=[3, 4, 5, 6]))
+        assert envs.np_random_seed == (3, 4, 5, 6)
+        envs.set_attr("marker_test", [10, 11, 12, 13])
+        assert envs.get_attr("marker_test") == (10, 11, 12, 13)
+        pids = envs.call("pid")
+        assert pids[0] == pids[1] == os.getpid() and pids[2] == pids[3] != os.getpid()
+        for env in (envs, reference):
+            env.step(np.full((4, 4), 0.2, dtype=np.float32))
+        options = {"reset_mask": np.array([False, True, True, False])}
+        assert same(envs.reset(seed=9, options=dict(options)), reference.reset(seed=9, options=dict(options)))
+        action = np.full((4, 4), -0.3, dtype=np.float32)
+        assert same(envs.step(action), reference.step(action))
+    finally:
+        envs.close()
+        reference.close()
+    assert all(not process.is_alive() for process in envs._processes)
+
+
+@pytest.mark.parametrize("processes", [0, 3, -1, 1.5, True, "2"])
+def test_a_bad_process_count_is_refused_in_one_line(processes):
+    with pytest.raises(InvalidInputError, match=r"num_processes must be an integer in 1\.\.2"):
+        HybridVectorEnv([Make("empty")] * 2, num_processes=processes)
