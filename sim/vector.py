@@ -36,7 +36,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
 import pickle
 import sys
 import traceback
@@ -58,7 +60,7 @@ from gymnasium.vector.vector_env import AutoresetMode
 
 from sim.errors import InvalidInputError
 
-__all__ = ["HybridVectorEnv"]
+__all__ = ["HybridVectorEnv", "make_vector_env"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PLAIN_NUMBERS = (int, float, bool)  # the types Gymnasium batches into arrays of that type
@@ -518,3 +520,36 @@ class HybridVectorEnv(VectorEnv):
             merged[key] = array
             merged[f"_{key}"] = mask.copy()
         return merged
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def make_vector_env(num_envs: int = 1, *, num_processes: int | None = None, context: str | None = None,
+                    copy: bool = True, env_id: str | None = None, **env_kwargs: Any) -> HybridVectorEnv:
+    """The registry's vector entry point: ``gym.make_vec(ENV_ID, num_envs, **kwargs)`` builds this.
+
+    Args:
+        num_envs: sub-environments, each ``gym.make(env_id, **env_kwargs)``.
+        num_processes: processes they are spread over (this one included); ``None``: one per
+            available core, at most ``num_envs``.
+        context, copy: as :class:`HybridVectorEnv`.
+        env_id: the registered id (default the obstacle-reach env).
+        env_kwargs: the env's keyword arguments (``scenario``, ``clearance``, ``max_episode_steps``, ...).
+
+    Example::
+
+        envs = gym.make_vec("OpenManipulatorX-ObstacleReach-v0", num_envs=8, scenario="cluttered")
+        # 8 sub-environments over the machine's cores (2 processes here), the episodes of
+        # SyncVectorEnv; vectorization_mode="sync" or "async" still gives Gymnasium's own.
+    """
+    from sim import ENV_IDS
+
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise InvalidInputError(f"num_envs must be a positive integer, got {num_envs!r}")
+    if num_processes is None:
+        num_processes = min(int(num_envs), available_cores())
+    make = functools.partial(gym.make, env_id or ENV_IDS[0], **env_kwargs)
+    return HybridVectorEnv([make] * int(num_envs), num_processes=num_processes, context=context, copy=copy)

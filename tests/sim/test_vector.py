@@ -223,3 +223,21 @@ def test_sub_environments_grouped_over_processes():
 def test_a_bad_process_count_is_refused_in_one_line(processes):
     with pytest.raises(InvalidInputError, match=r"num_processes must be an integer in 1\.\.2"):
         HybridVectorEnv([Make("empty")] * 2, num_processes=processes)
+
+
+def test_gym_make_vec_builds_it_over_the_cores_with_syncs_episodes():
+    kwargs = {"num_envs": 3, "scenario": "single", "max_episode_steps": 6}
+    envs = gym.make_vec(ENV_ID, **kwargs)
+    reference = gym.make_vec(ENV_ID, vectorization_mode="sync", **kwargs)
+    try:
+        assert isinstance(envs, HybridVectorEnv)
+        assert envs.num_processes == min(3, len(os.sched_getaffinity(0)))
+        assert same(envs.reset(seed=2), reference.reset(seed=2))
+        for step in range(8):  # through the TimeLimit's autoreset
+            action = np.full((3, 4), 0.1 * (step % 3) - 0.1, dtype=np.float32)
+            assert same(envs.step(action), reference.step(action)), f"step {step} differs"
+    finally:
+        envs.close()
+        reference.close()
+    with pytest.raises(InvalidInputError, match="num_envs must be a positive integer"):
+        gym.make_vec(ENV_ID, num_envs=0, scenario="single")
