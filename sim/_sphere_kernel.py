@@ -16,6 +16,8 @@ import math
 import numba
 import numpy as np
 
+from sim.kinematics import _frame_plane_coordinates, _single_frame_values
+
 
 @numba.njit(cache=True, inline="always")
 def _sdf(x: float, y: float, z: float, kind: int, s0: float, s1: float, s2: float) -> float:
@@ -232,14 +234,94 @@ def pair_minimum(centres: np.ndarray, radii: np.ndarray, first: np.ndarray,
     """
     if len(first) == 0 or first.dtype != np.int64 or second.dtype != np.int64:
         return pair_minimum_all(centres, radii, first, second)
+    best, which, planned = _pair_minimum_culled(centres, radii, first, second, pair_plan(first, second))
+    if planned:
+        return best, which
+    best, which, _ = _pair_minimum_culled(centres, radii, first, second, pair_plan(first, second, renew=True))
+    return best, which
+
+
+def pair_plan(first: np.ndarray, second: np.ndarray, *, renew: bool = False) -> np.ndarray:
+    """The plan of int64 pair lists ``first``, ``second`` for :func:`_pair_minimum_culled`: made once
+    and kept (a few lists, by identity); ``renew`` makes it again (the lists were edited in place)."""
     key = (id(first), id(second))
     plan = _PLANS.get(key)
-    if plan is not None:
-        best, which, planned = _pair_minimum_culled(centres, radii, first, second, plan)
-        if planned:
-            return best, which
-    if len(_PLANS) >= _MAX_PLANS:
-        _PLANS.clear()
-    plan = _PLANS[key] = _pair_plan(first, second)
-    best, which, _ = _pair_minimum_culled(centres, radii, first, second, plan)
-    return best, which
+    if plan is None or renew:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[key] = _pair_plan(first, second)
+    return plan
+
+
+@numba.njit(cache=True)
+def _sin(x: float) -> float:
+    return math.sin(x)
+
+
+@numba.njit(cache=True)
+def _cos(x: float) -> float:
+    return math.cos(x)
+
+
+# sim.kinematics' scalar path of one configuration's link frames, compiled (the same code, so the same values).
+_plane_coordinates = numba.njit(cache=True, inline="always")(_frame_plane_coordinates)
+_frame_values = numba.njit(cache=True, inline="always")(_single_frame_values)
+
+
+@numba.njit(cache=True)
+def configuration_frames(q: np.ndarray, gripper_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sim.kinematics.link_frames` of one (4,) configuration (rad) and finger position (m):
+    positions (1, 8, 3) m and rotations (1, 8, 3, 3), base frame."""
+    plane = _plane_coordinates(q[1], q[2], q[3], gripper_m, _sin, _cos)
+    positions, rotations = _frame_values(q[0], plane, _sin, _cos)
+    position_array, rotation_array = np.empty(24), np.empty(72)
+    for i in range(24):
+        position_array[i] = positions[i]
+    for i in range(72):
+        rotation_array[i] = rotations[i]
+    return position_array.reshape(1, 8, 3), rotation_array.reshape(1, 8, 3, 3)
+
+
+@numba.njit(cache=True)
+def measure_configuration(
+    q: np.ndarray, gripper_m: float, local: np.ndarray, frame: np.ndarray, radii: np.ndarray, link: np.ndarray,
+    links: int, kinds: np.ndarray, origins: np.ndarray, rotations: np.ndarray, sizes: np.ndarray,
+    table_spheres: np.ndarray, first: np.ndarray, second: np.ndarray, plan: np.ndarray,
+) -> tuple[np.ndarray, int, float, float]:
+    """Everything the env measures of one configuration, in one call: the spheres placed once
+    (:func:`configuration_frames`, :func:`world_centres`), then :func:`link_obstacle_minima`,
+    :func:`pair_minimum` and the table clearance.
+
+    Args:
+        q: (4,) joint angles (rad); gripper_m: finger position (m).
+        local, frame, radii, link, links: the sphere model (local centres (S, 3), frame per
+            sphere, radii (S,), link per sphere, link count).
+        kinds, origins, rotations, sizes: the M obstacles, as :func:`link_obstacle_minima` takes them.
+        table_spheres: indices of the spheres checked against the table plane z = 0.
+        first, second, plan: the self-collision pairs and their :func:`pair_plan`.
+
+    Returns:
+        ``(per_link (L, M), index, self_m, table_m)``: smallest distance per (link, obstacle), the
+        flat index of the smallest of them (NumPy's ``argmin``: the first, NaN first; -1 with no
+        obstacle), the smallest self-pair distance and the lowest table-checked sphere's height.
+    """
+    positions, frame_rotations = configuration_frames(q, gripper_m)
+    centres = world_centres(positions, frame_rotations, local, frame)
+    per_link = link_obstacle_minima(centres, radii, link, links, kinds, origins, rotations, sizes)[0][0]
+    values = per_link.ravel()
+    index = -1
+    for i in range(values.shape[0]):
+        if i == 0 or values[i] < values[index] or (math.isnan(values[i]) and not math.isnan(values[index])):
+            index = i
+    self_m, _, planned = _pair_minimum_culled(centres, radii, first, second, plan)
+    if not planned:
+        self_m, _ = pair_minimum_all(centres, radii, first, second)
+    table_m = math.inf
+    for k in range(table_spheres.shape[0]):  # NumPy's min: NaN if any is NaN
+        s = table_spheres[k]
+        height = centres[0, s, 2] - radii[s]
+        if k == 0 or height < table_m or math.isnan(height):
+            table_m = height
+            if math.isnan(height):
+                break
+    return per_link, index, self_m[0], table_m

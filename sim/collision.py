@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim._backend import is_torch, ops_for
-from sim._sphere_kernel import link_obstacle_minima, pair_minimum, world_centres
+from sim._sphere_kernel import link_obstacle_minima, measure_configuration, pair_minimum, pair_plan, world_centres
 from sim.errors import InvalidInputError
 from sim.kinematics import link_frames
 from sim.obstacle_kinds import KIND_CODES, OBSTACLE_KINDS
@@ -322,20 +322,21 @@ class ArmClearances(NamedTuple):
 
 
 def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0) -> ArmClearances:
-    """Obstacle, self and table clearance of one (4,) configuration (NumPy; no validation: the hot
-    path of every env step)."""
-    centres = _numpy_centres(q, gripper_m, False)
-    if len(obstacles):
-        distances = _link_minima(centres, obstacles)[0][0]
-        index = int(distances.argmin())
-        obstacle = Clearance(float(distances.flat[index]), np.array(index // len(obstacles)),
-                             np.array(index % len(obstacles)))
+    """Obstacle, self and table clearance of one (4,) configuration (rad, computed in float64; no
+    validation: the hot path of every env step), in one compiled call
+    (:func:`sim._sphere_kernel.measure_configuration`): the values of :func:`signed_distances`,
+    :func:`self_clearance` and :func:`table_clearance`."""
+    count = len(obstacles)
+    per_link, index, self_m, table_m = measure_configuration(
+        np.asarray(q, dtype=np.float64), float(gripper_m), SPHERE_CENTRES_M, _SPHERE_FRAME, SPHERE_RADII_M,
+        SPHERE_LINK, len(COLLISION_LINKS), np.asarray(obstacles.kinds, dtype=np.int64), obstacles.positions,
+        obstacles.rotations, obstacles.sizes, _TABLE_SPHERES, _SELF_FIRST, _SELF_SECOND,
+        pair_plan(_SELF_FIRST, _SELF_SECOND))
+    if count:
+        obstacle = Clearance(float(per_link.flat[index]), np.array(index // count), np.array(index % count))
     else:
-        distances = np.zeros((len(COLLISION_LINKS), 0))
         obstacle = Clearance(np.inf, np.array(-1), np.array(-1))
-    self_m, _ = pair_minimum(centres, SPHERE_RADII_M, _SELF_FIRST, _SELF_SECOND)
-    table_m = float((centres[0, _TABLE_SPHERES, 2] - SPHERE_RADII_M[_TABLE_SPHERES]).min())
-    return ArmClearances(obstacle, distances, float(self_m[0]), table_m)
+    return ArmClearances(obstacle, per_link, float(self_m), float(table_m))
 
 
 __all__ = [

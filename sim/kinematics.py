@@ -313,33 +313,41 @@ def _is_single(q: Any) -> bool:
 # per-operation overhead on 0-d arrays (~25x faster). They share _frame_plane_coordinates with the
 # array code and repeat the rest of it operation by operation, in the same order, so results are
 # bit-identical (math.sin/cos and NumPy's agree on float64); tests/sim/test_kinematics.py checks that
-# on random and out-of-limit angles.
+# on random and out-of-limit angles. sim._sphere_kernel compiles the same two functions with numba
+# for the env's per-step measurement.
 def _single_link_frames(q: np.ndarray, gripper_m: float) -> LinkFrames:
     """:func:`link_frames` of one (4,) float64 configuration."""
     q1, q2, q3, q4 = q.tolist()
-    pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, v_f = _frame_plane_coordinates(
-        q2, q3, q4, gripper_m, math.sin, math.cos)
+    plane = _frame_plane_coordinates(q2, q3, q4, gripper_m, math.sin, math.cos)
+    positions, rotations = _single_frame_values(q1, plane, math.sin, math.cos)
+    return LinkFrames(np.array(positions).reshape(8, 3), np.array(rotations).reshape(8, 3, 3))
+
+
+def _single_frame_values(q1: float, plane: tuple[float, ...], sin: Callable[[float], float],
+                         cos: Callable[[float], float]) -> tuple[list[float], list[float]]:
+    """The frames of one configuration from joint 1's angle (rad) and the rest's
+    :func:`_frame_plane_coordinates`: positions (24 values, 8 frames' x, y, z, m) and rotations
+    (72 values, 8 row-major matrices), the array path's operations on Python floats (or, compiled,
+    on numba's)."""
+    pitch2, pitch3, pitch4, u3, w3, u4, w4, u_ee, w_ee, u_f, w_f, v_f = plane
     zero = q1 * 0.0
     frames_u = (zero, zero, u3, u4, u_ee, u_f, u_f)
     frames_w = (zero + JOINT1_XYZ[2], zero + _SHOULDER_Z, w3, w4, w_ee, w_f, w_f)
     frames_v = (zero, zero, zero, zero, zero, zero + v_f, zero - v_f)
-    s1, c1 = math.sin(q1), math.cos(q1)
+    s1, c1 = sin(q1), cos(q1)
     positions = [zero, zero, zero]
-    for u, v, w in zip(frames_u, frames_v, frames_w, strict=True):
-        positions += (JOINT1_XYZ[0] + u * c1 - v * s1, u * s1 + v * c1, w)
-    # _yaw_pitch_matrix per frame: link1 (yaw 0, pitch 0), link2 (yaw q1, pitch 0), then yaw q1 and the pitches.
-    rotations = _single_yaw_pitch(zero, zero, zero)
-    for pitch in (zero, pitch2, pitch3, pitch4):
-        rotations += _single_yaw_pitch(q1, pitch, zero)
-    rotations += rotations[-9:] * 3  # end_effector_link and both fingers turn like link5
-    return LinkFrames(np.array(positions).reshape(8, 3), np.array(rotations).reshape(8, 3, 3))
-
-
-def _single_yaw_pitch(yaw: float, pitch: float, zero: float) -> list[float]:
-    """:func:`_yaw_pitch_matrix` of one yaw and pitch (rad), row-major (9 values); ``zero`` is
-    ``yaw * 0.0`` (its sign included)."""
-    sy, cy, sp, cp = math.sin(yaw), math.cos(yaw), math.sin(pitch), math.cos(pitch)
-    return [cy * cp, -sy, cy * sp, sy * cp, cy, sy * sp, -sp, zero, cp]
+    for frame in range(7):
+        u, v = frames_u[frame], frames_v[frame]
+        positions.extend((JOINT1_XYZ[0] + u * c1 - v * s1, u * s1 + v * c1, frames_w[frame]))
+    # _yaw_pitch_matrix per frame: link1 (yaw 0, pitch 0), link2 (yaw q1, pitch 0), link3-5 (yaw q1
+    # and the pitches); end_effector_link and both fingers turn like link5.
+    s0, c0 = sin(zero), cos(zero)
+    rotations = [c0 * c0, -s0, c0 * s0, s0 * c0, c0, s0 * s0, -s0, zero, c0]
+    for frame in range(7):
+        pitch = (zero, pitch2, pitch3, pitch4, pitch4, pitch4, pitch4)[frame]
+        sp, cp = sin(pitch), cos(pitch)
+        rotations.extend((c1 * cp, -s1, c1 * sp, s1 * cp, c1, s1 * sp, -sp, zero, cp))
+    return positions, rotations
 
 
 def _single_forward_kinematics(q: np.ndarray) -> np.ndarray:

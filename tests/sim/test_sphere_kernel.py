@@ -1,12 +1,27 @@
-"""The culled closest-pair search of the sphere model returns exactly the full scan's values."""
+"""The compiled loops of the sphere model return exactly the values of the array paths: the culled
+closest-pair search those of the full scan, the env's one-call measurement (link frames, obstacle,
+self and table clearance) those of sim.kinematics and sim.collision's batch functions."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from sim import _sphere_kernel
-from sim.collision import _SELF_FIRST, _SELF_SECOND, SPHERE_RADII_M, sphere_centres
-from sim.kinematics import JOINT_LIMITS
+from sim.collision import (
+    _SELF_FIRST,
+    _SELF_SECOND,
+    SPHERE_RADII_M,
+    ObstacleSet,
+    arm_clearances,
+    min_clearance,
+    self_clearance,
+    signed_distances,
+    sphere_centres,
+    table_clearance,
+)
+from sim.kinematics import JOINT_LIMITS, link_frames
+from sim.obstacle_kinds import OBSTACLE_KINDS
+from sim.transforms import quat_normalize
 
 
 def random_centres(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -46,3 +61,45 @@ def test_any_pair_list_gives_the_full_scans_minimum_and_first_index(rng):
     culled = _sphere_kernel.pair_minimum(centres, SPHERE_RADII_M, first, second)
     full = _sphere_kernel.pair_minimum_all(centres, SPHERE_RADII_M, first, second)
     assert np.array_equal(culled[0], full[0]) and np.array_equal(culled[1], full[1])
+
+
+def test_compiled_link_frames_equal_the_array_path_bit_for_bit(rng):
+    """Within, past and far past the joint limits (the kernel compiles sim.kinematics' scalar code)."""
+    q = np.concatenate([rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (2000, 4)),
+                        rng.uniform(-20.0, 20.0, (500, 4)), np.zeros((1, 4)), -np.zeros((1, 4))])
+    gripper = rng.uniform(-0.011, 0.02, len(q))
+    frames = link_frames(q, gripper, validate=False)
+    for n in range(len(q)):
+        positions, rotations = _sphere_kernel.configuration_frames(q[n], float(gripper[n]))
+        assert np.array_equal(positions[0], frames.positions[n]), n
+        assert np.array_equal(rotations[0], frames.rotations[n]), n
+        assert np.array_equal(np.signbit(rotations[0]), np.signbit(frames.rotations[n])), n  # signed zeros too
+
+
+def random_obstacles(rng: np.random.Generator, count: int) -> ObstacleSet:
+    kinds = [OBSTACLE_KINDS[k] for k in rng.integers(0, len(OBSTACLE_KINDS), count)]
+    sizes = [rng.uniform(0.01, 0.08, {"sphere": 1, "box": 3, "cylinder": 2}[kind]) for kind in kinds]
+    positions = rng.uniform([-0.3, -0.3, -0.05], [0.35, 0.3, 0.4], (count, 3))
+    return ObstacleSet.from_list(kinds, positions, sizes, quat_normalize(rng.normal(size=(count, 4))))
+
+
+def test_arm_clearances_equal_the_batch_functions_on_random_scenes(rng):
+    """Per-(link, obstacle) minima, the closest pair and its names, self and table clearance, exactly,
+    on scenes of 0-6 obstacles (touching and penetrating ones among them) and any finger position."""
+    touching = self_hits = 0
+    for trial in range(400):
+        obstacles = random_obstacles(rng, int(rng.integers(0, 7)))
+        q = rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1])
+        gripper_m = float(rng.uniform(-0.011, 0.02))
+        measured = arm_clearances(q, obstacles, gripper_m)
+        batch, gripper = q[None], np.full(1, gripper_m)
+        expected = signed_distances(batch, obstacles, gripper)[0]
+        assert measured.per_link_m.shape == expected.shape and np.array_equal(measured.per_link_m, expected), trial
+        closest = min_clearance(batch, obstacles, gripper)
+        assert measured.obstacle.distance_m == closest.distance_m[0], trial
+        assert (int(measured.obstacle.link), int(measured.obstacle.obstacle)) == (closest.link[0], closest.obstacle[0])
+        assert measured.self_m == self_clearance(batch, gripper)[0], trial
+        assert measured.table_m == table_clearance(batch, gripper)[0], trial
+        touching += bool(len(obstacles)) and measured.obstacle.distance_m < 0
+        self_hits += measured.self_m < 0
+    assert touching > 20 and self_hits > 5  # penetrations of obstacles and of the arm itself were checked
