@@ -10,7 +10,8 @@ end-effector difference before the first contact of either run (pure controller/
 difference, mm), the share of episodes with a contact and their agreement, the step of the first
 contact, contact steps, the deepest penetration, the joint error left at the end of contact-free
 episodes, and the run time. After a contact the runs are chaotic, so compare contact statistics
-there, not trajectories.
+there, not trajectories, and against the noise floor: the reference with gravity changed by one
+part in 10^12, whose contact statistics move by chaos alone.
 
 Run: ``python benchmarks/physics_rate.py [--episodes 1000] [--policy goal] [--before f5185e6]``
 """
@@ -29,18 +30,23 @@ from _git_tree import REPOSITORY, export  # benchmarks/ is on sys.path when run 
 
 BEFORE_COMMIT = "f5185e6"
 
-#: name -> (physics frequency Hz, position gain or None for PyBullet's 0.1, solver iterations or None for 50)
-CONFIGURATIONS: dict[str, tuple[float, float | None, int | None]] = {
-    "120 Hz, 6 substeps": (120.0, None, None),
-    "120 Hz, 6 substeps, gain 0.2": (120.0, 0.2, None),
-    "240 Hz, 20 solver iterations": (240.0, None, 20),
-    "240 Hz, 10 solver iterations": (240.0, None, 10),
+#: name -> (physics frequency Hz, position gain or None for PyBullet's 0.1, solver iterations or None
+#: for 50, relative change of gravity or 0). The first row is the reference itself with gravity changed
+#: by one part in 10^12: the noise floor. Contact after contact is chaotic, so any change, however
+#: small, moves the contact statistics; a setting differs from the reference only as far as it
+#: differs more than this row does.
+CONFIGURATIONS: dict[str, tuple[float, float | None, int | None, float]] = {
+    "noise floor: gravity x (1+1e-12)": (240.0, None, None, 1e-12),
+    "120 Hz, 6 substeps": (120.0, None, None, 0.0),
+    "120 Hz, 6 substeps, gain 0.2": (120.0, 0.2, None, 0.0),
+    "240 Hz, 20 solver iterations": (240.0, None, 20, 0.0),
+    "240 Hz, 10 solver iterations": (240.0, None, 10, 0.0),
 }
 
 CHILD = r"""
 import sys, time
 import numpy as np, gymnasium as gym, pybullet
-out, frequency, gain, iterations, policy, episodes = sys.argv[1:7]
+out, frequency, gain, iterations, policy, episodes, perturbation = sys.argv[1:8]
 frequency, episodes = float(frequency), int(episodes)
 import sim, sim.env, sim.world
 if frequency != sim.env.PHYSICS_FREQUENCY_HZ:
@@ -58,6 +64,12 @@ if iterations != "none":
         init(self, *args, **kwargs)
         pybullet.setPhysicsEngineParameter(numSolverIterations=int(iterations), physicsClientId=self.client_id)
     sim.world.World.__init__ = with_iterations
+if float(perturbation):
+    init_gravity = sim.world.World.__init__
+    def with_gravity(self, *args, **kwargs):
+        init_gravity(self, *args, **kwargs)
+        pybullet.setGravity(0.0, 0.0, -9.81 * (1.0 + float(perturbation)), physicsClientId=self.client_id)
+    sim.world.World.__init__ = with_gravity
 steps = 100
 env = gym.make(sim.ENV_IDS[0], scenario="cluttered", max_episode_steps=steps, terminate_on_success=False)
 base = env.unwrapped
@@ -82,13 +94,13 @@ np.savez(out, ee=ee, q=q, target=target, contact=contact, depth=depth, seconds=t
 """
 
 
-def record(tree: Path, out: Path, setting: tuple[float, float | None, int | None], policy: str,
+def record(tree: Path, out: Path, setting: tuple[float, float | None, int | None, float], policy: str,
            episodes: int) -> dict[str, np.ndarray]:
     """Run the episodes of one configuration in a child process on ``tree``; its recorded arrays."""
-    frequency, gain, iterations = setting
+    frequency, gain, iterations, perturbation = setting
     environment = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
     arguments = [str(out), str(frequency), "none" if gain is None else str(gain),
-                 "none" if iterations is None else str(iterations), policy, str(episodes)]
+                 "none" if iterations is None else str(iterations), policy, str(episodes), repr(perturbation)]
     subprocess.run([sys.executable, "-c", CHILD, *arguments], cwd=tree, env=environment, check=True,
                    capture_output=True)
     with np.load(out) as data:
@@ -151,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-    default = (240.0, None, None)
+    default = (240.0, None, None, 0.0)
     with tempfile.TemporaryDirectory() as folder:
         reference = record(REPOSITORY, Path(folder) / "reference.npz", default, args.policy, args.episodes)
         runs = {}
