@@ -283,13 +283,25 @@ def configuration_frames(q: np.ndarray, gripper_m: float) -> tuple[np.ndarray, n
 
 
 @numba.njit(cache=True)
+def configuration_centres(q: np.ndarray, gripper_m: np.ndarray, local: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(N, S, 3) base-frame sphere centres of configurations ``q`` (N, 4) rad with finger positions
+    ``gripper_m`` (N,) m: :func:`configuration_frames`, then :func:`world_centres` of local centres
+    (S, 3) on frames ``frame`` (S,)."""
+    out = np.empty((q.shape[0], local.shape[0], 3))
+    for n in range(q.shape[0]):
+        positions, rotations = configuration_frames(q[n], gripper_m[n])
+        out[n] = world_centres(positions, rotations, local, frame)[0]
+    return out
+
+
+@numba.njit(cache=True)
 def measure_configuration(
     q: np.ndarray, gripper_m: float, local: np.ndarray, frame: np.ndarray, radii: np.ndarray, link: np.ndarray,
     links: int, kinds: np.ndarray, origins: np.ndarray, rotations: np.ndarray, sizes: np.ndarray,
     table_spheres: np.ndarray, first: np.ndarray, second: np.ndarray, plan: np.ndarray,
 ) -> tuple[np.ndarray, int, float, float]:
     """Everything the env measures of one configuration, in one call: the spheres placed once
-    (:func:`configuration_frames`, :func:`world_centres`), then :func:`link_obstacle_minima`,
+    (:func:`configuration_centres`), then :func:`link_obstacle_minima`,
     :func:`pair_minimum` and the table clearance.
 
     Args:
@@ -305,8 +317,7 @@ def measure_configuration(
         flat index of the smallest of them (NumPy's ``argmin``: the first, NaN first; -1 with no
         obstacle), the smallest self-pair distance and the lowest table-checked sphere's height.
     """
-    positions, frame_rotations = configuration_frames(q, gripper_m)
-    centres = world_centres(positions, frame_rotations, local, frame)
+    centres = configuration_centres(q.reshape(1, 4), np.full(1, gripper_m), local, frame)
     per_link = link_obstacle_minima(centres, radii, link, links, kinds, origins, rotations, sizes)[0][0]
     values = per_link.ravel()
     index = -1

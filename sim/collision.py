@@ -20,9 +20,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim._backend import is_torch, ops_for
-from sim._sphere_kernel import link_obstacle_minima, measure_configuration, pair_minimum, pair_plan, world_centres
+from sim._sphere_kernel import (
+    configuration_centres,
+    link_obstacle_minima,
+    measure_configuration,
+    pair_minimum,
+    pair_plan,
+    world_centres,
+)
 from sim.errors import InvalidInputError
-from sim.kinematics import link_frames
+from sim.kinematics import as_real_array, link_frames
 from sim.obstacle_kinds import KIND_CODES, OBSTACLE_KINDS
 from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
 
@@ -114,10 +121,22 @@ class Clearance(NamedTuple):
 
 
 def _numpy_centres(q: Any, gripper_m: Any, validate: bool) -> np.ndarray:
-    """(N, S, 3) float64 sphere centres of ``q`` flattened to N configurations (no gradients)."""
+    """(N, S, 3) float64 sphere centres of ``q`` flattened to N configurations (no gradients).
+
+    Without ``validate`` (the hot loops: env steps, scene sampling, planners), float64 joints with
+    a scalar finger position or one per configuration take the compiled loop
+    (:func:`sim._sphere_kernel.configuration_centres`, the scalar link frames of
+    :mod:`sim.kinematics` compiled: the same values as the array path, several times faster)."""
     if is_torch(q):
         q = q.detach().cpu().double().numpy()
         gripper_m = gripper_m.detach().cpu().double().numpy() if is_torch(gripper_m) else gripper_m
+    if not validate:
+        q = as_real_array(q, 4)
+        gripper = np.asarray(gripper_m)
+        if q.dtype == np.float64 and gripper.dtype.kind in "iuf" and gripper.shape in ((), q.shape[:-1]):
+            gripper = np.broadcast_to(gripper.astype(np.float64), q.shape[:-1]).reshape(-1)
+            return configuration_centres(np.ascontiguousarray(q.reshape(-1, 4)), np.ascontiguousarray(gripper),
+                                         SPHERE_CENTRES_M, _SPHERE_FRAME)
     frames = link_frames(q, gripper_m, validate=validate)
     positions = np.asarray(frames.positions, dtype=np.float64)
     rotations = np.asarray(frames.rotations, dtype=np.float64)

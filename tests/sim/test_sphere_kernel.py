@@ -103,3 +103,15 @@ def test_arm_clearances_equal_the_batch_functions_on_random_scenes(rng):
         touching += bool(len(obstacles)) and measured.obstacle.distance_m < 0
         self_hits += measured.self_m < 0
     assert touching > 20 and self_hits > 5  # penetrations of obstacles and of the arm itself were checked
+
+
+def test_unvalidated_sphere_centres_take_the_compiled_loop_and_equal_the_array_path(rng):
+    """sim.collision's hot loops (validate=False) place the spheres with the compiled link frames;
+    validated calls take sim.kinematics' array path: the same values, bit for bit."""
+    q = np.concatenate([rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (300, 4)), rng.uniform(-9, 9, (60, 4))])
+    gripper = rng.uniform(-0.011, 0.02, len(q))
+    for fingers in (gripper.reshape(6, 60), 0.004, 0):
+        compiled = sphere_centres(q.reshape(6, 60, 4), fingers, validate=False)
+        assert compiled.shape == (6, 60, len(SPHERE_RADII_M), 3)
+        assert np.array_equal(compiled, sphere_centres(q.reshape(6, 60, 4), fingers, validate=True))
+    assert np.array_equal(sphere_centres(q[0], 0.01, validate=False), sphere_centres(q[0], 0.01))
