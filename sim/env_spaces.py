@@ -150,6 +150,7 @@ class ObservationPacker:
 
     def __init__(self, bounds: tuple[np.ndarray, np.ndarray]) -> None:
         self._low, self._high = bounds[0][:_HEAD], bounds[1][:_HEAD]
+        self._head = np.empty(_HEAD)  # the per-step part, float64, reused
         self._bounds = bounds
         self._template: np.ndarray | None = None
 
@@ -163,8 +164,10 @@ class ObservationPacker:
         if self._template is None:
             raise InvalidInputError("ObservationPacker.set_scene must be called before pack")
         vector = self._template.copy()
-        # Clipped in float64, then rounded to float32 on assignment: pack_observation's values exactly.
-        vector[:_HEAD] = np.clip(np.concatenate([q, qd, ee_pose]), self._low, self._high)
+        # Clipped in float64 (np.clip's max-then-min, NaN kept), then rounded to float32 on
+        # assignment: pack_observation's values exactly.
+        head = np.concatenate((q, qd, ee_pose), out=self._head)
+        vector[:_HEAD] = np.minimum(np.maximum(head, self._low, out=head), self._high, out=head)
         # The end-effector and goal slots use the goals' bounds, so the goals are those slices.
         return {"observation": vector, "achieved_goal": vector[8:15].copy(), "desired_goal": vector[15:22].copy()}
 
@@ -214,17 +217,23 @@ def goal_reference(desired_goal: np.ndarray) -> tuple[list[float], list[float]]:
 def goal_errors_to(achieved_goal: np.ndarray, reference: tuple[list[float], list[float]]) -> tuple[float, float]:
     """:func:`goal_errors_single` of an achieved (7,) pose and a desired pose's :func:`goal_reference`:
     position error (m) and geodesic orientation error (rad)."""
-    a = np.asarray(achieved_goal, dtype=np.float64).tolist()
-    d, qd = reference
+    # float32 and float64 values convert exactly to Python floats, as through a float64 array.
+    a = achieved_goal.tolist() if type(achieved_goal) is np.ndarray and achieved_goal.dtype in _FLOAT_DTYPES \
+        else np.asarray(achieved_goal, dtype=np.float64).tolist()
+    d, (qd0, qd1, qd2, qd3) = reference
     dx, dy, dz = a[0] - d[0], a[1] - d[1], a[2] - d[2]
     position_error = math.sqrt(dx * dx + dy * dy + dz * dz)
     norm_a = math.sqrt(a[3] * a[3] + a[4] * a[4] + a[5] * a[5] + a[6] * a[6])
-    qa = [a[i] / norm_a for i in range(3, 7)]
-    sign = -1.0 if qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0 else 1.0
-    minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd, strict=True))
-    plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd, strict=True))
+    qa0, qa1, qa2, qa3 = a[3] / norm_a, a[4] / norm_a, a[5] / norm_a, a[6] / norm_a
+    sign = -1.0 if qa0 * qd0 + qa1 * qd1 + qa2 * qd2 + qa3 * qd3 < 0 else 1.0
+    # The sums goal_errors adds left to right (squares are >= +0, so starting at 0 changes nothing).
+    m0, m1, m2, m3 = qa0 - sign * qd0, qa1 - sign * qd1, qa2 - sign * qd2, qa3 - sign * qd3
+    p0, p1, p2, p3 = qa0 + sign * qd0, qa1 + sign * qd1, qa2 + sign * qd2, qa3 + sign * qd3
+    minus = m0 * m0 + m1 * m1 + m2 * m2 + m3 * m3
+    plus = p0 * p0 + p1 * p1 + p2 * p2 + p3 * p3
     angle = 4.0 * float(np.arctan2(math.sqrt(minus), math.sqrt(plus)))
     return position_error, angle
+
 
 
 @dataclass(frozen=True)
