@@ -248,7 +248,14 @@ class HybridVectorEnv(VectorEnv):
         self._worker_groups = groups[1:]
         self.copy = copy
         self.autoreset_mode = AutoresetMode.NEXT_STEP
-        self.local_envs = [self.env_fns[index]() for index in self._local]
+        self.local_envs: list[gym.Env] = []
+        try:
+            for index in self._local:
+                self.local_envs.append(self.env_fns[index]())
+        except BaseException:
+            for env in self.local_envs:
+                env.close()
+            raise
         self._closed_here = False
         self.local_env = self.local_envs[0]  #: sub-environment 0, stepped in this process
         self.metadata = dict(self.local_env.metadata)

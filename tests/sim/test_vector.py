@@ -236,3 +236,19 @@ def test_gym_make_vec_builds_it_over_the_cores_with_syncs_episodes():
         reference.close()
     with pytest.raises(InvalidInputError, match="num_envs must be a positive integer"):
         gym.make_vec(ENV_ID, num_envs=0, scenario="single")
+
+
+def test_a_failing_env_fn_here_closes_the_sub_environments_already_made():
+    closed = []
+
+    class Closing(gym.Wrapper):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    def failing():
+        raise ValueError("cannot make this one")
+
+    with pytest.raises(ValueError, match="cannot make this one"):
+        HybridVectorEnv([lambda: Closing(gym.make(ENV_ID, scenario="empty")), failing, Make("empty")], num_processes=2)
+    assert closed == [True]
