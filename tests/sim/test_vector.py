@@ -11,7 +11,7 @@ import pytest
 
 import sim
 from sim.errors import InvalidInputError
-from sim.vector import HybridVectorEnv
+from sim.vector import SPIN_S, HybridVectorEnv
 
 ENV_ID = sim.ENV_IDS[0]
 
@@ -218,6 +218,28 @@ def test_sub_environments_grouped_over_processes():
 def test_a_bad_process_count_is_refused_in_one_line(processes):
     with pytest.raises(InvalidInputError, match=r"num_processes must be an integer in 1\.\.2"):
         HybridVectorEnv([Make("empty")] * 2, num_processes=processes)
+
+
+@pytest.mark.parametrize("spin", [-0.1, 1.0, "0.1", True, float("nan")])
+def test_a_bad_spin_is_refused_in_one_line(spin):
+    with pytest.raises(InvalidInputError, match=r"spin_s must be seconds in \[0, 1\)"):
+        HybridVectorEnv([Make("empty")] * 2, spin_s=spin)
+
+
+def test_processes_poll_only_when_each_has_a_core():
+    cores = len(os.sched_getaffinity(0))
+    envs = HybridVectorEnv([Make("empty")] * (cores + 1))  # a process per sub-environment: more than the cores
+    try:
+        assert envs.spin_s == 0.0
+    finally:
+        envs.close()
+    envs = HybridVectorEnv([Make("empty")] * (cores + 1), num_processes=cores)
+    try:
+        assert envs.spin_s == SPIN_S > 0.0
+        envs.reset(seed=0)
+        envs.step(np.zeros((cores + 1, 4), dtype=np.float32))
+    finally:
+        envs.close()
 
 
 def test_gym_make_vec_builds_it_over_the_cores_with_syncs_episodes():
