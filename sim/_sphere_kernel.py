@@ -336,3 +336,111 @@ def measure_configuration(
             if math.isnan(height):
                 break
     return per_link, index, self_m[0], table_m
+
+
+@numba.njit(cache=True)
+def first_clear_configuration(
+    q: np.ndarray, candidates: np.ndarray, ee_bounds_m: np.ndarray, check_radius: bool, check_height: bool,
+    table_margin_m: float, local: np.ndarray, frame: np.ndarray, radii: np.ndarray, table_spheres: np.ndarray,
+    first: np.ndarray, second: np.ndarray, plan: np.ndarray,
+) -> int:
+    """Index of the first configuration of ``q`` (N, 4) rad passing the scene sampler's filters, or -1.
+
+    Candidate ``n`` passes if ``candidates[n]``, its end effector (frame 5 of
+    :func:`configuration_frames`, fingers at 0 m: the position of ``forward_kinematics``) lies
+    within ``ee_bounds_m = [radius_min, radius_max, z_min, z_max]`` (horizontal distance from the z
+    axis, checked if ``check_radius``; height, checked if ``check_height``), its table-checked
+    spheres ``table_spheres`` clear the plane z = 0 by ``table_margin_m`` and its closest
+    self-collision pair (``first``, ``second``, ``plan``: :func:`pair_minimum`) is apart (> 0).
+    Candidates are visited in order and the visit stops at the first that passes: the answer of
+    filtering the whole batch with the vectorised functions, at the cost of the candidates before it.
+    """
+    for n in range(q.shape[0]):
+        if not candidates[n]:
+            continue
+        positions, rotations = configuration_frames(q[n], 0.0)
+        x, y, z = positions[0, 5, 0], positions[0, 5, 1], positions[0, 5, 2]
+        if check_radius:
+            radius = math.hypot(x, y)
+            if not (radius >= ee_bounds_m[0] and radius <= ee_bounds_m[1]):
+                continue
+        if check_height and not (z >= ee_bounds_m[2] and z <= ee_bounds_m[3]):
+            continue
+        centres = world_centres(positions, rotations, local, frame)
+        clear = True
+        for k in range(table_spheres.shape[0]):  # the minimum's test: False on NaN
+            s = table_spheres[k]
+            if not centres[0, s, 2] - radii[s] >= table_margin_m:
+                clear = False
+                break
+        if not clear:
+            continue
+        self_m, _, planned = _pair_minimum_culled(centres, radii, first, second, plan)
+        if not planned:
+            self_m, _ = pair_minimum_all(centres, radii, first, second)
+        if self_m[0] > 0.0:
+            return n
+    return -1
+
+
+@numba.njit(cache=True)
+def path_sphere_centres(path: np.ndarray, which: np.ndarray, sphere: np.ndarray, local: np.ndarray,
+                        frame: np.ndarray) -> np.ndarray:
+    """(C, 3) base-frame centres (m) of sphere ``sphere[c]`` of configuration ``path[which[c]]``
+    (fingers at 0 m): rows of :func:`configuration_centres` of ``path``, placing only those spheres."""
+    out = np.empty((which.shape[0], 3))
+    for c in range(which.shape[0]):
+        positions, rotations = configuration_frames(path[which[c]], 0.0)
+        s = sphere[c]
+        out[c] = world_centres(positions, rotations, local[s:s + 1], frame[s:s + 1])[0, 0]
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
+    """:func:`sim.transforms.quat_to_matrix` of one quaternion ``[x, y, z, w]``, the same operations."""
+    out = np.empty((3, 3))
+    out[0, 0], out[0, 1], out[0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)
+    out[1, 0], out[1, 1], out[1, 2] = 2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)
+    out[2, 0], out[2, 1], out[2, 2] = 2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)
+    return out
+
+
+@numba.njit(cache=True)
+def first_clear_placement(
+    candidates: np.ndarray, kinds: np.ndarray, positions: np.ndarray, quaternions: np.ndarray, sizes: np.ndarray,
+    margin_m: float, centres: np.ndarray, radii: np.ndarray, link: np.ndarray, links: int,
+) -> int:
+    """Index of the first obstacle candidate clearing the arm by ``margin_m`` at every phase, or -1.
+
+    Args:
+        candidates: (C,) which candidates to consider (the others are skipped).
+        kinds, positions, quaternions, sizes: the candidates: (C,) codes, (C, T, 3) centres at T
+            phases (m), (C, 4) ``[qx, qy, qz, qw]`` and (C, 3) sizes, as :class:`~sim.collision.ObstacleSet` holds them.
+        centres, radii, link, links: (N, S, 3) sphere centres of the N configurations to clear
+            (m), the sphere model's radii, link per sphere and link count.
+
+    Candidate ``c`` clears if every value of :func:`link_obstacle_minima` of its T phases is at
+    least ``margin_m`` (the minimum's test: False on NaN); the visit stops at the first that does.
+    """
+    phases = positions.shape[1]
+    codes = np.empty(phases, dtype=np.int64)
+    rotations = np.empty((phases, 3, 3))
+    padded = np.empty((phases, 3))
+    for c in range(candidates.shape[0]):
+        if not candidates[c]:
+            continue
+        rotation = _quaternion_matrix(quaternions[c, 0], quaternions[c, 1], quaternions[c, 2], quaternions[c, 3])
+        for t in range(phases):
+            codes[t] = kinds[c]
+            rotations[t] = rotation
+            padded[t] = sizes[c]
+        distances = link_obstacle_minima(centres, radii, link, links, codes, positions[c], rotations, padded)[0]
+        clear = True
+        for value in distances.ravel():
+            if not value >= margin_m:
+                clear = False
+                break
+        if clear:
+            return c
+    return -1

@@ -22,10 +22,13 @@ import numpy as np
 from sim._backend import is_torch, ops_for
 from sim._sphere_kernel import (
     configuration_centres,
+    first_clear_configuration,
+    first_clear_placement,
     link_obstacle_minima,
     measure_configuration,
     pair_minimum,
     pair_plan,
+    path_sphere_centres,
     world_centres,
 )
 from sim.errors import InvalidInputError
@@ -358,8 +361,61 @@ def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0
     return ArmClearances(obstacle, per_link, float(self_m), float(table_m))
 
 
+# --------------------------------------------------------------------------------- scene sampling
+def first_free_configuration(q: np.ndarray, candidates: np.ndarray, ee_radius_m: tuple[float, float] | None,
+                             ee_z_m: tuple[float, float] | None, table_margin_m: float) -> int:
+    """Index of the first of the float64 configurations ``q`` (N, 4) rad flagged in ``candidates``
+    (N,) whose end effector lies within ``ee_radius_m`` (horizontal distance from the z axis, m)
+    and ``ee_z_m`` (height, m) (``None``: unchecked), with :func:`table_clearance` at least
+    ``table_margin_m`` and :func:`self_clearance` above 0 (fingers at 0 m); -1 if none.
+
+    The answer of filtering the whole batch with ``forward_kinematics`` and those functions (the
+    same values), at the cost of the candidates up to the one returned
+    (:func:`sim._sphere_kernel.first_clear_configuration`)."""
+    bounds = np.array([*(ee_radius_m or (0.0, 0.0)), *(ee_z_m or (0.0, 0.0))], dtype=np.float64)
+    return first_clear_configuration(
+        np.ascontiguousarray(q, dtype=np.float64), np.asarray(candidates, dtype=np.bool_), bounds,
+        ee_radius_m is not None, ee_z_m is not None, float(table_margin_m), SPHERE_CENTRES_M, _SPHERE_FRAME,
+        SPHERE_RADII_M, _TABLE_SPHERES, _SELF_FIRST, _SELF_SECOND, pair_plan(_SELF_FIRST, _SELF_SECOND))
+
+
+def chosen_sphere_centres(q: np.ndarray, which: np.ndarray, sphere: np.ndarray) -> np.ndarray:
+    """(C, 3) base-frame centres (m) of sphere ``sphere[c]`` at configuration ``q[which[c]]`` of
+    float64 configurations ``q`` (K, 4) rad, fingers at 0 m: ``sphere_centres(q)[which, sphere]``
+    without placing the other spheres."""
+    return path_sphere_centres(np.ascontiguousarray(q, dtype=np.float64), np.asarray(which, dtype=np.int64),
+                               np.asarray(sphere, dtype=np.int64), SPHERE_CENTRES_M, _SPHERE_FRAME)
+
+
+def first_clear_obstacle(candidates: np.ndarray, kinds: np.ndarray, positions: np.ndarray, quaternions: np.ndarray,
+                         sizes: np.ndarray, centres: np.ndarray, margin_m: float) -> int:
+    """Index of the first obstacle candidate, among those flagged in ``candidates`` (C,), that keeps
+    ``margin_m`` (m) from every link of the arm placed at sphere centres ``centres`` (N, S, 3) m
+    at each of its T phases; -1 if none.
+
+    Args:
+        candidates: (C,) bool.
+        kinds: (C,) codes of :data:`KIND_CODES`.
+        positions: (C, T, 3) obstacle centres at T phases (m, base frame).
+        quaternions: (C, 4) orientations ``[qx, qy, qz, qw]``.
+        sizes: (C, 3) sizes padded as :class:`ObstacleSet` holds them (m).
+        centres: (N, S, 3) sphere centres, e.g. :func:`sphere_centres` of some configurations.
+        margin_m: required clearance (m).
+
+    The answer of ``signed_distances`` against every candidate at every phase (an
+    :class:`ObstacleSet` built with :func:`sim.transforms.quat_to_matrix`, the same values), at
+    the cost of the candidates up to the one returned (:func:`sim._sphere_kernel.first_clear_placement`).
+    """
+    return first_clear_placement(
+        np.asarray(candidates, dtype=np.bool_), np.asarray(kinds, dtype=np.int64),
+        np.ascontiguousarray(positions, dtype=np.float64), np.ascontiguousarray(quaternions, dtype=np.float64),
+        np.ascontiguousarray(sizes, dtype=np.float64), float(margin_m), np.ascontiguousarray(centres, dtype=np.float64),
+        SPHERE_RADII_M, SPHERE_LINK, len(COLLISION_LINKS))
+
+
 __all__ = [
     "COLLISION_LINKS", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M", "ArmClearances", "Clearance",
-    "ObstacleSet", "arm_clearances", "min_clearance", "overall_clearance", "per_link_minimum", "point_distances",
-    "self_clearance", "signed_distances", "sphere_centres", "sphere_distances", "table_clearance",
+    "ObstacleSet", "arm_clearances", "chosen_sphere_centres", "first_clear_obstacle", "first_free_configuration",
+    "min_clearance", "overall_clearance", "per_link_minimum", "point_distances", "self_clearance",
+    "signed_distances", "sphere_centres", "sphere_distances", "table_clearance",
 ]

@@ -36,12 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim._sphere_kernel import link_obstacle_minima
 from sim.collision import (
-    COLLISION_LINKS,
     SPHERE_LINK,
-    SPHERE_RADII_M,
     ObstacleSet,
+    chosen_sphere_centres,
+    first_clear_obstacle,
+    first_free_configuration,
     self_clearance,
     signed_distances,
     sphere_centres,
@@ -52,7 +52,7 @@ from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_sol
 from sim.obstacle_kinds import KIND_CODES, SIZE_LENGTHS
 from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
 from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
-from sim.transforms import quat_angle, quat_to_matrix, slerp
+from sim.transforms import quat_angle, slerp
 
 #: Largest joint change (rad) between consecutive configurations of the naive joint path.
 PATH_STEP_RAD: float = 0.02
@@ -102,13 +102,13 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
             obstacles += _shelf(spec.shelf, goal, rng)
         if obstacles and not _structures_valid(obstacles, ends_q, spec):
             continue
-        path_centres = sphere_centres(straight_joint_path(start, goal), validate=False)
+        path = straight_joint_path(start, goal)
         ends_centres = sphere_centres(ends_q, validate=False)  # placed once for all the scene's candidates
         complete = True
         for group in spec.obstacles:
             for _ in range(int(rng.integers(group.count[0], group.count[1] + 1))):
                 batches += 1
-                placed = _place(group, len(obstacles), path_centres, ends_centres, spec, rng)
+                placed = _place(group, len(obstacles), path, ends_centres, spec, rng)
                 if placed is None:
                     complete = False
                     break
@@ -169,20 +169,11 @@ def sample_configuration(spec: ConfigurationSpec, rng: np.random.Generator, tabl
         q[:, 3] = rng.uniform(*spec.pitch_rad, len(q)) - q[:, 1] - q[:, 2]
         valid &= (q[:, 3] >= low[3]) & (q[:, 3] <= high[3])
     q = np.clip(q, low, high)
-    poses = forward_kinematics(q, validate=False)
-    if spec.ee_radius_m is not None:
-        radius = np.hypot(poses[:, 0], poses[:, 1])
-        valid &= (radius >= spec.ee_radius_m[0]) & (radius <= spec.ee_radius_m[1])
-    if spec.ee_z_m is not None:
-        valid &= (poses[:, 2] >= spec.ee_z_m[0]) & (poses[:, 2] <= spec.ee_z_m[1])
-    # The sphere model last, on the candidates the cheap filters kept (the same draws and the same
-    # first valid candidate as checking all of them: ~2x faster sampling).
-    index = np.flatnonzero(valid)
-    if len(index):
-        index = index[table_clearance(q[index], validate=False) >= table_margin_m]
-    if len(index):
-        index = index[self_clearance(q[index], validate=False) > 0.0]
-    return q[index[0]] if len(index) else None
+    # The candidates in order, each through the cheap filters (end-effector radius and height) and then
+    # the sphere model, up to the first that passes: the same draws and the same first valid candidate
+    # as filtering the whole batch, at the cost of the candidates up to it.
+    index = first_free_configuration(q, valid, spec.ee_radius_m, spec.ee_z_m, table_margin_m)
+    return q[index] if index >= 0 else None
 
 
 def straight_joint_path(start: np.ndarray, goal: np.ndarray, max_step_rad: float = PATH_STEP_RAD) -> np.ndarray:
@@ -340,10 +331,11 @@ def _yaw_quaternions(yaw: np.ndarray) -> np.ndarray:
     return np.stack([zero, zero, np.sin(yaw / 2), np.cos(yaw / 2)], -1)
 
 
-def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_centres: np.ndarray,
+def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.ndarray,
            spec: ScenarioSpec, rng: np.random.Generator) -> Obstacle | None:
     """One obstacle of ``group`` passing every placement rule, or ``None`` (batched candidates).
-    ``ends_centres``: (2, S, 3) sphere centres of the start and goal configurations (m)."""
+    ``path``: (K, 4) the straight joint path (rad); ``ends_centres``: (2, S, 3) sphere centres of the
+    start and goal configurations (m)."""
     count = _CANDIDATES
     kinds = [group.kinds[i] for i in rng.integers(len(group.kinds), size=count)]
     radius = rng.uniform(*group.radius_m, count)
@@ -358,13 +350,13 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_cent
     sizes[is_cylinder, 1] = half_height[is_cylinder]
     yaw = rng.uniform(-math.pi, math.pi, count) if group.random_yaw else np.zeros(count)
     if group.placement == "path":
-        steps = len(path_centres)
+        steps = len(path)
         which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
         link = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
         # Sphere int(u * n) of the link's n spheres (u * n in float64 as for one candidate; truncation = int()).
         offset = (rng.random(count) * _LINK_SPHERE_COUNT[link]).astype(np.int64)
         sphere = _LINK_SPHERES[_LINK_SPHERE_START[link] + offset]
-        centres = path_centres[which, sphere]
+        centres = chosen_sphere_centres(path, which, sphere)  # sphere_centres(path)[which, sphere]
         direction = rng.normal(size=(count, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         centres = centres + direction * group.path_jitter_m * np.cbrt(rng.uniform(0, 1, count))[:, None]
@@ -387,26 +379,20 @@ def _place(group: ObstacleGroup, index: int, path_centres: np.ndarray, ends_cent
     valid &= np.all(np.hypot(positions[..., 0], positions[..., 1]) - horizontal[:, None] >= MIN_BASE_DISTANCE_M, axis=1)
     if not valid.any():
         return None
-    phases_count = positions.shape[1]
-    # What ObstacleSet.from_list builds of these candidates at every phase, without its per-row checks,
-    # and signed_distances(ends_q, ...) from the centres placed once per scene: the same compiled loop.
-    rotations = quat_to_matrix(np.repeat(_yaw_quaternions(yaw), phases_count, axis=0)).reshape(-1, 3, 3)
-    clearance = link_obstacle_minima(ends_centres, SPHERE_RADII_M, SPHERE_LINK, len(COLLISION_LINKS),
-                                     np.repeat(codes, phases_count), np.ascontiguousarray(positions.reshape(-1, 3)),
-                                     rotations, np.repeat(sizes, phases_count, axis=0)
-                                     )[0].reshape(2, -1, count, phases_count)
-    valid &= clearance.min(axis=(0, 1, 3)) >= spec.clearance_margin_m
-    chosen = np.flatnonzero(valid)
-    if not len(chosen):
+    # The candidates in order against the start and goal spheres placed once per scene, at every phase,
+    # up to the first that keeps the margin: what signed_distances(ends_q, ObstacleSet.from_list(...))
+    # of every candidate decides (the same compiled loop), at the cost of the candidates up to it.
+    quaternions = _yaw_quaternions(yaw)
+    i = first_clear_obstacle(valid, codes, positions, quaternions, sizes, ends_centres, spec.clearance_margin_m)
+    if i < 0:
         return None
-    i = int(chosen[0])
     kind = kinds[i]
     motion = None
     if group.motion is not None:
         motion = Motion(group.motion.kind, float(amplitude[i]), float(period[i]), float(motion_phase[i]),
                         _floats(axis[i]))
     return Obstacle(f"{kind}_{index}", kind, _floats(sizes[i, : SIZE_LENGTHS[kind]]), _floats(centres[i]),
-                    _floats(_yaw_quaternions(yaw[i])), motion)
+                    _floats(quaternions[i]), motion)
 
 
 def _motion_offsets(group: ObstacleGroup, amplitude: np.ndarray, phase: np.ndarray, axis: np.ndarray) -> np.ndarray:

@@ -13,15 +13,18 @@ from sim.collision import (
     SPHERE_RADII_M,
     ObstacleSet,
     arm_clearances,
+    chosen_sphere_centres,
+    first_clear_obstacle,
+    first_free_configuration,
     min_clearance,
     self_clearance,
     signed_distances,
     sphere_centres,
     table_clearance,
 )
-from sim.kinematics import JOINT_LIMITS, link_frames
+from sim.kinematics import JOINT_LIMITS, forward_kinematics, link_frames
 from sim.obstacle_kinds import OBSTACLE_KINDS
-from sim.transforms import quat_normalize
+from sim.transforms import quat_normalize, quat_to_matrix
 
 
 def random_centres(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -115,3 +118,64 @@ def test_unvalidated_sphere_centres_take_the_compiled_loop_and_equal_the_array_p
         assert compiled.shape == (6, 60, len(SPHERE_RADII_M), 3)
         assert np.array_equal(compiled, sphere_centres(q.reshape(6, 60, 4), fingers, validate=True))
     assert np.array_equal(sphere_centres(q[0], 0.01, validate=False), sphere_centres(q[0], 0.01))
+
+
+def test_first_free_configuration_is_the_first_survivor_of_the_batch_filters(rng):
+    """The scene sampler's early-exit search returns the first configuration that forward_kinematics,
+    table_clearance and self_clearance of the whole batch accept; bounds and margins set to a
+    candidate's own value test the comparisons at equality (a one-ulp difference would show)."""
+    outcomes = set()
+    for trial in range(300):
+        q = rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (16, 4))
+        candidates = rng.random(16) < 0.8
+        poses = forward_kinematics(q, validate=False)
+        radius, height = np.hypot(poses[:, 0], poses[:, 1]), poses[:, 2]
+        table, self_m = table_clearance(q, validate=False), self_clearance(q, validate=False)
+        pick = int(rng.integers(16))  # bounds and margin through one candidate's values
+        ee_radius = (float(radius[pick]), 0.3) if trial % 3 else None
+        ee_z = (0.02, float(height[pick])) if trial % 4 else None
+        margin = float(table[pick]) if trial % 2 else 0.01
+        keep = candidates & (table >= margin) & (self_m > 0.0)
+        if ee_radius is not None:
+            keep &= (radius >= ee_radius[0]) & (radius <= ee_radius[1])
+        if ee_z is not None:
+            keep &= (height >= ee_z[0]) & (height <= ee_z[1])
+        expected = int(np.flatnonzero(keep)[0]) if keep.any() else -1
+        assert first_free_configuration(q, candidates, ee_radius, ee_z, margin) == expected, trial
+        outcomes.add(min(expected, 1))
+    assert outcomes == {-1, 0, 1}  # none, the first and a later candidate were all seen
+
+
+def test_chosen_sphere_centres_equal_rows_of_sphere_centres(rng):
+    q = np.concatenate([rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (50, 4)), rng.uniform(-9, 9, (10, 4))])
+    which, sphere = rng.integers(0, len(q), 500), rng.integers(0, len(SPHERE_RADII_M), 500)
+    chosen = chosen_sphere_centres(q, which, sphere)
+    assert np.array_equal(chosen, sphere_centres(q, validate=False)[which, sphere])
+    assert np.array_equal(chosen, sphere_centres(q)[which, sphere])
+
+
+def test_first_clear_obstacle_is_the_first_candidate_signed_distances_accept(rng):
+    """Candidates of every kind, orientation and 1 or 4 phases, against two configurations: the first
+    whose ObstacleSet (rotations by sim.transforms.quat_to_matrix) keeps the margin at every phase."""
+    outcomes = set()
+    for trial in range(300):
+        count, phases = 12, (1, 4)[trial % 2]
+        kinds = rng.integers(0, len(OBSTACLE_KINDS), count)
+        sizes = rng.uniform(0.01, 0.06, (count, 3)) * (np.arange(3) < np.array([1, 3, 2])[kinds][:, None])
+        positions = rng.uniform([-0.3, -0.3, 0.0], [0.35, 0.3, 0.4], (count, 1, 3)) + rng.normal(
+            0.0, 0.03, (count, phases, 3))
+        quaternions = quat_normalize(rng.normal(size=(count, 4)))
+        ends = rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (2, 4))
+        candidates = rng.random(count) < 0.8
+        rotations = quat_to_matrix(np.repeat(quaternions, phases, axis=0))
+        obstacles = ObstacleSet(np.repeat(kinds, phases), positions.reshape(-1, 3), rotations,
+                                np.repeat(sizes, phases, axis=0))
+        clearance = signed_distances(ends, obstacles, validate=False).reshape(2, -1, count, phases).min(axis=(0, 1, 3))
+        margin = float(clearance[int(rng.integers(count))]) if trial % 2 else 0.015
+        keep = candidates & (clearance >= margin)
+        expected = int(np.flatnonzero(keep)[0]) if keep.any() else -1
+        centres = sphere_centres(ends, validate=False)
+        found = first_clear_obstacle(candidates, kinds, positions, quaternions, sizes, centres, margin)
+        assert found == expected, trial
+        outcomes.add(min(expected, 1))
+    assert outcomes == {-1, 0, 1}
