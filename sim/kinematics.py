@@ -35,6 +35,7 @@ JOINT_NAMES: tuple[str, ...] = ("joint1", "joint2", "joint3", "joint4")
 #: -1.8, joint4 -1.79..2.11), and :func:`forward_kinematics` computes any finite angles.
 JOINT_LIMITS: np.ndarray = np.array([[-math.pi, math.pi], [-1.5, 1.5], [-1.5, 1.4], [-1.7, 1.97]])
 JOINT_LIMITS.setflags(write=False)
+_LIMIT_PAIRS: tuple[tuple[float, float], ...] = tuple((float(lower), float(upper)) for lower, upper in JOINT_LIMITS)
 MAX_JOINT_VELOCITY_RAD_S: float = 4.8
 #: ROBOTIS' home configuration (rad): arm folded up and back, gripper forward and down.
 HOME_CONFIGURATION: np.ndarray = np.array([0.0, -1.05, 0.35, 0.70])
@@ -164,6 +165,11 @@ def check_joints(q: Any, *, check_limits: bool = True, tolerance: float = 1e-6) 
         InvalidInputError: not a real (..., 4) array (see :func:`as_real_array`), NaN/inf, or
             (with ``check_limits``) a joint outside its limits; the message names the first one.
     """
+    if type(q) is np.ndarray and q.shape == (4,) and q.dtype == np.float64 and check_limits:
+        # One configuration (scenes, env commands): the same tests on Python floats; errors below.
+        if all(math.isfinite(v) and lower - tolerance <= v <= upper + tolerance
+               for v, (lower, upper) in zip(q.tolist(), _LIMIT_PAIRS, strict=True)):
+            return
     q = as_real_array(q, 4)
     if not _all_finite(q):
         raise InvalidInputError("joint array holds NaN or infinite values")

@@ -38,11 +38,13 @@ MAX_NAME_CHARS: int = 64
 
 def _is_number(value: object) -> bool:
     """A real number (not a bool, not a string); NumPy scalars count."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return type(value) is float or (isinstance(value, numbers.Real) and not isinstance(value, bool))
 
 
 def _is_finite(value: object) -> bool:
     """A finite real number; an integer too large for a float is not finite."""
+    if type(value) is float:  # the common case, without the ABC checks
+        return math.isfinite(value)
     if not _is_number(value):
         return False
     try:

@@ -66,6 +66,10 @@ _CANDIDATES = 32
 _CONFIGURATION_CANDIDATES = 64
 # Which links (in COLLISION_LINKS order) path placements aim at: the links that sweep space.
 _AIM_WEIGHTS = np.array([0.0, 0.0, 1.0, 2.0, 2.0, 0.5, 0.5])
+# rng.choice(len(_AIM_WEIGHTS), size, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum()) is
+# _AIM_CDF.searchsorted(rng.random(size), side="right") with NumPy's cdf: the same draws, without its checks of p.
+_AIM_CDF = (_AIM_WEIGHTS / _AIM_WEIGHTS.sum()).cumsum()
+_AIM_CDF /= _AIM_CDF[-1]
 _SPHERES_OF_LINK = [np.flatnonzero(SPHERE_LINK == link) for link in range(len(_AIM_WEIGHTS))]
 # The same, flat: link k's spheres are _LINK_SPHERES[_LINK_SPHERE_START[k]:][:_LINK_SPHERE_COUNT[k]].
 _LINK_SPHERES = np.concatenate(_SPHERES_OF_LINK)
@@ -326,9 +330,19 @@ def _floats(values: np.ndarray) -> tuple:
 
 
 def _yaw_quaternions(yaw: np.ndarray) -> np.ndarray:
-    yaw = np.asarray(yaw, dtype=float)
-    zero = np.zeros_like(yaw)
-    return np.stack([zero, zero, np.sin(yaw / 2), np.cos(yaw / 2)], -1)
+    """(..., 4) quaternions ``[0, 0, sin(yaw / 2), cos(yaw / 2)]`` of turns by ``yaw`` (...,) rad about z."""
+    half = np.asarray(yaw, dtype=float) / 2
+    quaternions = np.zeros((*half.shape, 4))
+    quaternions[..., 2], quaternions[..., 3] = np.sin(half), np.cos(half)
+    return quaternions
+
+
+@functools.lru_cache(maxsize=64)
+def _kind_codes(kinds: tuple[str, ...]) -> np.ndarray:
+    """(K,) int64 :data:`~sim.obstacle_kinds.KIND_CODES` of ``kinds`` (read-only, kept per tuple)."""
+    codes = np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int64)
+    codes.setflags(write=False)
+    return codes
 
 
 def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.ndarray,
@@ -337,22 +351,21 @@ def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.
     ``path``: (K, 4) the straight joint path (rad); ``ends_centres``: (2, S, 3) sphere centres of the
     start and goal configurations (m)."""
     count = _CANDIDATES
-    kinds = [group.kinds[i] for i in rng.integers(len(group.kinds), size=count)]
+    kind_index = rng.integers(len(group.kinds), size=count)
     radius = rng.uniform(*group.radius_m, count)
     half_extents = rng.uniform(*group.half_extent_m, (count, 3))
     half_height = rng.uniform(*group.half_height_m, count)
-    codes = np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int64)
-    is_sphere, is_box, is_cylinder = (codes == KIND_CODES[kind] for kind in ("sphere", "box", "cylinder"))
+    codes = _kind_codes(group.kinds)[kind_index]
+    is_box, is_cylinder = codes == KIND_CODES["box"], codes == KIND_CODES["cylinder"]
     # Sphere (r, 0, 0), box half extents, cylinder (r, half height, 0): the same values as row by row.
-    sizes = np.zeros((count, 3))
-    sizes[is_box] = half_extents[is_box]
-    sizes[is_sphere | is_cylinder, 0] = radius[is_sphere | is_cylinder]
-    sizes[is_cylinder, 1] = half_height[is_cylinder]
+    sizes = np.where(is_box[:, None], half_extents, 0.0)
+    sizes[:, 0] = np.where(is_box, sizes[:, 0], radius)
+    sizes[:, 1] = np.where(is_cylinder, half_height, sizes[:, 1])
     yaw = rng.uniform(-math.pi, math.pi, count) if group.random_yaw else np.zeros(count)
     if group.placement == "path":
         steps = len(path)
         which = rng.integers(int(0.2 * (steps - 1)), int(0.8 * (steps - 1)) + 1, count)
-        link = rng.choice(len(_AIM_WEIGHTS), size=count, p=_AIM_WEIGHTS / _AIM_WEIGHTS.sum())
+        link = _AIM_CDF.searchsorted(rng.random(count), side="right")  # rng.choice(7, count, p=weights)
         # Sphere int(u * n) of the link's n spheres (u * n in float64 as for one candidate; truncation = int()).
         offset = (rng.random(count) * _LINK_SPHERE_COUNT[link]).astype(np.int64)
         sphere = _LINK_SPHERES[_LINK_SPHERE_START[link] + offset]
@@ -369,10 +382,11 @@ def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.
     motion_phase = rng.uniform(0, 2 * math.pi, count)
     amplitude = rng.uniform(*group.motion.amplitude_m, count) if group.motion else np.zeros(count)
     period = rng.uniform(*group.motion.period_s, count) if group.motion else np.ones(count)
-    axis = rng.normal(size=(count, 3))
-    if group.on_table:
-        axis[:, 2] = 0.0  # obstacles standing on the table slide on it
-    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
+    axis = rng.normal(size=(count, 3))  # drawn for static groups too: the same draws for every group
+    if group.motion is not None:
+        if group.on_table:
+            axis[:, 2] = 0.0  # obstacles standing on the table slide on it
+        axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
     positions = centres[:, None, :] + _motion_offsets(group, amplitude, motion_phase, axis)  # (C, T, 3)
     horizontal = np.where(is_box, np.hypot(sizes[:, 0], sizes[:, 1]), sizes[:, 0])
     valid = np.all(spec.region.contains(positions), axis=1)
@@ -386,7 +400,7 @@ def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.
     i = first_clear_obstacle(valid, codes, positions, quaternions, sizes, ends_centres, spec.clearance_margin_m)
     if i < 0:
         return None
-    kind = kinds[i]
+    kind = group.kinds[kind_index[i]]
     motion = None
     if group.motion is not None:
         motion = Motion(group.motion.kind, float(amplitude[i]), float(period[i]), float(motion_phase[i]),

@@ -240,6 +240,28 @@ def test_check_joints_rejects_out_of_limit_commands(joints, message):
     assert limit_violations(joints).any()
 
 
+def test_check_joints_of_one_configuration_decides_as_the_batch_path():
+    """One (4,) float64 configuration takes a Python-float path: the same verdict as a batch of one
+    at each limit +- tolerance and one ulp past it, with NaN and inf, and the same message."""
+    values = [0.0, math.nan, math.inf, -math.inf]
+    for lower, upper in JOINT_LIMITS:
+        for edge, outward in ((lower - 1e-6, -math.inf), (upper + 1e-6, math.inf)):
+            values += [edge, math.nextafter(edge, outward), math.nextafter(edge, -outward)]
+    for joint in range(4):
+        for value in values:
+            q = np.zeros(4)
+            q[joint] = value
+            verdicts = []
+            for joints in (q, q[None]):
+                try:
+                    check_joints(joints)
+                    verdicts.append("ok")
+                except InvalidInputError as error:
+                    verdicts.append(str(error).replace(" at index (0,)", " at index ()"))
+            assert verdicts[0] == verdicts[1], (joint, value, verdicts)
+    assert check_joints(np.array([0.0, 0.0, 1.4 + 1e-6, 0.0])) is None  # on the tolerance: accepted
+
+
 def test_limit_violations_reports_each_joint_without_raising():
     q = np.array([[0.0, 0.0, -1.8, 2.11], [math.pi + 0.1, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [np.nan] * 4])
     expected = np.array([[False, False, True, True], [True, False, False, False], [False] * 4, [False] * 4])
