@@ -95,10 +95,10 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
         goal = sample_configuration(spec.goal, rng, spec.table_margin_m)
         if start is None or goal is None:
             continue
-        ends = forward_kinematics(np.stack([start, goal]), validate=False)
+        ends_q = np.stack([start, goal])
+        ends = forward_kinematics(ends_q, validate=False)
         if np.linalg.norm(ends[0, :3] - ends[1, :3]) < spec.min_goal_distance_m:
             continue
-        ends_q = np.stack([start, goal])
         obstacles: list[Obstacle] = []
         if spec.gate is not None:
             obstacles += _gate(spec.gate, goal, rng)
@@ -106,7 +106,7 @@ def sample_scene(spec: ScenarioSpec, rng: np.random.Generator) -> Scene:
             obstacles += _shelf(spec.shelf, goal, rng)
         if obstacles and not _structures_valid(obstacles, ends_q, spec):
             continue
-        path = straight_joint_path(start, goal)
+        path = straight_joint_path(start, goal) if any(group.placement == "path" for group in spec.obstacles) else None
         ends_centres = sphere_centres(ends_q, validate=False)  # placed once for all the scene's candidates
         complete = True
         for group in spec.obstacles:
@@ -345,11 +345,11 @@ def _kind_codes(kinds: tuple[str, ...]) -> np.ndarray:
     return codes
 
 
-def _place(group: ObstacleGroup, index: int, path: np.ndarray, ends_centres: np.ndarray,
+def _place(group: ObstacleGroup, index: int, path: np.ndarray | None, ends_centres: np.ndarray,
            spec: ScenarioSpec, rng: np.random.Generator) -> Obstacle | None:
     """One obstacle of ``group`` passing every placement rule, or ``None`` (batched candidates).
-    ``path``: (K, 4) the straight joint path (rad); ``ends_centres``: (2, S, 3) sphere centres of the
-    start and goal configurations (m)."""
+    ``path``: (K, 4) the straight joint path (rad; ``None`` if no group is placed on it);
+    ``ends_centres``: (2, S, 3) sphere centres of the start and goal configurations (m)."""
     count = _CANDIDATES
     kind_index = rng.integers(len(group.kinds), size=count)
     radius = rng.uniform(*group.radius_m, count)
