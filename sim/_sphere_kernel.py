@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from sim.kinematics import _frame_plane_coordinates, _single_frame_values
+from sim.transforms import _quat_matrix_rows
 
 
 @numba.njit(cache=True, inline="always")
@@ -396,13 +397,17 @@ def path_sphere_centres(path: np.ndarray, which: np.ndarray, sphere: np.ndarray,
     return out
 
 
+# sim.transforms.quat_to_matrix's arithmetic, compiled (the same code, so the same values).
+_quat_rows = numba.njit(cache=True, inline="always")(_quat_matrix_rows)
+
+
 @numba.njit(cache=True, inline="always")
 def _quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
-    """:func:`sim.transforms.quat_to_matrix` of one quaternion ``[x, y, z, w]``, the same operations."""
+    """:func:`sim.transforms.quat_to_matrix` of one quaternion ``[x, y, z, w]``."""
     out = np.empty((3, 3))
-    out[0, 0], out[0, 1], out[0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)
-    out[1, 0], out[1, 1], out[1, 2] = 2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)
-    out[2, 0], out[2, 1], out[2, 2] = 2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)
+    rows = _quat_rows(x, y, z, w)
+    for i in range(3):
+        out[i, 0], out[i, 1], out[i, 2] = rows[i]
     return out
 
 

@@ -25,16 +25,21 @@ def quat_normalize(quaternion: Any) -> Any:
     return unit * sign
 
 
+def _quat_matrix_rows(x: Any, y: Any, z: Any, w: Any) -> tuple:
+    """The rows of the rotation matrix of unit quaternion ``[x, y, z, w]``, element by element: the
+    arithmetic of :func:`quat_to_matrix`, also compiled by ``sim._sphere_kernel`` (same values)."""
+    return (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+        (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+        (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)),
+    )
+
+
 def quat_to_matrix(quaternion: Any) -> Any:
     """Rotation matrices ``(..., 3, 3)`` of unit quaternions ``(..., 4)``."""
     ops = ops_for(quaternion)
-    x, y, z, w = (quaternion[..., i] for i in range(4))
-    rows = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
-    return ops.stack([ops.stack(row, -1) for row in rows], -2)
+    rows = _quat_matrix_rows(*(quaternion[..., i] for i in range(4)))
+    return ops.stack([ops.stack(list(row), -1) for row in rows], -2)
 
 
 def quat_angle(a: Any, b: Any) -> Any:
