@@ -59,8 +59,9 @@ class EpisodeResult:
 class EpisodeWorker:
     """Holds an env per scenario and a policy per name, reused across episodes (one per process)."""
 
-    def __init__(self, *, renderer: str = "tiny") -> None:
-        """``renderer``: the camera renderer of the envs' worlds (``sim.world.RENDERERS``)."""
+    def __init__(self, *, renderer: str | None = None) -> None:
+        """``renderer``: the camera renderer of the envs' worlds (``sim.camera.RENDERERS``), for
+        episodes that are filmed; ``None``: the env's default, no drawing (faster resets)."""
         self.renderer = renderer
         self._envs: dict[tuple[str, int], Any] = {}
         self._policies: dict[str, Any] = {}

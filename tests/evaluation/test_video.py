@@ -43,7 +43,7 @@ def read_video(path) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def recorded():
     """Frames of two policies on the same cluttered scene (320x240, 10 fps)."""
-    worker = EpisodeWorker()
+    worker = EpisodeWorker(renderer="tiny")
     try:
         frames = {}
         for policy in ("analytic", "analytic+straight"):
@@ -103,7 +103,7 @@ def test_comparison_frames_are_readable_tiles_with_the_overlay_from_frame_0():
                 raw[self.policy] = env.world.render(self.width, self.height, CAMERA_PRESETS[self.camera])
             super().__call__(step, env, record)
 
-    worker = EpisodeWorker()
+    worker = EpisodeWorker(renderer="tiny")
     try:
         recorders = [Recorder(policy, settings.width, settings.height, settings.fps)
                      for policy in ("analytic", "analytic+safe", "analytic+straight")]
@@ -181,7 +181,7 @@ def test_egl_renderer_draws_the_scene_tinyrenderer_draws():
 
 
 def test_unknown_renderer_and_camera_are_named():
-    with pytest.raises(UnknownNameError, match="valid choices: egl, tiny"):
+    with pytest.raises(UnknownNameError, match="valid choices: egl, none, tiny"):
         World(renderer="vulkan")
     config = RunConfig(scenario="cluttered", policies=("analytic",), episodes=1, seed=0, out_dir=".", workers=1,
                        max_steps=10, progress=False)

@@ -496,3 +496,23 @@ def test_the_env_class_refuses_a_name_and_points_to_the_factory():
 def test_the_documented_example_runs():
     result = doctest.testmod(sim.env, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_an_env_draws_only_when_frames_are_asked_for():
+    """No render mode: the world has no renderer (cheaper resets) and says how to get one;
+    renderer='tiny' draws env.world with the user's own cameras while render_mode is None."""
+    quiet, drawing = make("single"), make("single", renderer="tiny")
+    try:
+        for env in (quiet, drawing):
+            env.reset(seed=4)
+        assert quiet.unwrapped.renderer == "none"
+        assert make("single", render_mode="rgb_array").unwrapped.renderer == "tiny"
+        with pytest.raises(InvalidInputError, match="render_mode='rgb_array' or renderer='tiny'"):
+            quiet.unwrapped.world.render(32, 24)
+        frame = drawing.unwrapped.world.render(32, 24)
+        assert frame.shape == (24, 32, 3) and frame.std() > 0
+        with pytest.raises(UnknownNameError, match="valid choices: egl, none, tiny"):
+            make("single", renderer="vulkan")
+    finally:
+        quiet.close()
+        drawing.close()

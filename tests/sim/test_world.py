@@ -181,3 +181,23 @@ def test_clear_obstacles_can_keep_the_markers(world):
         world.add_marker("marker:goal", (0.0, 0.0, 0.1))
     world.clear_obstacles()
     assert world.obstacle_names() == [] and world.has_body("table")
+
+
+def test_a_world_without_a_renderer_steps_the_same_and_refuses_to_draw():
+    """renderer='none' (an env without a render mode): the same physics, contacts and closest
+    points as a drawing world, bodies without drawing meshes, and a clear refusal to render."""
+    results = []
+    for renderer in ("tiny", "none"):
+        with World(renderer=renderer) as world:
+            world.add_obstacle("ball", "sphere", (0.04,), (0.2, 0.0, 0.15))
+            world.add_obstacle("post", "cylinder", (0.02, 0.1), (0.1, 0.15, 0.1))
+            world.set_position_targets([0.3, 0.6, 0.2, -0.4])
+            contacts = world.step_watching_contacts(60)
+            results.append((world.joint_state()[0].tobytes(), world.joint_state()[1].tobytes(),
+                            [(c.link, c.body, c.distance_m) for c in contacts],
+                            [(p.link, p.body, p.distance_m) for p in world.closest_points(0.5)]))
+            if renderer == "none":
+                with pytest.raises(InvalidInputError, match="draws nothing.*render_mode='rgb_array'"):
+                    world.render(64, 48)
+    assert results[0] == results[1]
+    assert results[0][2], "the arm must touch the ball so contacts are compared"
