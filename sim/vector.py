@@ -8,7 +8,9 @@ bit for bit. What differs is where the sub-environments run: in ``num_processes`
 the first in the calling process and each other one in a worker process of its own (by default one
 sub-environment per process). A step sends each worker one small message (the actions are in shared
 memory), steps the calling process's group meanwhile, then reads the workers' observations from
-shared memory and their rewards, flags and infos from the pipe (one pickled message per worker).
+shared memory and their rewards, flags and infos from the pipe (one pickled message per worker);
+a process waiting for the other's message polls the pipe for a moment (``spin_s``) before it
+sleeps on it, so a peer that is running answers without the operating system's wake-up.
 With ``num_processes=2`` that is two processes in all ("2-process" in
 ``benchmarks/env_throughput.py``): the calling process works instead of waiting, which is what
 Gymnasium's :class:`~gymnasium.vector.AsyncVectorEnv` (main process + one worker per
