@@ -351,6 +351,27 @@ class HybridVectorEnv(VectorEnv):
             raise error_type(message)
         return result
 
+    def _gather(self, pipes: list[Connection], here: Callable[[], Any]) -> tuple[Any, list[Any]]:
+        """Run ``here`` in this process while the workers of ``pipes`` carry out the command just
+        sent to them; then read every answer. Every answer is read before an exception (here or
+        from a worker) is raised, so the next command meets no stale answer."""
+        error: BaseException | None = None
+        mine = None
+        try:
+            mine = here()
+        except BaseException as caught:  # noqa: BLE001  (raised below, after the workers' answers)
+            error = caught
+        answers: list[Any] = []
+        for pipe in pipes:
+            try:
+                answers.append(self._receive(pipe))
+            except BaseException as caught:  # noqa: BLE001  (the first error is raised below)
+                error = error or caught
+                answers.append(None)
+        if error is not None:
+            raise error
+        return mine, answers
+
     def _running(self) -> None:
         if self._closed_here:
             raise InvalidInputError("this HybridVectorEnv is closed")
@@ -384,17 +405,21 @@ class HybridVectorEnv(VectorEnv):
             if chosen:
                 self._send(pipe, _RESET, [(index - indices.start, {"seed": seeds[index], "options": options})
                                           for index in chosen])
-        infos: list[tuple[int, dict[str, Any]]] = []
-        for position, index in enumerate(self._local):
-            if mask[index]:
-                observation, info = self.local_envs[position].reset(seed=seeds[index], options=options)
-                _write(self._own_views[position], observation)
-                self._autoreset[position] = False
-                infos.append((index, info))
-        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
-            chosen = [index for index in indices if mask[index]]
-            if chosen:
-                infos.extend(zip(chosen, self._receive(pipe), strict=True))
+        def reset_here() -> list[tuple[int, dict[str, Any]]]:
+            infos = []
+            for position, index in enumerate(self._local):
+                if mask[index]:
+                    observation, info = self.local_envs[position].reset(seed=seeds[index], options=options)
+                    _write(self._own_views[position], observation)
+                    self._autoreset[position] = False
+                    infos.append((index, info))
+            return infos
+
+        sent = [(indices, pipe) for indices, pipe in zip(self._worker_groups, self._pipes, strict=True)
+                if mask[indices.start:indices.stop].any()]
+        infos, answers = self._gather([pipe for _, pipe in sent], reset_here)
+        for (indices, _), answer in zip(sent, answers, strict=True):
+            infos.extend(zip([index for index in indices if mask[index]], answer, strict=True))
         self._terminations[mask] = False
         self._truncations[mask] = False
         return (_copy(self._observations) if self.copy else self._observations), self._merge_infos(infos)
@@ -418,9 +443,10 @@ class HybridVectorEnv(VectorEnv):
             own_actions = rows[local.start:local.stop]
             for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
                 self._send(pipe, _STEP, rows[indices.start:indices.stop])
-        results = _step_group(self.local_envs, self._autoreset, own_actions, self._own_views)
-        for pipe in self._pipes:
-            results.extend(self._receive(pipe))
+        results, answers = self._gather(
+            self._pipes, lambda: _step_group(self.local_envs, self._autoreset, own_actions, self._own_views))
+        for answer in answers:
+            results.extend(answer)
         infos = []
         for index, (reward, terminated, truncated, info) in enumerate(results):
             self._rewards[index], self._terminations[index], self._truncations[index] = reward, terminated, truncated
@@ -433,12 +459,17 @@ class HybridVectorEnv(VectorEnv):
         self._running()
         for pipe in self._pipes:
             self._send(pipe, _CALL, (name, args, kwargs))
-        results = []
-        for env in self.local_envs:
-            attribute = env.get_wrapper_attr(name)
-            results.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
-        for pipe in self._pipes:
-            results.extend(self._receive(pipe))
+
+        def call_here() -> list[Any]:
+            results = []
+            for env in self.local_envs:
+                attribute = env.get_wrapper_attr(name)
+                results.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
+            return results
+
+        results, answers = self._gather(self._pipes, call_here)
+        for answer in answers:
+            results.extend(answer)
         return tuple(results)
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
@@ -455,10 +486,11 @@ class HybridVectorEnv(VectorEnv):
                              f"Got `{len(values)}` values for {self.num_envs} environments.")
         for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
             self._send(pipe, _SET_ATTR, (name, list(values[indices.start:indices.stop])))
-        for env, value in zip(self.local_envs, values[self._local.start:self._local.stop], strict=True):
-            env.set_wrapper_attr(name, value)
-        for pipe in self._pipes:
-            self._receive(pipe)
+        def set_here() -> None:
+            for env, value in zip(self.local_envs, values[self._local.start:self._local.stop], strict=True):
+                env.set_wrapper_attr(name, value)
+
+        self._gather(self._pipes, set_here)
 
     def render(self) -> tuple[Any, ...]:
         """Every sub-environment's frame."""

@@ -274,3 +274,19 @@ def test_a_failing_env_fn_here_closes_the_sub_environments_already_made():
     with pytest.raises(ValueError, match="cannot make this one"):
         HybridVectorEnv([lambda: Closing(gym.make(ENV_ID, scenario="empty")), failing, Make("empty")], num_processes=2)
     assert closed == [True]
+
+
+def test_an_exception_here_or_in_a_worker_leaves_the_protocol_in_step():
+    """Every worker's answer is read before an error is raised: the next command gets its own answer."""
+    envs = HybridVectorEnv([Make("empty")] * 4, num_processes=2)
+    try:
+        for _ in range(2):
+            with pytest.raises(AttributeError, match="no_such_attribute"):
+                envs.get_attr("no_such_attribute")  # raised here and in the worker
+        assert envs.get_attr("max_obstacles") == (8, 8, 8, 8)
+        with pytest.raises(InvalidInputError, match="reset"):
+            envs.call("joint_positions")  # no world before reset: raised in both processes
+        envs.reset(seed=1)
+        assert [q.shape for q in envs.call("joint_positions")] == [(4,)] * 4
+    finally:
+        envs.close()
