@@ -19,6 +19,9 @@ from::
         --reward-type sparse --collision-penalty 2 --goal-features --tau 0.05 --batch-size 128 \
         --eval-every 10000 --eval-episodes 30 --time-limit-min 95 --out assets/rl/sac_single
 
+``--num-envs N`` steps N sub-environments at once over one process per core, this one included
+(:mod:`agents.baselines.vec_env`); steps, evaluations and PPO's rollout count over all of them.
+
 The defaults are that configuration; the earlier dense-reward setup (``--reward-type dense
 --no-goal-features --tau 0.005 --collision-penalty 1``) reached 13% success after 120k steps.
 
@@ -95,12 +98,15 @@ class TrainConfig:
     eval_episodes: int = 30
     time_limit_s: float | None = None  #: stop training after this wall time
     threads: int = 1  #: torch CPU threads
+    #: sub-environments stepped at once (> 1: over one process per core, this one included, through
+    #: :func:`agents.baselines.vec_env.hybrid_vec_env`); steps count over all of them
+    num_envs: int = 1
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise UnknownNameError("RL algorithm", self.algorithm, ALGORITHMS)
         for name in ("total_steps", "max_episode_steps", "batch_size", "threads", "her_goals", "train_freq",
-                     "gradient_steps"):
+                     "gradient_steps", "num_envs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
@@ -119,6 +125,32 @@ def make_env(config: TrainConfig, *, max_episode_steps: int | None = None) -> An
 
     return gym.make(sim.ENV_IDS[0], max_episode_steps=max_episode_steps or config.max_episode_steps,
                     **config.env_kwargs())
+
+
+class TrainingEnv:
+    """Picklable factory of one training env of ``config``: :func:`make_env` keeping only the info
+    keys HER stores (:func:`~agents.baselines.rl_features.slim_info_wrapper`)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    def __call__(self) -> Any:
+        from agents.baselines.rl_features import slim_info_wrapper
+
+        return slim_info_wrapper()(make_env(self.config))
+
+
+def make_training_env(config: TrainConfig) -> Any:
+    """The env agents train on: one Gymnasium env, or with ``config.num_envs`` > 1 an SB3 ``VecEnv``
+    of that many over one process per core (episode statistics by SB3's ``VecMonitor``)."""
+    if config.num_envs == 1:
+        return TrainingEnv(config)()
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from agents.baselines.rl_features import StoredInfo
+    from agents.baselines.vec_env import hybrid_vec_env
+
+    return VecMonitor(hybrid_vec_env([TrainingEnv(config)] * config.num_envs, info_type=StoredInfo))
 
 
 @dataclass(frozen=True)
@@ -168,11 +200,13 @@ def _callback(config: TrainConfig, curve: list[EvalPoint], started: float, progr
             self.bar = tqdm(total=config.total_steps, unit="step", desc=f"{config.algorithm} {config.scenario}",
                             dynamic_ncols=True, mininterval=2.0, disable=not progress)
             self.eval_env = make_env(config)
+            self.next_eval = config.eval_every  # steps grow by num_envs at a time
 
         def _on_step(self) -> bool:
             self.bar.update(self.training_env.num_envs)
             steps = self.num_timesteps
-            if config.eval_every and steps % config.eval_every == 0:
+            if config.eval_every and steps >= self.next_eval:
+                self.next_eval += config.eval_every
                 success, collision, error = evaluate(self.model, config, config.eval_episodes, env=self.eval_env)
                 curve.append(EvalPoint(steps, time.perf_counter() - started, success, collision, error))
                 self.bar.set_postfix_str(f"success {success:.0%} collisions {collision:.0%} error {error:.0f} mm")
@@ -190,7 +224,10 @@ def build_model(config: TrainConfig, env: Any) -> Any:
     sb3 = import_sb3()
     policy_kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
     if config.goal_features:
-        slots = env.unwrapped.scenario.max_obstacle_count()
+        from stable_baselines3.common.vec_env import VecEnv
+
+        scenario = env.get_attr("scenario")[0] if isinstance(env, VecEnv) else env.unwrapped.scenario
+        slots = scenario.max_obstacle_count()
         from agents.baselines.rl_features import goal_features_class
 
         extractor = goal_features_class()
@@ -210,8 +247,10 @@ def build_model(config: TrainConfig, env: Any) -> Any:
                        gamma=config.gamma, learning_starts=config.learning_starts, policy_kwargs=policy_kwargs,
                        seed=config.seed, device="cpu", verbose=0, **her)
     # PPO: on-policy, no HER; its usual learning rate is about a third of SAC's.
-    return sb3.PPO("MultiInputPolicy", env, learning_rate=config.learning_rate / 3, n_steps=config.ppo_rollout_steps,
-                   batch_size=min(config.batch_size, config.ppo_rollout_steps), gamma=config.gamma,
+    # ppo_rollout_steps counts over all sub-environments (SB3's n_steps is per sub-environment).
+    rollout = max(1, config.ppo_rollout_steps // config.num_envs)
+    return sb3.PPO("MultiInputPolicy", env, learning_rate=config.learning_rate / 3, n_steps=rollout,
+                   batch_size=min(config.batch_size, rollout * config.num_envs), gamma=config.gamma,
                    policy_kwargs=policy_kwargs, seed=config.seed, device="cpu", verbose=0)
 
 
@@ -241,9 +280,7 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Tra
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InvalidInputError(f"cannot write to {out.parent}: {error.strerror or error}") from None
-    from agents.baselines.rl_features import slim_info_wrapper
-
-    env = slim_info_wrapper()(make_env(config))
+    env = make_training_env(config)
     curve: list[EvalPoint] = []
     started = time.perf_counter()
     try:
@@ -368,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--eval-episodes", type=int, default=default.eval_episodes)
     train_parser.add_argument("--time-limit-min", type=float, default=None, help="stop after this wall time")
     train_parser.add_argument("--threads", type=int, default=default.threads, help="torch CPU threads")
+    train_parser.add_argument("--num-envs", type=int, default=default.num_envs,
+                              help="sub-environments stepped at once, over one process per core (this one "
+                                   "included); --steps and PPO's rollout count over all of them")
     train_parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     eval_parser = commands.add_parser("evaluate", help="success and collision rates of a saved agent",
                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -394,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 gradient_steps=args.gradient_steps, her_goals=args.her_goals, her_collisions=args.her_collisions,
                 goal_features=args.goal_features,
                 eval_every=args.eval_every, eval_episodes=args.eval_episodes, threads=args.threads,
+                num_envs=args.num_envs,
                 time_limit_s=None if args.time_limit_min is None else 60.0 * args.time_limit_min,
             )
             print(f"training {config.algorithm} on {config.scenario!r}, seed {config.seed}, output {args.out}")

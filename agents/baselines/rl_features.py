@@ -14,11 +14,11 @@ GOAL_SIZE = 7  #: a pose: [x, y, z, qx, qy, qz, qw]
 TRAINING_INFO_KEYS: tuple[str, ...] = ("is_success", "collided", "target_error_m", "orientation_error_rad")
 
 
-class _StoredInfo(dict):
+class StoredInfo(dict):
     """A step's info as HER stores it: never modified after the step, so ``copy.deepcopy`` (which
     HER's ``copy_info_dict`` applies to every sampled info, ~20 us per plain dict) returns it as is."""
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _StoredInfo:
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredInfo:
         return self
 
 
@@ -31,7 +31,7 @@ def slim_info_wrapper() -> Any:
 
         def step(self, action: Any) -> Any:
             observation, reward, terminated, truncated, info = self.env.step(action)
-            slim = _StoredInfo({key: info[key] for key in TRAINING_INFO_KEYS})
+            slim = StoredInfo({key: info[key] for key in TRAINING_INFO_KEYS})
             return observation, reward, terminated, truncated, slim
 
     return SlimInfo

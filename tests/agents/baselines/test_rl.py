@@ -89,6 +89,20 @@ def test_ppo_training_saves_reloads_and_acts(tmp_path: Path) -> None:
     _act_through_the_env(policy)
 
 
+@pytest.mark.parametrize("algorithm", ["sac", "ppo"])
+def test_training_on_several_sub_environments_over_processes(tmp_path: Path, algorithm: str) -> None:
+    """num_envs 3 (HybridVectorEnv over the cores, HER's infos kept slim): steps and evaluations count
+    over all sub-environments, the agent saves, reloads and acts."""
+    config = TrainConfig(algorithm=algorithm, total_steps=150, learning_starts=75, ppo_rollout_steps=96, num_envs=3,
+                         **{**TINY, "eval_every": 50})  # HER samples once every sub-environment ended an episode
+    result = train(config, tmp_path / algorithm, progress=False)
+    assert [point.step for point in result.curve][:2] == [51, 102]  # evaluations although 50 is no multiple of 3
+    assert result.steps == (150 if algorithm == "sac" else 192)  # PPO: whole rollouts of 32 x 3 steps
+    model, loaded = load_agent(result.model_path)
+    assert loaded.num_envs == 3
+    _act_through_the_env(make_rl_policy(f"rl:{algorithm}:{result.model_path}"))
+
+
 def test_policy_actions_match_the_env_mapping(sac_agent: Path) -> None:
     from agents.ik_policy.interface import PolicyContext
 
