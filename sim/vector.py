@@ -63,7 +63,7 @@ from gymnasium.vector.vector_env import AutoresetMode
 
 from sim.errors import InvalidInputError
 
-__all__ = ["HybridVectorEnv", "make_vector_env"]
+__all__ = ["HybridVectorEnv", "available_cores", "make_vector_env"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PLAIN_NUMBERS = (int, float, bool)  # the types Gymnasium batches into arrays of that type
