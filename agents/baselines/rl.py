@@ -48,25 +48,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sim.errors import CheckpointError, DependencyNotInstalled, InvalidInputError, ProjectError, UnknownNameError
+from agents.baselines.rl_features import import_sb3
+from sim.errors import CheckpointError, InvalidInputError, ProjectError, UnknownNameError
 
 Algorithm = Literal["sac", "ppo"]
 ALGORITHMS: tuple[str, ...] = ("sac", "ppo")
 #: Seeds of the fixed evaluation episodes are ``EVAL_SEED_OFFSET + k`` (disjoint from training).
 EVAL_SEED_OFFSET = 1_000_000
-
-
-def import_sb3() -> Any:
-    """The ``stable_baselines3`` module.
-
-    Raises:
-        DependencyNotInstalled: stable-baselines3 is missing (extra ``rl``).
-    """
-    try:
-        import stable_baselines3
-    except ImportError:
-        raise DependencyNotInstalled("stable-baselines3", "rl") from None
-    return stable_baselines3
 
 
 @dataclass(frozen=True)

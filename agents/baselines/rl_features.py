@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.errors import DependencyNotInstalled
+
 GOAL_SIZE = 7  #: a pose: [x, y, z, qx, qy, qz, qw]
 #: The info keys the training env keeps (see :class:`SlimInfo`).
 TRAINING_INFO_KEYS: tuple[str, ...] = ("is_success", "collided", "target_error_m", "orientation_error_rad")
+
+
+def import_sb3() -> Any:
+    """The ``stable_baselines3`` module.
+
+    Raises:
+        DependencyNotInstalled: stable-baselines3 is missing (extra ``rl``).
+    """
+    try:
+        import stable_baselines3
+    except ImportError:
+        raise DependencyNotInstalled("stable-baselines3", "rl") from None
+    return stable_baselines3
 
 
 class StoredInfo(dict):

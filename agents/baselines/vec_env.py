@@ -38,7 +38,7 @@ def hybrid_vec_env_class() -> Any:
     global _CLASS
     if _CLASS is not None:
         return _CLASS
-    from agents.baselines.rl import import_sb3
+    from agents.baselines.rl_features import import_sb3
 
     import_sb3()
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
