@@ -15,16 +15,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
-from sim.errors import DependencyNotInstalled, InvalidInputError, ProjectError
+from agents.ray_tasks import import_ray, run_ray_tasks
+from sim.errors import InvalidInputError
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
 TrainBackend = Literal["local", "ray"]
 TRAIN_BACKENDS: tuple[str, ...] = ("local", "ray")
-
-
-def _execute(function: Callable[[Any, Any], Any], shared: Any, task: Any) -> Any:
-    return function(shared, task)
 
 
 def check_backend(backend: str) -> None:
@@ -37,10 +34,7 @@ def check_backend(backend: str) -> None:
     if backend not in TRAIN_BACKENDS:
         raise InvalidInputError(f"--backend must be one of {', '.join(TRAIN_BACKENDS)}, got {backend!r}")
     if backend == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise DependencyNotInstalled("ray", "ray") from None
+        import_ray()
 
 
 def run_tasks(function: Callable[[Any, Task], Result], shared: Any, tasks: Sequence[Task], *,
@@ -71,11 +65,7 @@ def run_tasks(function: Callable[[Any, Task], Result], shared: Any, tasks: Seque
         for task in tasks:
             yield task, function(shared, task)
         return
-    try:
-        import ray
-        from ray.exceptions import RayTaskError
-    except ImportError:
-        raise DependencyNotInstalled("ray", "ray") from None
+    ray = import_ray()
     started = False
     if not ray.is_initialized():
         cpus = max(cpus_per_task, min(len(tasks) * cpus_per_task, os.cpu_count() or 1))
@@ -90,29 +80,9 @@ def run_tasks(function: Callable[[Any, Task], Result], shared: Any, tasks: Seque
             raise InvalidInputError(
                 f"cannot connect to the Ray cluster at {ray_address or 'a local instance'}: {first_line}") from None
         started = True
-    remote = ray.remote(_execute).options(num_cpus=cpus_per_task, max_retries=max_retries,
-                                          name=getattr(function, "__name__", "task"))
-    running: dict[Any, Task] = {}
-    try:
-        shared_ref = ray.put(shared)
-        running = {remote.remote(function, shared_ref, task): task for task in tasks}
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)  # a second: Ctrl-C stays prompt
-            for ref in ready:
-                task = running.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except RayTaskError as error:
-                    cause = getattr(error, "cause", None)
-                    if isinstance(cause, ProjectError):
-                        raise cause from None
-                    raise
-                yield task, result
+    try:  # every task in flight at once (a handful of seeds)
+        yield from run_ray_tasks(ray, function, shared, tasks, window=max(1, len(tasks)),
+                                 cpus_per_task=cpus_per_task, max_retries=max_retries)
     finally:
-        for ref in running:
-            try:
-                ray.cancel(ref)  # force=True races Ray 2.60's task manager (a C++ check aborts the driver)
-            except Exception:  # noqa: BLE001 - finished or already cancelled
-                pass
         if started:
             ray.shutdown()

@@ -62,7 +62,7 @@ def check_backend_available(backend: str) -> None:
     if backend not in BACKEND_NAMES:
         raise UnknownNameError("backend", backend, BACKEND_NAMES)
     if backend == "ray":
-        from evaluation.backends.ray_backend import import_ray
+        from agents.ray_tasks import import_ray
 
         import_ray()
 

@@ -1,11 +1,10 @@
 """Ray tasks on a local instance or an existing cluster (the optional extra ``ray``).
 
-``shared`` goes into Ray's object store once (``ray.put``) and every task gets a reference to it;
-tasks are submitted in a bounded window (a few per cluster CPU) and yielded as they finish. A task
-whose worker dies is retried up to ``max_retries`` times by Ray; the driver receives each task's
-result once (a task's object is written only by the attempt that completes), so nothing is lost
-or duplicated. Closing the stream cancels outstanding tasks (``ray.cancel``: queued ones are
-dropped, running ones interrupted).
+The task loop is :func:`agents.ray_tasks.run_ray_tasks` (also the training seeds'): ``shared`` in
+Ray's object store once, tasks submitted in a bounded window (a few per cluster CPU) and yielded as
+they finish, a dead worker's task retried up to ``max_retries`` times by Ray with its result
+received once, outstanding tasks cancelled when the stream is closed. A task lost after every
+retry ends the run with a :class:`BackendError` naming ``--resume``.
 """
 
 from __future__ import annotations
@@ -16,26 +15,14 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from agents.ray_tasks import import_ray, run_ray_tasks
 from evaluation.backends.base import BackendError, Result, Task, TaskBackend
-from sim.errors import DependencyNotInstalled, InvalidInputError, ProjectError
+from sim.errors import InvalidInputError
 
 #: ``--ray-address`` forms: ``auto`` (the cluster ``ray start`` made on this machine), ``ray://HOST:PORT``
 #: (Ray Client) or ``HOST:PORT`` (a head node's GCS address, from a machine inside the cluster).
 RAY_ADDRESS_PATTERN = re.compile(r"^(auto|ray://[^\s:/]+:\d+|[^\s:/]+:\d+)$")
 _TASKS_PER_CPU = 4
-
-
-def import_ray() -> Any:
-    """The ``ray`` module.
-
-    Raises:
-        DependencyNotInstalled: Ray is missing (the message names the extra ``ray``).
-    """
-    try:
-        import ray
-    except ImportError:
-        raise DependencyNotInstalled("ray", "ray") from None
-    return ray
 
 
 def check_ray_address(address: str | None) -> None:
@@ -63,11 +50,6 @@ def check_ray_reachable(address: str | None, timeout_s: float = 5.0) -> None:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise BackendError(f"cannot connect to the Ray cluster at {address}: nothing answers at {host}:{port} "
                            f"({reason})") from None
-
-
-def _execute(function: Callable[[Any, Any], Any], shared: Any, task: Any) -> Any:
-    """The Ray task: ``shared`` arrives resolved from the object store."""
-    return function(shared, task)
 
 
 class RayBackend(TaskBackend):
@@ -113,43 +95,9 @@ class RayBackend(TaskBackend):
 
     def run(self, function: Callable[[Any, Task], Result], shared: Any,
             tasks: Sequence[Task]) -> Iterator[tuple[Task, Result]]:
-        if not tasks:
-            return
-        ray = self._ray
-        from ray.exceptions import RayError, RayTaskError
-
-        remote = ray.remote(_execute).options(num_cpus=1, max_retries=self.max_retries,
-                                             name=getattr(function, "__name__", "task"))
-        shared_ref = ray.put(shared)  # once; every task gets the reference
-        queue = list(reversed(tasks))
-        window = max(16, _TASKS_PER_CPU * self.workers)
-        running: dict[Any, Task] = {}
         lost: list[str] = []
-        try:
-            while queue or running:
-                while queue and len(running) < window:
-                    task = queue.pop()
-                    running[remote.remote(function, shared_ref, task)] = task
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)  # a second: Ctrl-C stays prompt
-                for ref in ready:
-                    task = running.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except RayTaskError as error:  # the function raised: stop the run
-                        cause = getattr(error, "cause", None)
-                        if isinstance(cause, ProjectError):
-                            raise cause from None
-                        raise
-                    except RayError as error:  # worker or node died after every retry
-                        lost.append(f"{type(error).__name__}")
-                        continue
-                    yield task, result
-        finally:
-            for ref in running:
-                try:
-                    ray.cancel(ref)  # force=True races Ray 2.60's task manager (a C++ check aborts the driver)
-                except Exception:  # noqa: BLE001 - a finished or already-cancelled task
-                    pass
+        yield from run_ray_tasks(self._ray, function, shared, tasks, window=max(16, _TASKS_PER_CPU * self.workers),
+                                 max_retries=self.max_retries, lost=lost)
         if lost:
             raise BackendError(f"{len(lost)} task(s) lost after {self.max_retries} retries ({lost[0]}); "
                                "rerun with --resume to run them again")
