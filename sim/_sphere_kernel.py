@@ -269,6 +269,16 @@ _plane_coordinates = numba.njit(cache=True, inline="always")(_frame_plane_coordi
 _frame_values = numba.njit(cache=True, inline="always")(_single_frame_values)
 
 
+@numba.njit(cache=True, inline="always")
+def _planned_pair_minimum(centres: np.ndarray, radii: np.ndarray, first: np.ndarray, second: np.ndarray,
+                          plan: np.ndarray) -> np.ndarray:
+    """(N,) :func:`pair_minimum` distances with ``plan`` (the full search if the plan does not match the lists)."""
+    best, _, planned = _pair_minimum_culled(centres, radii, first, second, plan)
+    if not planned:
+        best, _ = pair_minimum_all(centres, radii, first, second)
+    return best
+
+
 @numba.njit(cache=True)
 def configuration_frames(q: np.ndarray, gripper_m: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sim.kinematics.link_frames` of one (4,) configuration (rad) and finger position (m):
@@ -325,9 +335,7 @@ def measure_configuration(
     for i in range(values.shape[0]):
         if i == 0 or values[i] < values[index] or (math.isnan(values[i]) and not math.isnan(values[index])):
             index = i
-    self_m, _, planned = _pair_minimum_culled(centres, radii, first, second, plan)
-    if not planned:
-        self_m, _ = pair_minimum_all(centres, radii, first, second)
+    self_m = _planned_pair_minimum(centres, radii, first, second, plan)
     table_m = math.inf
     for k in range(table_spheres.shape[0]):  # NumPy's min: NaN if any is NaN
         s = table_spheres[k]
@@ -376,9 +384,7 @@ def first_clear_configuration(
                 break
         if not clear:
             continue
-        self_m, _, planned = _pair_minimum_culled(centres, radii, first, second, plan)
-        if not planned:
-            self_m, _ = pair_minimum_all(centres, radii, first, second)
+        self_m = _planned_pair_minimum(centres, radii, first, second, plan)
         if self_m[0] > 0.0:
             return n
     return -1

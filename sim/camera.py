@@ -38,3 +38,5 @@ RENDERERS: tuple[str, ...] = ("tiny", "egl")
 #: A world that draws nothing: PyBullet's TinyRenderer unloaded, so a new obstacle body costs no
 #: drawing mesh (a sphere ~66 us to create instead of ~220 us); what an env with no render mode uses.
 NO_RENDERER = "none"
+#: What a world accepts: a renderer of :data:`RENDERERS` or :data:`NO_RENDERER`.
+WORLD_RENDERERS: tuple[str, ...] = (*RENDERERS, NO_RENDERER)

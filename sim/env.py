@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import EzPickle
 
-from sim.camera import NO_RENDERER, RENDERERS, Camera
+from sim.camera import NO_RENDERER, WORLD_RENDERERS, Camera
 from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.env_spaces import (
     ActionMode,
@@ -220,8 +220,8 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             raise InvalidInputError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps}")
         if not isinstance(max_obstacles, int) or max_obstacles < 0:
             raise InvalidInputError(f"max_obstacles must be a non-negative integer, got {max_obstacles}")
-        if renderer is not None and renderer not in (*RENDERERS, NO_RENDERER):
-            raise UnknownNameError("renderer", str(renderer), (*RENDERERS, NO_RENDERER))
+        if renderer is not None and renderer not in WORLD_RENDERERS:
+            raise UnknownNameError("renderer", str(renderer), WORLD_RENDERERS)
         if clearance not in CLEARANCE_MODES:
             raise UnknownNameError("clearance mode", str(clearance), CLEARANCE_MODES)
         self.clearance = clearance

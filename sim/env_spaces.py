@@ -235,7 +235,6 @@ def goal_errors_to(achieved_goal: np.ndarray, reference: tuple[list[float], list
     return position_error, angle
 
 
-
 @dataclass(frozen=True)
 class RewardSpec:
     """Parameters of the goal-conditioned reward.

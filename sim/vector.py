@@ -400,11 +400,14 @@ class HybridVectorEnv(VectorEnv):
                 raise ValueError(f"`options['reset_mask']` must be a bool numpy array of shape ({self.num_envs},)")
             if not mask.any():
                 raise ValueError("`options['reset_mask']` must contain at least one True value")
+        sent = []  # (indices to reset, pipe) of the workers with any
         for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
             chosen = [index for index in indices if mask[index]]
             if chosen:
                 self._send(pipe, _RESET, [(index - indices.start, {"seed": seeds[index], "options": options})
                                           for index in chosen])
+                sent.append((chosen, pipe))
+
         def reset_here() -> list[tuple[int, dict[str, Any]]]:
             infos = []
             for position, index in enumerate(self._local):
@@ -415,11 +418,9 @@ class HybridVectorEnv(VectorEnv):
                     infos.append((index, info))
             return infos
 
-        sent = [(indices, pipe) for indices, pipe in zip(self._worker_groups, self._pipes, strict=True)
-                if mask[indices.start:indices.stop].any()]
         infos, answers = self._gather([pipe for _, pipe in sent], reset_here)
-        for (indices, _), answer in zip(sent, answers, strict=True):
-            infos.extend(zip([index for index in indices if mask[index]], answer, strict=True))
+        for (chosen, _), answer in zip(sent, answers, strict=True):
+            infos.extend(zip(chosen, answer, strict=True))
         self._terminations[mask] = False
         self._truncations[mask] = False
         return (_copy(self._observations) if self.copy else self._observations), self._merge_infos(infos)

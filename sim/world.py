@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import assets
-from sim.camera import CAMERA_PRESETS, NO_RENDERER, RENDERERS, Camera
+from sim.camera import CAMERA_PRESETS, NO_RENDERER, WORLD_RENDERERS, Camera
 from sim.errors import InvalidInputError, UnknownNameError
 from sim.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
 from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_FIELDS, ObstacleKind
@@ -127,7 +127,7 @@ class World:
         gravity_m_s2: gravity along -z.
         table: add a static table top under the robot (its surface is z = 0).
         renderer: ``"tiny"`` (TinyRenderer, CPU) or ``"egl"`` (OpenGL through PyBullet's EGL
-            plugin, loaded before any body so every shape is drawn); see :data:`RENDERERS`. Or
+            plugin, loaded before any body so every shape is drawn); see :data:`~sim.camera.RENDERERS`. Or
             ``"none"`` (:data:`~sim.camera.NO_RENDERER`): no drawing at all, bodies created ~3x
             faster, :meth:`render` refused (the physics is the same).
 
@@ -150,8 +150,8 @@ class World:
         table: bool = True,
         renderer: str = "tiny",
     ) -> None:
-        if renderer not in (*RENDERERS, NO_RENDERER):
-            raise UnknownNameError("renderer", str(renderer), (*RENDERERS, NO_RENDERER))
+        if renderer not in WORLD_RENDERERS:
+            raise UnknownNameError("renderer", str(renderer), WORLD_RENDERERS)
         if gui and not gui_available():
             raise InvalidInputError("PyBullet's GUI needs a display (DISPLAY is not set); use the headless client")
         if gui and renderer == "egl":
