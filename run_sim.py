@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         MAX_WORKERS,
     )
     from scenarios import scenario_names
-    from sim.camera import CAMERA_PRESETS, RENDERERS
+    from sim.env.camera import CAMERA_PRESETS, RENDERERS
 
     parser = _Parser(
         prog="run_sim.py",
@@ -234,7 +234,7 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
 
         check_backend_available(args.backend)
         if video and args.renderer == "egl":  # fail now, not after the episodes
-            from sim.world import World
+            from sim.env.world import World
 
             World(renderer="egl").close()
         return RunConfig(
@@ -299,7 +299,7 @@ def _check_before_writing(parser: argparse.ArgumentParser, config: RunConfig) ->
     from evaluation.runner import check_output_folder
     from scenarios import get_scenario
     from sim.errors import ProjectError
-    from sim.scene_sampling import sample_scene
+    from sim.scene.scene_sampling import sample_scene
 
     sweep = getattr(config, "sweep", None)
     try:

@@ -14,7 +14,7 @@ RL_AGENT_PATH = ASSETS_DIR / "rl" / "sac_single.zip"
 ROBOTIS_DIR = ASSETS_DIR / "robotis"
 ROBOTIS_MESH_DIR = ROBOTIS_DIR / "meshes"
 ROBOTIS_SRDF_PATH = ROBOTIS_DIR / "open_manipulator_x.srdf"
-#: The collision spheres fitted to the meshes (``python -m sim.geometry_fit``).
+#: The collision spheres fitted to the meshes (``python -m sim.robot.geometry_fit``).
 COLLISION_SPHERES_PATH = ASSETS_DIR / "collision_spheres.json"
 
 

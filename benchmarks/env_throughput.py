@@ -10,7 +10,7 @@ training may. Each env is measured in one process and in vector envs of 2 sub-en
 
 * ``AsyncVectorEnv x2``: Gymnasium's, 3 processes (this one and 2 workers, each stepping one
   sub-environment; this one waits while they step, then merges their results).
-* ``HybridVectorEnv 2x1`` (:class:`sim.vector.HybridVectorEnv`): 2 processes, the "2-process vector
+* ``HybridVectorEnv 2x1`` (:class:`sim.env.vector.HybridVectorEnv`): 2 processes, the "2-process vector
   env" of the targets: this process steps sub-environment 0 itself while one worker process steps
   sub-environment 1 (actions and observations through shared memory, the rest one pickled message
   each way); the same episodes as ``SyncVectorEnv`` for the same seeds.
@@ -54,7 +54,7 @@ import gymnasium as gym
 import numpy as np
 
 import sim
-from sim.vector import HybridVectorEnv
+from sim.env.vector import HybridVectorEnv
 
 OUR_ID = sim.ENV_IDS[0]
 PEER_ID = "PandaReach-v3"
@@ -181,7 +181,7 @@ def _worker_cpu(envs: gym.vector.VectorEnv) -> float:
 def physics_floor_rate(steps: int) -> Rate:
     """Control steps per second of our robot's bare physics: 12 substeps of 1/240 s, position
     targets set once per step, no obstacles and nothing measured."""
-    from sim.world import World
+    from sim.env.world import World
 
     rng = np.random.default_rng(0)
     targets = rng.uniform(-1.0, 1.0, (steps, 4)) * np.array([3.0, 1.4, 1.4, 1.6])
@@ -225,7 +225,7 @@ class FixedWork(gym.Env):
     WORK_S = 300e-6
 
     def __init__(self) -> None:
-        from sim.env_spaces import observation_space
+        from sim.env.env_spaces import observation_space
 
         self.observation_space = observation_space(8)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)

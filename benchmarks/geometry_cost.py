@@ -45,8 +45,8 @@ if what in ("env", "panda"):
     print(json.dumps({"rate": steps / (time.perf_counter() - start)}))
 else:
     import torch
-    from sim.collision import ObstacleSet, min_clearance, signed_distances
-    from sim.kinematics import sample_joints
+    from sim.robot.collision import ObstacleSet, min_clearance, signed_distances
+    from sim.robot.kinematics import sample_joints
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     q = sample_joints(rng, 10_000)

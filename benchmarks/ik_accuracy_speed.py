@@ -6,8 +6,8 @@ All solvers answer the same freshly sampled reachable poses in the same run (joi
 uniformly inside the limits, self-colliding and below-table configurations rejected, pose by
 forward kinematics; the seed is not one used for training data). Peers:
 
-- ``analytic``: the closed-form solver :func:`sim.kinematics.analytic_ik` (the accuracy reference).
-- ``pybullet``: PyBullet's ``calculateInverseKinematics`` on a ``sim.world.World`` (DIRECT),
+- ``analytic``: the closed-form solver :func:`sim.robot.kinematics.analytic_ik` (the accuracy reference).
+- ``pybullet``: PyBullet's ``calculateInverseKinematics`` on a ``sim.env.world.World`` (DIRECT),
   end-effector link index 4, ``jointDamping=1e-3`` for each of the 6 movable joints,
   ``maxNumIterations=100``, ``residualThreshold=1e-6``, default solver (never ``IK_SDLS``, it
   segfaults on this arm), arm reset to zeros before every pose (PyBullet iterates from the
@@ -32,8 +32,8 @@ import torch
 from agents import MODEL_NAMES, load_model
 from agents.iknet.dataset import sample_pairs
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers, model_solver
-from sim.kinematics import analytic_ik
-from sim.world import World
+from sim.env.world import World
+from sim.robot.kinematics import analytic_ik
 
 PYBULLET_SETTINGS = {"jointDamping": [1e-3] * 6, "maxNumIterations": 100, "residualThreshold": 1e-6}
 EE_LINK_INDEX = 4

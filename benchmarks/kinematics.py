@@ -16,8 +16,8 @@ import time
 import numpy as np
 import torch
 
-from sim.kinematics import JOINT_LIMITS, analytic_ik, forward_kinematics, sample_joints
-from sim.world import World
+from sim.env.world import World
+from sim.robot.kinematics import JOINT_LIMITS, analytic_ik, forward_kinematics, sample_joints
 
 
 def rate(function, count: int, repeats: int = 3) -> float:

@@ -48,9 +48,9 @@ import sys, time
 import numpy as np, gymnasium as gym, pybullet
 out, frequency, gain, iterations, policy, episodes, perturbation = sys.argv[1:8]
 frequency, episodes = float(frequency), int(episodes)
-import sim, sim.env, sim.world
-if frequency != sim.env.PHYSICS_FREQUENCY_HZ:
-    sim.env.PHYSICS_FREQUENCY_HZ = frequency
+import sim, sim.env.env, sim.env.world
+if frequency != sim.env.env.PHYSICS_FREQUENCY_HZ:
+    sim.env.env.PHYSICS_FREQUENCY_HZ = frequency
 if gain != "none":
     control = pybullet.setJointMotorControl2
     def with_gain(*args, **kwargs):
@@ -59,17 +59,17 @@ if gain != "none":
         return control(*args, **kwargs)
     pybullet.setJointMotorControl2 = with_gain
 if iterations != "none":
-    init = sim.world.World.__init__
+    init = sim.env.world.World.__init__
     def with_iterations(self, *args, **kwargs):
         init(self, *args, **kwargs)
         pybullet.setPhysicsEngineParameter(numSolverIterations=int(iterations), physicsClientId=self.client_id)
-    sim.world.World.__init__ = with_iterations
+    sim.env.world.World.__init__ = with_iterations
 if float(perturbation):
-    init_gravity = sim.world.World.__init__
+    init_gravity = sim.env.world.World.__init__
     def with_gravity(self, *args, **kwargs):
         init_gravity(self, *args, **kwargs)
         pybullet.setGravity(0.0, 0.0, -9.81 * (1.0 + float(perturbation)), physicsClientId=self.client_id)
-    sim.world.World.__init__ = with_gravity
+    sim.env.world.World.__init__ = with_gravity
 steps = 100
 env = gym.make(sim.ENV_IDS[0], scenario="cluttered", max_episode_steps=steps, terminate_on_success=False)
 base = env.unwrapped

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from evaluation.runner import EpisodeWorker
 from evaluation.video import FrameRecorder, comparison_grid, write_video
-from sim.camera import RENDERERS
+from sim.env.camera import RENDERERS
+from sim.env.world import World
 from sim.errors import InvalidInputError
-from sim.world import World
 
 POLICIES = ("iknet:improved", "analytic+safe", "pybullet-ik")
 WIDTH, HEIGHT = 640, 480

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from scenarios import get_scenario, scenario_names
-from sim.scene_sampling import path_clearance, sample_scene
+from sim.scene.scene_sampling import path_clearance, sample_scene
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ import torch
 from agents.iknet import MODEL_NAMES, build_model, load_model
 from evaluation.explain import TraceExplainer, explain, published_setup
 from sim.errors import CheckpointError
-from sim.kinematics import forward_kinematics, sample_joints
+from sim.robot.kinematics import forward_kinematics, sample_joints
 
 
 def best_time(function, repeats: int) -> tuple[float, object]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from evaluation.backends.base import BACKEND_NAMES, BackendName
 from evaluation.backends.ray_backend import check_ray_address
 from evaluation.sweep import MAX_EPISODES, MAX_SEED, MAX_STEPS, EpisodeKey, SweepSpec
-from sim.camera import CAMERA_PRESETS, RENDERERS
+from sim.env.camera import CAMERA_PRESETS, RENDERERS
 from sim.errors import InvalidInputError, UnknownNameError, show_value
 
 Renderer = Literal["tiny", "egl"]
@@ -66,7 +66,7 @@ class RunConfig:
         shap: write Shapley attributions of the run's IKNet policies (``shap/``).
         video: record the first ``video_episodes`` episodes of every policy and comparison grids.
         video_episodes: episodes recorded per policy when ``video`` is on.
-        camera: a ``sim.camera.CAMERA_PRESETS`` name for the videos.
+        camera: a ``sim.env.camera.CAMERA_PRESETS`` name for the videos.
         renderer: ``"tiny"`` (TinyRenderer, CPU) or ``"egl"`` (OpenGL through EGL, headless).
         progress: show progress bars.
         backend: where episodes run: ``"local"`` (in process, or ``workers`` spawned processes) or

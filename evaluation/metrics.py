@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.transforms import quat_angle
+from sim.robot.transforms import quat_angle
 
 
 def _vector(length: int) -> Any:
@@ -33,7 +33,7 @@ class StepRecord:
     ee_pose: tuple[float, ...] = _vector(7)  #: (7,) end-effector pose, base frame
     goal_pose: tuple[float, ...] = _vector(7)  #: (7,) goal pose
     target_error_m: float
-    min_clearance_m: float  #: collision model (sim.collision)
+    min_clearance_m: float  #: collision model (sim.robot.collision)
     pybullet_clearance_m: float  #: PyBullet closest points
     self_clearance_m: float  #: collision model: smallest distance between links that may collide (SRDF pairs)
     contact_count: int  #: contact points with obstacles, the table or the arm's own links

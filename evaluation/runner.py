@@ -39,7 +39,7 @@ from evaluation.schema import (
 )
 from evaluation.sweep import EpisodeKey
 from sim.errors import InvalidInputError, OutputFolderError, ProjectError
-from sim.kinematics import forward_kinematics
+from sim.robot.kinematics import forward_kinematics
 
 #: An episode ends once the policy has commanded its last target and the arm is still
 #: (every joint slower than SETTLED_RAD_S), or SETTLE_STEPS control steps after that.
@@ -60,7 +60,7 @@ class EpisodeWorker:
     """Holds an env per scenario and a policy per name, reused across episodes (one per process)."""
 
     def __init__(self, *, renderer: str | None = None) -> None:
-        """``renderer``: the camera renderer of the envs' worlds (``sim.camera.RENDERERS``), for
+        """``renderer``: the camera renderer of the envs' worlds (``sim.env.camera.RENDERERS``), for
         episodes that are filmed; ``None``: the env's default, no drawing (faster resets)."""
         self.renderer = renderer
         self._envs: dict[tuple[str, int], Any] = {}

@@ -29,7 +29,7 @@ from evaluation.explain.core import FEATURE_NAMES
 from evaluation.metrics import EpisodeMetrics, StepRecord
 from evaluation.results_io import read_header, read_rows
 from sim.errors import InvalidInputError, OutputFolderError, show_value
-from sim.kinematics import JOINT_NAMES
+from sim.robot.kinematics import JOINT_NAMES
 
 EPISODES_FILE, STEPS_FILE, RUN_FILE, SUMMARY_FILE, REPORT_FILE = (
     "episodes.csv", "steps.csv", "run.json", "summary.json", "report.html")

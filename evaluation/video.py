@@ -29,8 +29,8 @@ from evaluation.explain.core import FEATURE_NAMES
 from evaluation.metrics import StepRecord
 from evaluation.runner import EpisodeWorker
 from evaluation.schema import VIDEOS_DIR
-from sim.camera import CAMERA_PRESETS
-from sim.kinematics import clamp_to_limits, forward_kinematics
+from sim.env.camera import CAMERA_PRESETS
+from sim.robot.kinematics import clamp_to_limits, forward_kinematics
 
 _RED, _GREEN, _WHITE, _BLACK = (220, 40, 40), (40, 170, 70), (255, 255, 255), (20, 20, 20)
 
@@ -53,7 +53,7 @@ class FrameRecorder:
         policy: shown in the overlay.
         width, height: frame size (pixels; the attribution panel adds :data:`PANEL_WIDTH`).
         fps: frames per second of simulated time.
-        camera: a ``sim.camera.CAMERA_PRESETS`` name; ``"orbit"`` turns 20 degrees per second.
+        camera: a ``sim.env.camera.CAMERA_PRESETS`` name; ``"orbit"`` turns 20 degrees per second.
         margin_m: clearance under which the clearance overlay turns red.
         explain: optional ``(joints-target pose (7,)) -> (7, 4)`` attributions for the panel.
     """

@@ -1,14 +1,14 @@
 """Obstacle scenarios: the built-in catalogue and user TOML files.
 
-A scenario is data (:class:`~sim.scenario_spec.ScenarioSpec`); sampling a scene from it is
-:func:`sim.scene_sampling.sample_scene`. The spec and scene types live in :mod:`sim.scenario_spec`
-and :mod:`sim.scene` because the environment consumes them and ``sim`` imports nothing of the project but
+A scenario is data (:class:`~sim.scene.scenario_spec.ScenarioSpec`); sampling a scene from it is
+:func:`sim.scene.scene_sampling.sample_scene`. The spec and scene types live in :mod:`sim.scene.scenario_spec`
+and :mod:`sim.scene.obstacles` because the environment consumes them and ``sim`` imports nothing of the project but
 ``assets``; this package holds what is *chosen*: the named built-ins and the TOML format.
 
 Example:
     >>> import numpy as np
     >>> from scenarios import get_scenario, scenario_names
-    >>> from sim.scene_sampling import sample_scene
+    >>> from sim.scene.scene_sampling import sample_scene
     >>> scenario_names()
     ['empty', 'single', 'cluttered', 'narrow', 'shelf', 'dynamic', 'benchmark']
     >>> scene = sample_scene(get_scenario("cluttered"), np.random.default_rng(0))
@@ -24,8 +24,16 @@ from pathlib import Path
 from scenarios.catalogue import BUILTIN_SCENARIOS
 from scenarios.toml_format import load_scenario_file, scenario_from_dict, scenario_to_toml
 from sim.errors import UnknownNameError, invalid_value
-from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
-from sim.scene import Motion, Obstacle, Scene
+from sim.scene.obstacles import Motion, Obstacle, Scene
+from sim.scene.scenario_spec import (
+    ConfigurationSpec,
+    GateSpec,
+    MotionSpec,
+    ObstacleGroup,
+    Region,
+    ScenarioSpec,
+    ShelfSpec,
+)
 
 #: Folder of the example scenario files shipped with the package.
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"

@@ -8,7 +8,7 @@ when the sampler does; ``tests/scenarios`` checks each against the scene rules.
 
 from __future__ import annotations
 
-from sim.scene import Obstacle, Scene
+from sim.scene.obstacles import Obstacle, Scene
 
 BENCHMARK_SCENES: tuple[Scene, ...] = (
     Scene(  # cluttered sample, seed 2

@@ -9,9 +9,17 @@ joint-space path from start to goal, so the naive path is blocked in most episod
 from __future__ import annotations
 
 from scenarios.benchmark_scenes import BENCHMARK_SCENES
-from sim.kinematics import HOME_CONFIGURATION
-from sim.obstacle_kinds import OBSTACLE_KINDS
-from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ScenarioSpec, ShelfSpec
+from sim.robot.kinematics import HOME_CONFIGURATION
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS
+from sim.scene.scenario_spec import (
+    ConfigurationSpec,
+    GateSpec,
+    MotionSpec,
+    ObstacleGroup,
+    Region,
+    ScenarioSpec,
+    ShelfSpec,
+)
 
 _HOME = tuple(float(v) for v in HOME_CONFIGURATION)
 #: Obstacle centres: in front of and beside the robot, away from the base, within reach.

@@ -1,6 +1,6 @@
 """The factory Gymnasium's registry can point to: a scenario name, TOML path or spec -> the env.
 
-``sim`` takes a resolved :class:`~sim.scenario_spec.ScenarioSpec` and knows no catalogue; this
+``sim`` takes a resolved :class:`~sim.scene.scenario_spec.ScenarioSpec` and knows no catalogue; this
 module, above it, turns what a user writes into a spec first. Registered as
 ``entry_point="scenarios.env_factory:make_obstacle_reach_env"`` (a string, so ``sim`` still
 imports nothing of ``scenarios``), ``gymnasium.make(sim.ENV_IDS[0], scenario="cluttered")`` keeps
@@ -13,8 +13,8 @@ import os
 from typing import Any
 
 from scenarios import get_scenario
-from sim.env import ObstacleReachEnv
-from sim.scenario_spec import ScenarioSpec
+from sim.env.env import ObstacleReachEnv
+from sim.scene.scenario_spec import ScenarioSpec
 
 
 def make_obstacle_reach_env(scenario: str | os.PathLike[str] | ScenarioSpec = "benchmark",
@@ -23,7 +23,7 @@ def make_obstacle_reach_env(scenario: str | os.PathLike[str] | ScenarioSpec = "b
 
     Args:
         scenario: what :func:`scenarios.get_scenario` accepts.
-        env_arguments: the other arguments of :class:`sim.env.ObstacleReachEnv`, passed on as given.
+        env_arguments: the other arguments of :class:`sim.env.env.ObstacleReachEnv`, passed on as given.
 
     Raises:
         UnknownNameError: an unknown scenario name (the message lists the valid ones).

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from scenarios.catalogue import BUILTIN_SCENARIOS
-from sim.collision import self_clearance, signed_distances, table_clearance
-from sim.scene import Obstacle, Scene
-from sim.scene_sampling import path_clearance, sample_scene
+from sim.robot.collision import self_clearance, signed_distances, table_clearance
+from sim.scene.obstacles import Obstacle, Scene
+from sim.scene.scene_sampling import path_clearance, sample_scene
 
 OBSTACLE_COUNTS = (2, 3, 4, 5, 2, 3, 4, 5, 3, 4)
 BLOCKED_BY_M = 0.005
@@ -74,7 +74,7 @@ def module_source(scenes: list[tuple[int, Scene]]) -> str:
         "the ``cluttered`` scenario (seeds in the comments) whose straight joint-space path collides by more\n"
         f"than 5 mm, with {', '.join(str(n) for n in OBSTACLE_COUNTS)} obstacles. Being data, they do not change\n"
         "when the sampler does; ``tests/scenarios`` checks each against the scene rules.\n"
-        '"""\n\nfrom __future__ import annotations\n\nfrom sim.scene import Obstacle, Scene\n\n'
+        '"""\n\nfrom __future__ import annotations\n\nfrom sim.scene.obstacles import Obstacle, Scene\n\n'
         "BENCHMARK_SCENES: tuple[Scene, ...] = (\n"
     ]
     for seed, scene in scenes:

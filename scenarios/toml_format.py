@@ -1,4 +1,4 @@
-"""Scenario files: a TOML file is a :class:`~sim.scenario_spec.ScenarioSpec` written out.
+"""Scenario files: a TOML file is a :class:`~sim.scene.scenario_spec.ScenarioSpec` written out.
 
 The format mirrors the dataclasses field for field (``[region]``, ``[start]``, ``[goal]``,
 ``[[obstacles]]`` with an optional ``[obstacles.motion]``, ``[gate]``, ``[shelf]``, and
@@ -11,7 +11,7 @@ A file is read only if it is a regular file (a FIFO, device or folder is refused
 opening it for long) of at most :data:`MAX_SCENARIO_FILE_BYTES`, in UTF-8; whatever it holds
 (bytes that are not UTF-8, integers of thousands of digits, arrays nested thousands deep) ends in
 a :class:`~sim.errors.SceneFileError`, never another exception. Fixed scenes (``[[scenes]]``) must
-pass :func:`sim.scene_sampling.check_scene`, and their goal configurations must be free of contact.
+pass :func:`sim.scene.scene_sampling.check_scene`, and their goal configurations must be free of contact.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any, Literal, Union
 import tomli_w
 
 from sim.errors import InvalidInputError, SceneFileError, show_value
-from sim.scenario_spec import ScenarioSpec
-from sim.scene_sampling import check_scene
+from sim.scene.scenario_spec import ScenarioSpec
+from sim.scene.scene_sampling import check_scene
 
 #: TOML table names that differ from the dataclass field names.
 _TOML_NAMES = {(ScenarioSpec, "fixed_scenes"): "scenes"}
@@ -128,7 +128,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     Raises:
         SceneFileError: a field is malformed, unknown or missing (``name`` is required: it labels
             every row and report of a run); a fixed scene breaks a rule of
-            :func:`~sim.scene_sampling.check_scene` or its goal configuration is in contact.
+            :func:`~sim.scene.scene_sampling.check_scene` or its goal configuration is in contact.
     """
     spec = _build(ScenarioSpec, data, "", source)
     for index, scene in enumerate(spec.fixed_scenes):

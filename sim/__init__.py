@@ -1,5 +1,11 @@
-"""The physics and geometry layer: kinematics, the real arm's geometry and collision, the PyBullet world, scenes and
-the Gymnasium environment.
+"""The physics and geometry layer, in three rooms that import one way (``sim.env -> sim.scene -> sim.robot``):
+
+* :mod:`sim.robot`: kinematics, the real arm's geometry, the sphere bound and collision, obstacle kinds;
+* :mod:`sim.scene`: obstacles and scenes, the scenario spec, scene sampling;
+* :mod:`sim.env`: the PyBullet world, cameras, the Gymnasium environment, its spaces and its vector env.
+
+:mod:`sim.errors` serves all three. The modules' old paths (``sim.kinematics``, ``sim.collision``, ``sim.scene``,
+``sim.transforms``, ``sim.obstacle_kinds``, ``sim.world``, ...) re-export the same objects.
 
 Importing ``sim`` registers the environments of :data:`ENV_IDS` with Gymnasium. The entry point
 is a string naming the factory in ``scenarios`` that turns a scenario name or TOML path into a
@@ -11,7 +17,7 @@ spec (``sim`` itself imports nothing above it), so PyBullet loads only when an e
     env = gym.make("OpenManipulatorX-ObstacleReach-v0", scenario="cluttered", render_mode="rgb_array")
     envs = gym.make_vec("OpenManipulatorX-ObstacleReach-v0", num_envs=8, scenario="cluttered")
 
-``gym.make_vec`` builds a :class:`sim.vector.HybridVectorEnv` (the registry's vector entry point):
+``gym.make_vec`` builds a :class:`sim.env.vector.HybridVectorEnv` (the registry's vector entry point):
 the sub-environments spread over one process per available core, this one included, the episodes
 those of ``SyncVectorEnv``; ``vectorization_mode="sync"`` or ``"async"`` gives Gymnasium's own.
 """
@@ -25,6 +31,6 @@ ENV_IDS: tuple[str, ...] = ("OpenManipulatorX-ObstacleReach-v0",)
 
 if ENV_IDS[0] not in registry:
     register(id=ENV_IDS[0], entry_point="scenarios.env_factory:make_obstacle_reach_env", max_episode_steps=100,
-             vector_entry_point="sim.vector:make_vector_env")
+             vector_entry_point="sim.env.vector:make_vector_env")
 
 __all__ = ["ENV_IDS"]

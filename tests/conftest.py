@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.world import World
+from sim.env.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 

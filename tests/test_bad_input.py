@@ -38,9 +38,9 @@ from sim.errors import (
     invalid_value,
     show_value,
 )
-from sim.kinematics import forward_kinematics
-from sim.scene import Obstacle, Scene
-from sim.scene_sampling import SAMPLE_BATCH_BUDGET, check_scene, sample_scene, scene_for_episode
+from sim.robot.kinematics import forward_kinematics
+from sim.scene.obstacles import Obstacle, Scene
+from sim.scene.scene_sampling import SAMPLE_BATCH_BUDGET, check_scene, sample_scene, scene_for_episode
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Longest a refused input may take to be refused (s): bounded sampling of an impossible scenario

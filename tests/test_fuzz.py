@@ -7,7 +7,7 @@ example database). Every case must end in success or the project's input error
 line of at most :data:`~sim.errors.MAX_MESSAGE_CHARS` characters and no ``np.float64(``; any
 other exception fails the test, and so does a case that takes longer than :data:`SECONDS_PER_CASE`
 (an alarm interrupts it). A scenario that loads must sample scenes that pass
-:func:`~sim.scene_sampling.check_scene`: nothing impossible is run as if it were valid.
+:func:`~sim.scene.scene_sampling.check_scene`: nothing impossible is run as if it were valid.
 
 Cases run and the time they take are printed (``pytest -s tests/test_fuzz.py``); the whole file
 runs in well under a minute on one core.
@@ -38,9 +38,9 @@ from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
 from agents.iknet.models import build_model
 from scenarios import EXAMPLES_DIR, get_scenario, scenario_from_dict
 from sim.errors import MAX_MESSAGE_CHARS, InvalidInputError
-from sim.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ShelfSpec
-from sim.scene import Motion, Obstacle, Scene
-from sim.scene_sampling import check_scene, sample_scene
+from sim.scene.obstacles import Motion, Obstacle, Scene
+from sim.scene.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ShelfSpec
+from sim.scene.scene_sampling import check_scene, sample_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 # Reporting a failure imports hypothesis' patch writer, whose libcst import warns (pytest makes it an error).
@@ -407,7 +407,7 @@ def test_fuzz_checkpoints(tmp_path_factory, checkpoint_payload, data):
 @example(q=[1e308, 1e308, 1e308, 1e308])
 @given(q=st.lists(st.floats(), min_size=4, max_size=4))
 def test_fuzz_forward_kinematics_of_any_floats(q):
-    from sim.kinematics import forward_kinematics
+    from sim.robot.kinematics import forward_kinematics
 
     # Angles whose sums overflow give NaN (numpy warns about the overflow; the warning is not the point here).
     with np.errstate(over="ignore", invalid="ignore"):

@@ -1,8 +1,8 @@
 """A sampling-based motion-planning baseline: OMPL's planners in joint space, as a policy.
 
-The planner searches the arm's 4-D joint box (:data:`~sim.kinematics.JOINT_LIMITS`) with an OMPL
+The planner searches the arm's 4-D joint box (:data:`~sim.robot.kinematics.JOINT_LIMITS`) with an OMPL
 planner (RRT-Connect by default). A state is valid when the arm's collision model
-(:mod:`sim.collision`) keeps ``margin_m`` from every obstacle and the table; motions are checked
+(:mod:`sim.robot.collision`) keeps ``margin_m`` from every obstacle and the table; motions are checked
 in one batched clearance query per edge, at ``check_step_rad`` joint resolution. The solution is
 shortcut with OMPL's path simplifier, then checked twice at the finer ``final_step_rad``: with the
 collision model (clearance >= ``final_margin_m``) and, wherever it comes within 3 cm,
@@ -37,10 +37,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from agents.ik_policy.planning import configuration_clearance, densify
-from sim.collision import ObstacleSet
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS, check_joints
-from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
+from sim.robot.collision import ObstacleSet
+from sim.robot.kinematics import JOINT_LIMITS, check_joints
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
 
 #: Planner names -> OMPL geometric planner classes. RRT*, informed RRT*, PRM*, BIT*, AORRTC and FMT
 #: use their whole search budget (they optimise path length); the others stop at the first path.
@@ -270,7 +270,7 @@ class JointSpacePlanner:
     def _world_with(self, obstacles: ObstacleSet) -> Any:
         """The checking world holding ``obstacles`` (reloaded only when they change)."""
         if self._world is None:
-            from sim.world import World
+            from sim.env.world import World
 
             self._world, self._loaded = World(), None
         world = self._world

@@ -25,9 +25,9 @@ from agents.baselines.planner import (
 from agents.ik_policy.interface import PolicyContext
 from agents.ik_policy.planning import configuration_clearance
 from agents.ik_policy.policy import check_solver_checkpoint, make_solver, parse_policy, solver_names
-from sim.collision import ObstacleSet
 from sim.errors import UnknownNameError
-from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, check_poses
+from sim.robot.collision import ObstacleSet
+from sim.robot.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, check_poses
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def goal_features_class() -> Any:
         import torch
         from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-        from sim.env_spaces import OBSTACLE_FEATURES, ROBOT_FEATURES
+        from sim.env.env_spaces import OBSTACLE_FEATURES, ROBOT_FEATURES
 
         class GoalFeatures(BaseFeaturesExtractor):
             """Features of the goal-conditioned Dict observation for small MLPs.

@@ -1,4 +1,4 @@
-"""stable-baselines3's ``VecEnv`` over :class:`sim.vector.HybridVectorEnv`: SB3 agents step their
+"""stable-baselines3's ``VecEnv`` over :class:`sim.env.vector.HybridVectorEnv`: SB3 agents step their
 sub-environments over several processes, one of them the training process itself.
 
 SB3 does not take Gymnasium's vector envs, and its own ``SubprocVecEnv`` keeps the training
@@ -43,10 +43,10 @@ def hybrid_vec_env_class() -> Any:
     import_sb3()
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-    from sim.vector import HybridVectorEnv
+    from sim.env.vector import HybridVectorEnv
 
     class HybridSB3VecEnv(VecEnv):
-        """SB3 ``VecEnv`` whose sub-environments a :class:`~sim.vector.HybridVectorEnv` steps.
+        """SB3 ``VecEnv`` whose sub-environments a :class:`~sim.env.vector.HybridVectorEnv` steps.
 
         Args:
             env_fns: functions making the sub-environments (Gymnasium envs with equal spaces).
@@ -58,7 +58,7 @@ def hybrid_vec_env_class() -> Any:
 
         def __init__(self, env_fns: Sequence[Callable[[], Any]], num_processes: int | None = None,
                      info_type: type = dict) -> None:
-            from sim.vector import available_cores
+            from sim.env.vector import available_cores
 
             fns = list(env_fns)
             processes = num_processes if num_processes is not None else min(len(fns), available_cores())

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sim.collision import ObstacleSet
+from sim.robot.collision import ObstacleSet
 
 #: What :meth:`Policy.episode_info` may report: IK calls, planning time (ms), how the plan was chosen,
 #: and ``limit_violations``: IK answers (raw, before clamping) outside the joint limits.

@@ -5,7 +5,7 @@ bent through a via point, orientations slerp-interpolated and projected onto wha
 can realise. Every waypoint is turned into joints by the policy's own IK solver, so the joint
 path inherits that solver's errors, the thing this testbed measures. Candidate paths (the
 straight line, then arcs around joint 1's axis lifted and pushed in or out by a grid of via-point
-offsets) are densified in joint space and scored with the whole-arm clearance (:mod:`sim.collision`) to the
+offsets) are densified in joint space and scored with the whole-arm clearance (:mod:`sim.robot.collision`) to the
 obstacles and the table. The shortest candidate that keeps the margin wins; if none does, the
 one with the most clearance. This is a small sampling-based planner in the space of via points:
 it is cheap (one batched clearance query per candidate), deterministic, and explains itself
@@ -24,9 +24,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from agents.ik_policy.solvers import IKSolver
-from sim.collision import ObstacleSet, overall_clearance
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT1_XYZ, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
+from sim.robot.collision import ObstacleSet, overall_clearance
+from sim.robot.kinematics import JOINT1_XYZ, clamp_to_limits, forward_kinematics, realisable_pose, within_limits
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from agents.ik_policy.solvers import AnalyticSolver, IKNetSolver, IKSolver, PyBu
 from agents.iknet.checkpoint import load_checkpoint
 from agents.iknet.models import MODEL_NAMES
 from sim.errors import UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, clamp_to_limits
+from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, clamp_to_limits
 
 MODIFIERS: tuple[str, ...] = ("safe", "straight", "refine")
 EXAMPLE_POLICIES: tuple[str, ...] = (

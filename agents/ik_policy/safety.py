@@ -1,7 +1,7 @@
 """The safety layer of the IK policies: refine one joint target to keep a clearance margin.
 
 :func:`keep_clearance` projects a commanded target onto ``distance >= margin`` (obstacles, the
-table and the arm itself) with the differentiable sphere-set distances of :mod:`sim.collision`,
+table and the arm itself) with the differentiable sphere-set distances of :mod:`sim.robot.collision`,
 within joint limits.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.collision import ObstacleSet, self_clearance, signed_distances, table_clearance
-from sim.kinematics import JOINT_LIMITS
+from sim.robot.collision import ObstacleSet, self_clearance, signed_distances, table_clearance
+from sim.robot.kinematics import JOINT_LIMITS
 
 #: The clearance (m) the safety layer keeps by default. Chosen on the real arm's geometry by a sweep
 #: of 12, 16, 20, 24 and 30 mm over `cluttered` (30 episodes) and `benchmark` (10), policies

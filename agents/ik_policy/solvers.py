@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.kinematics import JOINT_LIMITS, analytic_ik
+from sim.robot.kinematics import JOINT_LIMITS, analytic_ik
 
 
 @dataclass
@@ -58,7 +58,7 @@ class _Timed:
 
 
 class AnalyticSolver(_Timed):
-    """The closed-form solver of :mod:`sim.kinematics` (exact; NaN where unreachable)."""
+    """The closed-form solver of :mod:`sim.robot.kinematics` (exact; NaN where unreachable)."""
 
     def __init__(self) -> None:
         super().__init__("analytic")
@@ -76,7 +76,7 @@ class PyBulletSolver(_Timed):
 
     def __init__(self) -> None:
         super().__init__("pybullet-ik")
-        from sim.world import World
+        from sim.env.world import World
 
         self._world = World(table=False)
 

@@ -1,13 +1,13 @@
 """Synthetic pose -> joint pairs for training and judging IK networks.
 
-Joints are drawn uniformly inside :data:`sim.kinematics.JOINT_LIMITS`; optionally the
-configurations in self-collision (the real arm's geometry, :func:`sim.collision.self_clearance`)
+Joints are drawn uniformly inside :data:`sim.robot.kinematics.JOINT_LIMITS`; optionally the
+configurations in self-collision (the real arm's geometry, :func:`sim.robot.collision.self_clearance`)
 or whose end effector lies below the table plane ``z = 0`` are rejected and redrawn. Poses come
 from exact forward kinematics.
 
 Pose -> joints is multi-valued for uniformly drawn joints (elbow up / elbow down), and a regressor
 trained on raw samples would average the two branches. With ``relabel=True`` (the default) every
-pose is therefore labelled with :func:`sim.kinematics.analytic_ik`'s ``"closest"`` branch, which
+pose is therefore labelled with :func:`sim.robot.kinematics.analytic_ik`'s ``"closest"`` branch, which
 makes the target a function of the pose (discontinuous only where the preferred branch switches).
 
 All randomness comes from one ``numpy.random.Generator`` built from the caller's seed; nothing is
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.collision import self_clearance
 from sim.errors import InvalidInputError
-from sim.kinematics import analytic_ik, forward_kinematics, sample_joints
+from sim.robot.collision import self_clearance
+from sim.robot.kinematics import analytic_ik, forward_kinematics, sample_joints
 
 POSE_DIM = 7
 JOINT_DIM = 4
@@ -83,7 +83,7 @@ def sample_pairs(
     Args:
         rng: the source of randomness.
         n: number of pairs (>= 0).
-        reject_self_collision: redraw configurations in self-collision (sim.collision.self_clearance <= 0).
+        reject_self_collision: redraw configurations in self-collision (sim.robot.collision.self_clearance <= 0).
         reject_below_table: redraw configurations whose end effector has ``z < 0``.
         relabel: replace the drawn joints by the analytic ``"closest"`` branch of their pose.
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from sim.errors import InvalidInputError
-from sim.kinematics import check_poses, clamp_to_limits, forward_kinematics, within_limits
-from sim.transforms import quat_angle
+from sim.robot.kinematics import check_poses, clamp_to_limits, forward_kinematics, within_limits
+from sim.robot.transforms import quat_angle
 
 IKSolver = Callable[[np.ndarray], np.ndarray]
 _TABLE_COLUMNS = (

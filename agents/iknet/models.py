@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS
+from sim.robot.kinematics import JOINT_LIMITS
 
 #: Residual blocks of ``improved`` / ``improved_noresidual`` (one keeps batched inference fast;
 #: ``benchmarks/ik_accuracy_speed.py`` prints the throughput on the machine at hand).

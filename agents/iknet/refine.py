@@ -6,7 +6,7 @@ has five rows: the position error (3, metres) and the yaw and pitch errors (2, r
 ``orientation_weight_m`` metres per radian). For a target made by forward kinematics all five
 can be zeroed; small yaw and pitch errors are orthogonal rotation components, so their norm is
 the geodesic orientation error. For other targets the yaw is the one of the orientation's
-``y`` axis (as :func:`sim.kinematics.analytic_ik` reads it) and the pitch is projected likewise.
+``y`` axis (as :func:`sim.robot.kinematics.analytic_ik` reads it) and the pitch is projected likewise.
 
 The position comes from the differentiable torch forward kinematics and the Jacobian from
 automatic differentiation through it (five batched backward passes); each step solves
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT_LIMITS, check_poses, forward_kinematics
-from sim.transforms import quat_to_matrix
+from sim.robot.kinematics import JOINT_LIMITS, check_poses, forward_kinematics
+from sim.robot.transforms import quat_to_matrix
 
 DEFAULT_STEPS = 3
 DEFAULT_DAMPING = 1e-7

@@ -42,7 +42,7 @@ from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers
 from agents.iknet.models import MODEL_NAMES, IKNet, build_model
 from agents.iknet.refine import refine
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import forward_kinematics
+from sim.robot.kinematics import forward_kinematics
 
 Schedule = Literal["cosine", "plateau", "constant"]
 SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")

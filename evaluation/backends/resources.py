@@ -1,7 +1,7 @@
 """What every episode worker needs besides its task: scenario specs and model files, shipped once.
 
 The driver resolves each scenario of a run (a name or a TOML path) into its
-:class:`~sim.scenario_spec.ScenarioSpec`, and reads each model file the policies name (IKNet
+:class:`~sim.scene.scenario_spec.ScenarioSpec`, and reads each model file the policies name (IKNet
 checkpoints ``iknet:MODEL`` / ``iknet:PATH.pt``, RL agents ``rl:ALGO:PATH.zip`` with their JSON
 sidecar), so workers on other machines need neither the scenario files nor the checkpoints, and
 every worker uses the driver's exact weights. A backend hands the one :class:`RunResources` value

@@ -28,7 +28,7 @@ from evaluation.explain.core import (
     forward_batched,
 )
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT_NAMES
+from sim.robot.kinematics import JOINT_NAMES
 
 
 def check_attributions(values: Any, ndim: int, what: str) -> np.ndarray:

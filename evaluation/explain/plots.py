@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from evaluation.explain.balance import AttributionBalance, PartialDependence, check_attributions
 from evaluation.explain.core import FEATURE_NAMES, NUM_FEATURES
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT_NAMES
+from sim.robot.kinematics import JOINT_NAMES
 
 _DPI = 110
 _POSITIVE, _NEGATIVE = "#d6404e", "#3b75af"

@@ -31,7 +31,7 @@ from evaluation.explain.shapley import TraceExplainer, explain, published_setup
 from evaluation.results_io import append_rows
 from evaluation.schema import SHAP_DIR, STUDY_FILE, TRACE_COLUMNS, TRACES_FILE, read_episodes, read_steps
 from sim.errors import InvalidInputError
-from sim.kinematics import clamp_to_limits, forward_kinematics, sample_joints
+from sim.robot.kinematics import clamp_to_limits, forward_kinematics, sample_joints
 
 BALANCE_MEASURES = ("entropy_overall", "gini_overall", "position_share_overall")
 SAFETY_MEASURES = ("min_clearance_mm", "target_error_mm")

@@ -121,7 +121,7 @@ def episode_balance(design: StudyDesign, roles: list[PolicyRole], networks: list
     from evaluation.explain.balance import attribution_balance
     from evaluation.explain.shapley import TraceExplainer
     from evaluation.explain.study import fresh_poses
-    from sim.kinematics import clamp_to_limits, forward_kinematics
+    from sim.robot.kinematics import clamp_to_limits, forward_kinematics
 
     count = design.episode_balance_steps
     if count <= 0:

@@ -33,7 +33,7 @@ from evaluation.explain.shapley import explain
 from evaluation.explain.study import fresh_poses
 from evaluation.study.design import StudyDesign, Variant
 from sim.errors import CheckpointError
-from sim.kinematics import JOINT_NAMES
+from sim.robot.kinematics import JOINT_NAMES
 
 if TYPE_CHECKING:
     from evaluation.backends import TaskBackend

@@ -17,9 +17,9 @@ from evaluation.config import RunConfig
 from evaluation.runner import run
 from evaluation.schema import read_episodes, read_steps
 from scenarios.catalogue import BUILTIN_SCENARIOS
-from sim.collision import point_distances
-from sim.kinematics import LINK_NAMES, link_frames
-from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, mesh
+from sim.robot.collision import point_distances
+from sim.robot.kinematics import LINK_NAMES, link_frames
+from sim.robot.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, mesh
 
 VOXEL_M = 0.0015
 

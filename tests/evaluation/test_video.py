@@ -21,8 +21,8 @@ from evaluation.video import (
     record_run_videos,
     write_video,
 )
+from sim.env.world import World
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.world import World
 
 
 def read_video(path) -> list[np.ndarray]:
@@ -92,7 +92,7 @@ def test_comparison_grid_holds_every_policy(recorded, tmp_path):
 def test_comparison_frames_are_readable_tiles_with_the_overlay_from_frame_0():
     """Default-size tiles (>= 480 px wide) and, on the very first frame, the overlay drawn over the
     label region of the un-overlaid camera image."""
-    from sim.camera import CAMERA_PRESETS
+    from sim.env.camera import CAMERA_PRESETS
 
     settings = VideoSettings()
     raw = {}

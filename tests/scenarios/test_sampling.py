@@ -1,6 +1,6 @@
 """Sampled scenes obey the scene rules, for hundreds of seeded scenes per scenario.
 
-Rules (see sim/scene_sampling.py): start and goal inside the joint limits, above the table and
+Rules (see sim/scene/scene_sampling.py): start and goal inside the joint limits, above the table and
 clear of every obstacle by the scenario's margin (capsule model, moving obstacles over their
 whole period); the goal reachable (its pose is FK of in-limit joints and the analytic IK solves
 it back); obstacle centres inside the region and surfaces away from the base; and the naive
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from scenarios import BUILTIN_SCENARIOS, ObstacleGroup, Region, ScenarioSpec, scenario_names
-from sim.collision import signed_distances
 from sim.errors import InvalidInputError
-from sim.kinematics import analytic_ik, forward_kinematics, within_limits
-from sim.scene import MIN_BASE_DISTANCE_M, Scene
-from sim.scene_sampling import path_clearance, sample_scene, straight_path_blocked, table_clearance
+from sim.robot.collision import signed_distances
+from sim.robot.kinematics import analytic_ik, forward_kinematics, within_limits
+from sim.scene.obstacles import MIN_BASE_DISTANCE_M, Scene
+from sim.scene.scene_sampling import path_clearance, sample_scene, straight_path_blocked, table_clearance
 
 SCENES_PER_SCENARIO = 200
 #: Floor of the fraction of scenes whose straight joint-space path collides (measured: 0.9-1.0,

@@ -22,7 +22,7 @@ from scenarios import (
     scenario_to_toml,
 )
 from sim.errors import InvalidInputError, ProjectError, SceneFileError, UnknownNameError
-from sim.scene_sampling import sample_scene
+from sim.scene.scene_sampling import sample_scene
 
 EXAMPLE = EXAMPLES_DIR / "desk_clutter.toml"
 

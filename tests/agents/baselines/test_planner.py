@@ -11,7 +11,7 @@ import pytest
 
 from agents.ik_policy.planning import configuration_clearance, densify
 from sim.errors import DependencyNotInstalled, InvalidInputError, UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions
+from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions
 
 REPO = Path(__file__).resolve().parents[3]
 NARROW_SEEDS = range(12)
@@ -56,7 +56,7 @@ def _goals(scene) -> np.ndarray:
 
 def _scenes(name: str) -> list:
     from scenarios import get_scenario
-    from sim.scene_sampling import sample_scene
+    from sim.scene.scene_sampling import sample_scene
 
     spec = get_scenario(name)
     if spec.fixed_scenes:
@@ -108,7 +108,7 @@ def test_invalid_start_and_goal_are_reported_not_planned(planner) -> None:
     obstacles = scene.obstacle_set()
     inside = np.array(scene.start_joints)
     # A huge sphere around the whole arm: nothing is valid.
-    from sim.collision import ObstacleSet
+    from sim.robot.collision import ObstacleSet
 
     blocked = ObstacleSet.from_list(["sphere"], [[0.0, 0.0, 0.1]], [[0.29]])
     assert planner.plan(inside, _goals(scene), blocked).status == "invalid_start"

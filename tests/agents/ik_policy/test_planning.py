@@ -16,10 +16,10 @@ from agents.ik_policy.planning import (
 from agents.ik_policy.policy import EXAMPLE_POLICIES, IKPolicy, parse_policy
 from agents.ik_policy.safety import keep_clearance
 from agents.ik_policy.solvers import AnalyticSolver, PyBulletSolver
-from sim.collision import ObstacleSet, min_clearance, self_clearance, table_clearance
 from sim.errors import UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik, forward_kinematics, within_limits
-from sim.transforms import quat_angle
+from sim.robot.collision import ObstacleSet, min_clearance, self_clearance, table_clearance
+from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, analytic_ik, forward_kinematics, within_limits
+from sim.robot.transforms import quat_angle
 
 START = np.array([-0.9, 0.2, 0.1, 0.5])
 GOAL_Q = np.array([0.9, 0.2, 0.1, 0.5])

@@ -13,8 +13,8 @@ from agents.ik_policy.policy import IKPolicy, parse_policy
 from evaluation.config import RunConfig
 from evaluation.runner import run
 from evaluation.schema import read_episodes
-from sim.collision import ObstacleSet
-from sim.kinematics import JOINT_LIMITS, clamp_to_limits, forward_kinematics, within_limits
+from sim.robot.collision import ObstacleSet
+from sim.robot.kinematics import JOINT_LIMITS, clamp_to_limits, forward_kinematics, within_limits
 
 ROOT = Path(__file__).resolve().parents[3]
 START = np.array([-0.3, 0.3, -1.2, 1.6])

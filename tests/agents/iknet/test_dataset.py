@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from agents.iknet.dataset import make_splits, normalisation_stats, sample_pairs, sample_poses
-from sim.collision import self_clearance
 from sim.errors import InvalidInputError
-from sim.kinematics import analytic_ik, forward_kinematics, within_limits
+from sim.robot.collision import self_clearance
+from sim.robot.kinematics import analytic_ik, forward_kinematics, within_limits
 
 
 def test_pairs_are_exact_filtered_and_relabelled() -> None:

@@ -11,7 +11,7 @@ from agents.iknet import build_model
 from agents.iknet.dataset import sample_pairs
 from agents.iknet.ik_eval import IKAccuracy, accuracy_of_answers, evaluate_ik, model_solver
 from sim.errors import InvalidInputError
-from sim.kinematics import analytic_ik
+from sim.robot.kinematics import analytic_ik
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from agents.iknet.ik_eval import accuracy_of_answers
 from agents.iknet.models import IMPROVED_BLOCKS, ResidualBlock, build_model, count_parameters
 from agents.iknet.refine import refine
 from sim.errors import CheckpointError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS, clamp_to_limits, within_limits
+from sim.robot.kinematics import JOINT_LIMITS, clamp_to_limits, within_limits
 
 EXPECTED_LINEAR_SIZES = {
     "original": [(7, 400), (400, 300), (300, 200), (200, 100), (100, 50), (50, 4)],

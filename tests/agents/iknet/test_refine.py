@@ -9,8 +9,8 @@ import torch
 from agents.iknet.dataset import sample_pairs
 from agents.iknet.refine import pose_residual, refine
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT_LIMITS, forward_kinematics
-from sim.transforms import quat_angle
+from sim.robot.kinematics import JOINT_LIMITS, forward_kinematics
+from sim.robot.transforms import quat_angle
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ from evaluation.explain.plots import (
     plot_partial_dependence,
 )
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import forward_kinematics, sample_joints
+from sim.robot.kinematics import forward_kinematics, sample_joints
 
 AGREEMENT_RAD = 1e-4
 EFFICIENCY_RAD = 1e-5

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import sim
+from sim.env.vector import SPIN_S, HybridVectorEnv
 from sim.errors import InvalidInputError
-from sim.vector import SPIN_S, HybridVectorEnv
 
 ENV_ID = sim.ENV_IDS[0]
 

@@ -10,7 +10,7 @@ import pytest
 
 import sim
 from scenarios import get_scenario, scenario_names
-from sim.collision import self_clearance, signed_distances, table_clearance
+from sim.robot.collision import self_clearance, signed_distances, table_clearance
 
 EPISODES = 12
 

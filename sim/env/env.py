@@ -14,9 +14,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import EzPickle
 
-from sim.camera import NO_RENDERER, WORLD_RENDERERS, Camera
-from sim.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
-from sim.env_spaces import (
+from sim.env.camera import NO_RENDERER, WORLD_RENDERERS, Camera
+from sim.env.env_spaces import (
     ActionMode,
     ObservationPacker,
     RewardSpec,
@@ -30,13 +29,14 @@ from sim.env_spaces import (
     observation_space,
     obstacle_features,
 )
+from sim.env.world import World, gui_available
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
-from sim.scenario_spec import ScenarioSpec
-from sim.scene import Scene
-from sim.scene_sampling import scene_for_episode
-from sim.transforms import quat_to_matrix
-from sim.world import World, gui_available
+from sim.robot.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
+from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
+from sim.robot.transforms import quat_to_matrix
+from sim.scene.obstacles import Scene
+from sim.scene.scenario_spec import ScenarioSpec
+from sim.scene.scene_sampling import scene_for_episode
 
 PHYSICS_FREQUENCY_HZ: float = 240.0
 #: PyBullet's closest points are queried for the (link, obstacle) pairs the sphere model finds
@@ -66,8 +66,8 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     PyBullet. Each episode a scene is drawn from a scenario (``scenarios/``): obstacles (spheres,
     boxes, cylinders, possibly moving), a start configuration and a goal pose reachable by
     construction. Obstacles are placed so the straight joint-space path to the goal is usually
-    blocked. The arm's solid is ROBOTIS' CAD enclosed by fitted spheres (:mod:`sim.robot_geometry`):
-    clearance is measured every step both with the sphere model (:mod:`sim.collision`) and with
+    blocked. The arm's solid is ROBOTIS' CAD enclosed by fitted spheres (:mod:`sim.robot.robot_geometry`):
+    clearance is measured every step both with the sphere model (:mod:`sim.robot.collision`) and with
     PyBullet's closest points on the same spheres; contacts (with obstacles, the table, or the
     arm's own links where ROBOTIS' SRDF does not exclude the pair) come from PyBullet. The gripper
     has no action: its fingers are held closed and rigid, so both measures see the same solid.
@@ -124,13 +124,13 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     closest points on the same spheres, queried for the link-obstacle pairs the sphere model finds
     within 0.1 m and within 5 mm of its closest pair; +inf when none is within 0.1 m),
     ``self_clearance_m`` (sphere model: smallest distance between link pairs the SRDF leaves
-    enabled), ``contacts`` (tuple of :class:`sim.world.Contact`: robot link,
+    enabled), ``contacts`` (tuple of :class:`sim.env.world.Contact`: robot link,
     body (``"robot:<link>"`` for a self-contact), position, normal, distance, normal force in N,
     from the latest physics substep of the step that had any, so a touch in mid-step counts;
     ``collided`` is ``bool(contacts)``) and ``time_s``.
 
     ## Arguments
-    * ``scenario``: a :class:`~sim.scenario_spec.ScenarioSpec`. ``gymnasium.make`` also takes a
+    * ``scenario``: a :class:`~sim.scene.scenario_spec.ScenarioSpec`. ``gymnasium.make`` also takes a
       built-in name (``scenarios.scenario_names()``, default ``"benchmark"``) or a TOML path: the
       registered entry point, ``scenarios.env_factory.make_obstacle_reach_env``, resolves it above
       ``sim``, which knows no scenario catalogue.
@@ -152,7 +152,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
       every pair up to 1 m only; the sphere-model entries are NaN and ``closest_*`` empty).
       Contacts always come from PyBullet.
     * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
-      :class:`sim.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
+      :class:`sim.env.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
       as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
     * ``renderer``: ``"tiny"`` (TinyRenderer on the CPU) or ``"egl"`` (PyBullet's OpenGL renderer
       through its EGL plugin, headless; fast on a GPU); ignored by ``"human"``. ``"none"``: nothing
@@ -367,12 +367,12 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         return np.array(self.scene.goal_pose)
 
     def obstacle_set(self, time_s: float | None = None) -> ObstacleSet:
-        """The obstacles at ``time_s`` (default: now) for the sphere model (:mod:`sim.collision`)."""
+        """The obstacles at ``time_s`` (default: now) for the sphere model (:mod:`sim.robot.collision`)."""
         return self.scene.obstacle_set(self.time_s if time_s is None else float(time_s))
 
     @property
     def world(self) -> World:
-        """The episode's :class:`sim.world.World` (for cameras and overlays; do not step it)."""
+        """The episode's :class:`sim.env.world.World` (for cameras and overlays; do not step it)."""
         return self._live_world()
 
     def joint_positions(self) -> np.ndarray:
@@ -504,3 +504,8 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             "time_s": self.time_s,
         }
         return observation, info
+
+__all__ = [
+    "CLEARANCE_HORIZON_M", "CLEARANCE_MODES", "CLEARANCE_PAIR_MARGIN_M", "DEFAULT_CAMERA", "EPISODES_PER_CLIENT",
+    "ObstacleReachEnv", "PHYSICS_FREQUENCY_HZ",
+]

@@ -2,7 +2,7 @@
 
 A scenario spec is pure data (frozen dataclasses of numbers, tuples and names), so the same thing
 can be written as a TOML file (``scenarios/`` loads and writes them, field for field). Sampling a
-:class:`~sim.scene.Scene` from it is :func:`sim.scene_sampling.sample_scene`.
+:class:`~sim.scene.obstacles.Scene` from it is :func:`sim.scene.scene_sampling.sample_scene`.
 
 Frames and units: the base frame (``link1``, z up, table surface at z = 0), metres, radians,
 seconds. Every validation error is an :class:`~sim.errors.InvalidInputError` whose message
@@ -18,9 +18,9 @@ from typing import Literal
 import numpy as np
 
 from sim.errors import InvalidInputError, invalid_value, show_value
-from sim.kinematics import JOINT_LIMITS
-from sim.obstacle_kinds import OBSTACLE_KINDS
-from sim.scene import (
+from sim.robot.kinematics import JOINT_LIMITS
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS
+from sim.scene.obstacles import (
     MAX_OBSTACLE_SIZE_M,
     MAX_OBSTACLE_SPEED_M_S,
     MAX_SCENE_OBSTACLES,
@@ -151,7 +151,7 @@ class ObstacleGroup:
 
     Attributes:
         kinds: obstacle kinds to draw from.
-        count: ``(min, max)`` number of obstacles, inclusive (at most :data:`~sim.scene.MAX_SCENE_OBSTACLES`).
+        count: ``(min, max)`` number of obstacles, inclusive (at most :data:`~sim.scene.obstacles.MAX_SCENE_OBSTACLES`).
         radius_m: sphere and cylinder radius range (m).
         half_extent_m: box half-extent range (m), drawn per axis.
         half_height_m: cylinder half-height range (m); cylinders stand upright.
@@ -271,10 +271,10 @@ class ScenarioSpec:
             every obstacle, at every time for moving ones (m).
         table_margin_m: least height of the moving links' capsules above the table at start and goal (m).
         max_sample_attempts: scene attempts before sampling gives up (at most
-            :data:`MAX_SAMPLE_ATTEMPTS`; :func:`~sim.scene_sampling.sample_scene` also stops after a
+            :data:`MAX_SAMPLE_ATTEMPTS`; :func:`~sim.scene.scene_sampling.sample_scene` also stops after a
             fixed amount of work, so no scenario samples for more than a few seconds).
         fixed_scenes: if given, scenes are drawn from these instead of sampled (``benchmark``);
-            :func:`~sim.scene_sampling.check_scene` checks them before they run.
+            :func:`~sim.scene.scene_sampling.check_scene` checks them before they run.
     """
 
     name: str
@@ -331,3 +331,8 @@ class ScenarioSpec:
         if self.fixed_scenes:
             return any(scene.is_dynamic for scene in self.fixed_scenes)
         return any(group.motion is not None for group in self.obstacles)
+
+__all__ = [
+    "ConfigurationSpec", "GateSpec", "MAX_DESCRIPTION_CHARS", "MAX_FIXED_SCENES", "MAX_OBSTACLE_GROUPS",
+    "MAX_SAMPLE_ATTEMPTS", "MotionSpec", "ObstacleGroup", "Region", "ScenarioSpec", "ShelfSpec",
+]

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial.transform import Rotation
 
 from sim.errors import InvalidInputError
-from sim.kinematics import (
+from sim.robot.kinematics import (
     EE_INDEX,
     GRIPPER_LIMITS_M,
     HOME_CONFIGURATION,
@@ -30,7 +30,7 @@ from sim.kinematics import (
     sample_joints,
     within_limits,
 )
-from sim.transforms import quat_angle, quat_normalize
+from sim.robot.transforms import quat_angle, quat_normalize
 
 
 def _quat_of(rotations: np.ndarray) -> np.ndarray:
@@ -382,7 +382,7 @@ def test_quat_angle_is_the_rotation_angle(rng):
 def test_slerp_moves_along_the_short_arc_at_constant_rate(rng):
     from scipy.spatial.transform import Slerp
 
-    from sim.transforms import slerp
+    from sim.robot.transforms import slerp
 
     a, b = quat_normalize(rng.normal(size=(200, 4))), quat_normalize(rng.normal(size=(200, 4)))
     t = rng.uniform(size=200)
@@ -396,7 +396,7 @@ def test_slerp_moves_along_the_short_arc_at_constant_rate(rng):
 
 
 def test_float32_rounded_poses_at_full_elbow_stretch_are_solved():
-    import sim.kinematics as kinematics
+    import sim.robot.kinematics as kinematics
 
     q = kinematics.sample_joints(np.random.default_rng(5), 5000)
     q[:, 2] = -kinematics._UPPER_ARM_ANGLE  # upper arm and forearm in line: cos(bend) = 1

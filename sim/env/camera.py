@@ -1,6 +1,6 @@
 """Cameras and renderers for PyBullet frames, importable without PyBullet (e.g. for ``--help``).
 
-:mod:`sim.world` renders with them; the command line lists their names.
+:mod:`sim.env.world` renders with them; the command line lists their names.
 """
 
 from __future__ import annotations
@@ -40,3 +40,5 @@ RENDERERS: tuple[str, ...] = ("tiny", "egl")
 NO_RENDERER = "none"
 #: What a world accepts: a renderer of :data:`RENDERERS` or :data:`NO_RENDERER`.
 WORLD_RENDERERS: tuple[str, ...] = (*RENDERERS, NO_RENDERER)
+
+__all__ = ["CAMERA_PRESETS", "Camera", "NO_RENDERER", "RENDERERS", "WORLD_RENDERERS"]

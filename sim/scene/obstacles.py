@@ -1,8 +1,8 @@
 """A sampled obstacle scene as data (:class:`Scene`): obstacles (kind, size, pose, optional
 motion), the start and goal joint configurations and the goal pose.
 
-What a scenario samples is :class:`sim.scenario_spec.ScenarioSpec`; sampling lives in
-:mod:`sim.scene_sampling`; the built-in catalogue and the TOML format in ``scenarios/``.
+What a scenario samples is :class:`sim.scene.scenario_spec.ScenarioSpec`; sampling lives in
+:mod:`sim.scene.scene_sampling`; the built-in catalogue and the TOML format in ``scenarios/``.
 
 Frames and units: the base frame (``link1``, z up, table surface at z = 0), metres, radians,
 seconds; quaternions ``[qx, qy, qz, qw]``. Every validation error is an
@@ -19,10 +19,10 @@ from typing import Literal
 
 import numpy as np
 
-from sim.collision import ObstacleSet
 from sim.errors import InvalidInputError, invalid_value, show_value
-from sim.kinematics import check_joints, forward_kinematics
-from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
+from sim.robot.collision import ObstacleSet
+from sim.robot.kinematics import check_joints, forward_kinematics
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS, SIZE_LENGTHS
 
 #: Obstacle surfaces keep at least this horizontal distance from the base's z axis (m).
 MIN_BASE_DISTANCE_M: float = 0.08
@@ -216,7 +216,7 @@ class Obstacle:
         return self.motion.velocity(time_s)
 
     def padded_size(self) -> tuple[float, float, float]:
-        """Size padded with zeros to 3 values, as :class:`~sim.collision.ObstacleSet` stores it."""
+        """Size padded with zeros to 3 values, as :class:`~sim.robot.collision.ObstacleSet` stores it."""
         return tuple(self.size) + (0.0,) * (3 - len(self.size))  # type: ignore[return-value]
 
     def horizontal_radius_m(self) -> float:
@@ -272,7 +272,7 @@ class Scene:
         return any(obstacle.motion is not None for obstacle in self.obstacles)
 
     def obstacle_set(self, time_s: float = 0.0) -> ObstacleSet:
-        """The obstacles at time ``time_s`` (s) for the sphere model (:mod:`sim.collision`)."""
+        """The obstacles at time ``time_s`` (s) for the sphere model (:mod:`sim.robot.collision`)."""
         return ObstacleSet.from_list(
             [obstacle.kind for obstacle in self.obstacles],
             [obstacle.position_at(time_s) for obstacle in self.obstacles] if self.obstacles else np.zeros((0, 3)),
@@ -294,3 +294,8 @@ class Scene:
             [obstacle.padded_size() for obstacle in self.obstacles] * len(times),
             [obstacle.orientation for obstacle in self.obstacles] * len(times) if count else np.zeros((0, 4)),
         ), count
+
+__all__ = [
+    "MAX_NAME_CHARS", "MAX_OBSTACLE_SIZE_M", "MAX_OBSTACLE_SPEED_M_S", "MAX_SCENE_OBSTACLES", "MIN_BASE_DISTANCE_M",
+    "Motion", "Obstacle", "Scene", "WORKSPACE_BOUND_M",
+]

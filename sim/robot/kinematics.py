@@ -24,8 +24,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from sim._backend import is_torch, ops_for
 from sim.errors import InvalidInputError
+from sim.robot._backend import is_torch, ops_for
 
 JOINT_NAMES: tuple[str, ...] = ("joint1", "joint2", "joint3", "joint4")
 #: Joint limits (rad), one row ``[lower, upper]`` per joint of :data:`JOINT_NAMES`: ROBOTIS'
@@ -318,8 +318,8 @@ def _is_single(q: Any) -> bool:
 # The scalar paths: one configuration with Python floats and the math module, which skips NumPy's
 # per-operation overhead on 0-d arrays (~25x faster). They share _frame_plane_coordinates with the
 # array code and repeat the rest of it operation by operation, in the same order, so results are
-# bit-identical (math.sin/cos and NumPy's agree on float64); tests/sim/test_kinematics.py checks that
-# on random and out-of-limit angles. sim._sphere_kernel compiles the same two functions with numba
+# bit-identical (math.sin/cos and NumPy's agree on float64); tests/sim/robot/test_kinematics.py checks that
+# on random and out-of-limit angles. sim.robot._sphere_kernel compiles the same two functions with numba
 # for the env's per-step measurement.
 def _single_link_frames(q: np.ndarray, gripper_m: float) -> LinkFrames:
     """:func:`link_frames` of one (4,) float64 configuration."""
@@ -542,7 +542,7 @@ def realisable_pose(pose: np.ndarray) -> np.ndarray:
     Returns:
         (..., 7) poses whose orientation the arm can reach exactly (where the position is reachable).
     """
-    from sim.transforms import yaw_pitch_quat
+    from sim.robot.transforms import yaw_pitch_quat
 
     check_poses(pose)
     pose = np.asarray(pose, dtype=np.float64)
@@ -599,3 +599,11 @@ def sample_joints(rng: np.random.Generator, n: int) -> np.ndarray:
 def _wrap(angle: np.ndarray) -> np.ndarray:
     """Angles wrapped into ``[-pi, pi)``."""
     return np.mod(angle + math.pi, _TWO_PI) - math.pi
+
+__all__ = [
+    "EE_INDEX", "END_EFFECTOR_X", "FINGER_XY", "GRIPPER_LIMITS_M", "HOME_CONFIGURATION", "IKSolutions", "JOINT1_XYZ",
+    "JOINT2_Z", "JOINT3_XZ", "JOINT4_X", "JOINT_LIMITS", "JOINT_NAMES", "LINK_NAMES", "LinkFrames",
+    "MAX_JOINT_VELOCITY_RAD_S", "MAX_WRIST_REACH_M", "analytic_ik", "analytic_ik_solutions", "as_real_array",
+    "check_joints", "check_poses", "clamp_to_limits", "forward_kinematics", "limit_violations", "link_frames",
+    "realisable_pose", "sample_joints", "within_limits",
+]

@@ -8,9 +8,9 @@ import numpy as np
 import pybullet
 import pytest
 
+from sim.env.world import World
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
-from sim.world import World
+from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
 
 
 def test_two_worlds_keep_separate_states():

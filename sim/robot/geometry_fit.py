@@ -1,7 +1,7 @@
 """Fit the collision spheres to ROBOTIS' meshes and write them into the URDF.
 
-    python -m sim.geometry_fit            # writes assets/collision_spheres.json and the URDF's geometry
-    python -m sim.geometry_fit --check    # prints the shipped fit's figures, writes nothing
+    python -m sim.robot.geometry_fit            # writes assets/collision_spheres.json and the URDF's geometry
+    python -m sim.robot.geometry_fit --check    # prints the shipped fit's figures, writes nothing
 
 Per link, the spheres must enclose every full-resolution mesh vertex (and an area-weighted
 sample of the surface between them), while their union stays tight: the smallest sphere count is
@@ -36,7 +36,7 @@ from scipy.spatial import ConvexHull
 
 import assets
 from sim.errors import DependencyNotInstalled
-from sim.robot_geometry import COLLISION_LINKS, MESH_FILES, MESH_ORIGINS_M, mesh
+from sim.robot.robot_geometry import COLLISION_LINKS, MESH_FILES, MESH_ORIGINS_M, mesh
 
 SURFACE_SAMPLES = 20_000
 GRID_STEP_M = 0.0015
@@ -206,14 +206,14 @@ def write_urdf(path: Path, spheres: dict[str, list[list[float]]]) -> None:
     ElementTree.indent(tree, space="  ")
     header = ("<?xml version=\"1.0\"?>\n<!-- ROBOTIS OpenManipulator-X. Joints, limits and masses follow ROBOTIS' "
               "description.\n     Visuals: ROBOTIS' CAD meshes (assets/robotis, Apache-2.0). Collisions: spheres "
-              "enclosing every mesh\n     vertex, written by `python -m sim.geometry_fit` from "
-              "assets/collision_spheres.json (sim/collision.py\n     measures the same spheres). -->\n")
+              "enclosing every mesh\n     vertex, written by `python -m sim.robot.geometry_fit` from "
+              "assets/collision_spheres.json (sim/robot/collision.py\n     measures the same spheres). -->\n")
     body = ElementTree.tostring(tree.getroot(), encoding="unicode")
     path.write_text(header + body + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.geometry_fit", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m sim.robot.geometry_fit", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--volume-ratio", type=float, default=1.25,
                         help="largest union volume per link, as a multiple of its mesh's convex hull (default 1.25)")
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{link:20s} {len(links[link]):3d} spheres, worst vertex {fitted['worst_vertex_outside_mm']:+.3f} mm "
               f"outside, union {fitted['union_cm3']:.0f} cm3 = {fitted['ratio']:.2f} x hull", flush=True)
     record = {
-        "fit": {"command": "python -m sim.geometry_fit " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "fit": {"command": "python -m sim.robot.geometry_fit " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "volume_ratio_target": args.volume_ratio, "seed": args.seed, "surface_samples": SURFACE_SAMPLES,
                 "grid_step_m": GRID_STEP_M, "links": report},
         "links": {link: [[round(float(v), 7) for v in row[:3]] + [float(np.ceil(row[3] * 1e7) / 1e7)] for row in rows]
@@ -250,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     write_urdf(assets.urdf_path(), record["links"])  # the rounded numbers, exactly as the JSON holds them
     print(f"wrote {assets.COLLISION_SPHERES_PATH} and {assets.urdf_path()} in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+__all__ = [
+    "GRID_STEP_M", "MAX_SPHERES", "SURFACE_SAMPLES", "VOLUME_GRID_M", "fit_link", "fit_spheres", "main", "solid_grid",
+    "surface_samples", "union_volume", "worst_outside_m", "write_urdf",
+]
 
 
 if __name__ == "__main__":

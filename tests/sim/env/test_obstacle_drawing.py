@@ -7,7 +7,7 @@ import numpy as np
 import pybullet
 import pytest
 
-from sim.world import World
+from sim.env.world import World
 
 OBSTACLES = (("ball", "sphere", (0.04,), (0.2, 0.05, 0.1)), ("post", "cylinder", (0.03, 0.08), (0.15, -0.12, 0.08)),
              ("crate", "box", (0.03, 0.04, 0.05), (0.25, 0.15, 0.05)))

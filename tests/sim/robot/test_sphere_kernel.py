@@ -1,13 +1,13 @@
 """The compiled loops of the sphere model return exactly the values of the array paths: the culled
 closest-pair search those of the full scan, the env's one-call measurement (link frames, obstacle,
-self and table clearance) those of sim.kinematics and sim.collision's batch functions."""
+self and table clearance) those of sim.robot.kinematics and sim.robot.collision's batch functions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim import _sphere_kernel
-from sim.collision import (
+from sim.robot import _sphere_kernel
+from sim.robot.collision import (
     _SELF_FIRST,
     _SELF_SECOND,
     SPHERE_RADII_M,
@@ -22,9 +22,9 @@ from sim.collision import (
     sphere_centres,
     table_clearance,
 )
-from sim.kinematics import JOINT_LIMITS, forward_kinematics, link_frames
-from sim.obstacle_kinds import OBSTACLE_KINDS
-from sim.transforms import quat_normalize, quat_to_matrix
+from sim.robot.kinematics import JOINT_LIMITS, forward_kinematics, link_frames
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS
+from sim.robot.transforms import quat_normalize, quat_to_matrix
 
 
 def random_centres(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def test_any_pair_list_gives_the_full_scans_minimum_and_first_index(rng):
 
 
 def test_compiled_link_frames_equal_the_array_path_bit_for_bit(rng):
-    """Within, past and far past the joint limits (the kernel compiles sim.kinematics' scalar code)."""
+    """Within, past and far past the joint limits (the kernel compiles sim.robot.kinematics' scalar code)."""
     q = np.concatenate([rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (2000, 4)),
                         rng.uniform(-20.0, 20.0, (500, 4)), np.zeros((1, 4)), -np.zeros((1, 4))])
     gripper = rng.uniform(-0.011, 0.02, len(q))
@@ -109,8 +109,8 @@ def test_arm_clearances_equal_the_batch_functions_on_random_scenes(rng):
 
 
 def test_unvalidated_sphere_centres_take_the_compiled_loop_and_equal_the_array_path(rng):
-    """sim.collision's hot loops (validate=False) place the spheres with the compiled link frames;
-    validated calls take sim.kinematics' array path: the same values, bit for bit."""
+    """sim.robot.collision's hot loops (validate=False) place the spheres with the compiled link frames;
+    validated calls take sim.robot.kinematics' array path: the same values, bit for bit."""
     q = np.concatenate([rng.uniform(JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1], (300, 4)), rng.uniform(-9, 9, (60, 4))])
     gripper = rng.uniform(-0.011, 0.02, len(q))
     for fingers in (gripper.reshape(6, 60), 0.004, 0):
@@ -156,7 +156,7 @@ def test_chosen_sphere_centres_equal_rows_of_sphere_centres(rng):
 
 def test_first_clear_obstacle_is_the_first_candidate_signed_distances_accept(rng):
     """Candidates of every kind, orientation and 1 or 4 phases, against two configurations: the first
-    whose ObstacleSet (rotations by sim.transforms.quat_to_matrix) keeps the margin at every phase."""
+    whose ObstacleSet (rotations by sim.robot.transforms.quat_to_matrix) keeps the margin at every phase."""
     outcomes = set()
     for trial in range(300):
         count, phases = 12, (1, 4)[trial % 2]

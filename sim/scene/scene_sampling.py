@@ -1,4 +1,4 @@
-"""Seeded sampling of scenes from a :class:`~sim.scenario_spec.ScenarioSpec`, and the naive-path check.
+"""Seeded sampling of scenes from a :class:`~sim.scene.scenario_spec.ScenarioSpec`, and the naive-path check.
 
 Every draw comes from the ``numpy.random.Generator`` passed in (the env passes its
 ``np_random``), so a seed fixes the scene. A scene is accepted only if
@@ -6,11 +6,11 @@ Every draw comes from the ``numpy.random.Generator`` passed in (the env passes i
 * its start and goal configurations lie inside the joint limits, keep the arm's collision
   spheres ``table_margin_m`` above the table, are free of self-collision and are
   ``clearance_margin_m`` clear of every obstacle (the sphere model of the real arm,
-  :mod:`sim.collision`; moving obstacles at 16 phases of their period);
+  :mod:`sim.robot.collision`; moving obstacles at 16 phases of their period);
 * its goal is reachable: goals are drawn as joint configurations and converted with forward
   kinematics, so an in-limit solution exists and the goal orientation is realisable;
 * every obstacle centre stays inside the scenario's region (at every phase of its motion) and
-  every obstacle surface keeps :data:`~sim.scene.MIN_BASE_DISTANCE_M` from the base's axis.
+  every obstacle surface keeps :data:`~sim.scene.obstacles.MIN_BASE_DISTANCE_M` from the base's axis.
 
 Sampling is bounded: at most ``spec.max_sample_attempts`` scene attempts and
 :data:`SAMPLE_BATCH_BUDGET` candidate batches (start/goal configurations and obstacle placements)
@@ -36,7 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.collision import (
+from sim.errors import InvalidInputError, UnknownNameError, show_value
+from sim.robot.collision import (
     SPHERE_LINK,
     ObstacleSet,
     chosen_sphere_centres,
@@ -47,12 +48,11 @@ from sim.collision import (
     sphere_centres,
     table_clearance,
 )
-from sim.errors import InvalidInputError, UnknownNameError, show_value
-from sim.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
-from sim.obstacle_kinds import KIND_CODES, SIZE_LENGTHS
-from sim.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
-from sim.scene import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
-from sim.transforms import quat_angle, slerp
+from sim.robot.kinematics import JOINT1_XYZ, MAX_JOINT_VELOCITY_RAD_S, analytic_ik_solutions, forward_kinematics
+from sim.robot.obstacle_kinds import KIND_CODES, SIZE_LENGTHS
+from sim.robot.transforms import quat_angle, slerp
+from sim.scene.obstacles import MIN_BASE_DISTANCE_M, Motion, Obstacle, Scene
+from sim.scene.scenario_spec import ConfigurationSpec, GateSpec, ObstacleGroup, ScenarioSpec, ShelfSpec
 
 #: Largest joint change (rad) between consecutive configurations of the naive joint path.
 PATH_STEP_RAD: float = 0.02
@@ -339,7 +339,7 @@ def _yaw_quaternions(yaw: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _kind_codes(kinds: tuple[str, ...]) -> np.ndarray:
-    """(K,) int64 :data:`~sim.obstacle_kinds.KIND_CODES` of ``kinds`` (read-only, kept per tuple)."""
+    """(K,) int64 :data:`~sim.robot.obstacle_kinds.KIND_CODES` of ``kinds`` (read-only, kept per tuple)."""
     codes = np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int64)
     codes.setflags(write=False)
     return codes
@@ -411,7 +411,7 @@ def _place(group: ObstacleGroup, index: int, path: np.ndarray | None, ends_centr
 
 def _motion_offsets(group: ObstacleGroup, amplitude: np.ndarray, phase: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """(C, T, 3) offsets of C candidate motions at :data:`MOTION_PHASES` evenly spaced phases of
-    their period (T = 1, zero offset, for static groups); same formulas as :class:`~sim.scene.Motion`."""
+    their period (T = 1, zero offset, for static groups); same formulas as :class:`~sim.scene.obstacles.Motion`."""
     if group.motion is None:
         return np.zeros((len(amplitude), 1, 3))
     angle = np.linspace(0.0, 2 * math.pi, MOTION_PHASES, endpoint=False) + phase[:, None]

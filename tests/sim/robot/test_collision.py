@@ -21,7 +21,8 @@ import pytest
 import torch
 
 import assets
-from sim.collision import (
+from sim.errors import InvalidInputError
+from sim.robot.collision import (
     COLLISION_LINKS,
     SPHERE_LINK,
     SPHERE_RADII_M,
@@ -33,10 +34,9 @@ from sim.collision import (
     sphere_distances,
     table_clearance,
 )
-from sim.errors import InvalidInputError
-from sim.kinematics import GRIPPER_LIMITS_M, HOME_CONFIGURATION, LINK_NAMES, link_frames, sample_joints
-from sim.robot_geometry import mesh, self_collision_pairs, sphere_model, srdf_disabled_pairs
-from sim.transforms import quat_normalize
+from sim.robot.kinematics import GRIPPER_LIMITS_M, HOME_CONFIGURATION, LINK_NAMES, link_frames, sample_joints
+from sim.robot.robot_geometry import mesh, self_collision_pairs, sphere_model, srdf_disabled_pairs
+from sim.robot.transforms import quat_normalize
 
 TOLERANCE_M = {"sphere": 1e-6, "box": 1e-6, "cylinder": 5e-5}
 SIZES = {"sphere": (0.03,), "box": (0.03, 0.05, 0.02), "cylinder": (0.025, 0.05)}
@@ -224,7 +224,7 @@ def test_min_clearance_names_the_closest_pair():
 
 def test_penetration_is_negative_and_empty_set_is_infinite():
     q = np.array([0.0, 0.0, 0.0, 0.0])
-    from sim.kinematics import forward_kinematics
+    from sim.robot.kinematics import forward_kinematics
 
     tip = forward_kinematics(q)[:3]
     inside = ObstacleSet.from_list(["box"], [tip], [[0.04, 0.04, 0.04]])

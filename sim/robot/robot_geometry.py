@@ -8,11 +8,11 @@ self-collision pairs of ROBOTIS' MoveIt SRDF.
   kinematics and ROBOTIS' earlier description have it, and as our FK reproduces a real log), where
   ROBOTIS' newest xacro puts it at 0: only the link1/link2 junction, an adjacent pair that is never
   checked, differs.
-* **Collision spheres** (``assets/collision_spheres.json``, written by ``python -m sim.geometry_fit``)
+* **Collision spheres** (``assets/collision_spheres.json``, written by ``python -m sim.robot.geometry_fit``)
   enclose every mesh vertex of their link. Spheres, as cuRobo models robots: the distance from a
   sphere to any convex obstacle is the obstacle's signed distance at the centre minus the radius,
   exact, batched and differentiable, with no inner search. The URDF's ``<collision>`` elements are
-  the same spheres, so PyBullet and :mod:`sim.collision` judge one solid.
+  the same spheres, so PyBullet and :mod:`sim.robot.collision` judge one solid.
 * **Self-collision pairs**: every pair of collision links that ROBOTIS' SRDF does not disable.
 """
 
@@ -28,9 +28,9 @@ import numpy as np
 
 import assets
 from sim.errors import InvalidInputError
-from sim.kinematics import LINK_NAMES
+from sim.robot.kinematics import LINK_NAMES
 
-#: Links that carry geometry, in the order of every per-link array of :mod:`sim.collision`.
+#: Links that carry geometry, in the order of every per-link array of :mod:`sim.robot.collision`.
 COLLISION_LINKS: tuple[str, ...] = (
     "link1", "link2", "link3", "link4", "link5", "gripper_left_link", "gripper_right_link",
 )
@@ -87,7 +87,7 @@ class SphereModel:
         centres_m: (S, 3) centres in their link's frame (m).
         radii_m: (S,) radii (m).
         link_index: (S,) index into :data:`COLLISION_LINKS` of each sphere's link (grouped, ascending).
-        frame_index: (S,) index into :data:`sim.kinematics.LINK_NAMES` of each sphere's frame.
+        frame_index: (S,) index into :data:`sim.robot.kinematics.LINK_NAMES` of each sphere's frame.
         fit: the fit's record (command, tolerance, per-link counts, worst vertex, volume ratios).
     """
 
@@ -104,7 +104,7 @@ class SphereModel:
 
 
 def spheres_from_json(path: Path) -> SphereModel:
-    """Read a sphere file written by :mod:`sim.geometry_fit` (``{"links": {link: [[x, y, z, r], ...]}}``)."""
+    """Read a sphere file written by :mod:`sim.robot.geometry_fit` (``{"links": {link: [[x, y, z, r], ...]}}``)."""
     record = json.loads(Path(path).read_text(encoding="utf-8"))
     rows, links = [], []
     for index, link in enumerate(COLLISION_LINKS):

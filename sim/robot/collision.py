@@ -1,7 +1,7 @@
 """The arm as spheres, and batched signed distances from the arm to obstacles, the table and itself.
 
-The spheres enclose every vertex of ROBOTIS' CAD meshes (:mod:`sim.robot_geometry`, fitted by
-``python -m sim.geometry_fit``) and are the URDF's collision geometry, so these distances measure
+The spheres enclose every vertex of ROBOTIS' CAD meshes (:mod:`sim.robot.robot_geometry`, fitted by
+``python -m sim.robot.geometry_fit``) and are the URDF's collision geometry, so these distances measure
 the very solid PyBullet collides. Obstacles are spheres, boxes and cylinders with arbitrary poses.
 The distance from a sphere to a convex primitive is the primitive's signed distance field at the
 sphere's centre minus its radius: exact, with no inner search, vectorised over configurations,
@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sim._backend import is_torch, ops_for
-from sim._sphere_kernel import (
+from sim.errors import InvalidInputError
+from sim.robot._backend import is_torch, ops_for
+from sim.robot._sphere_kernel import (
     configuration_centres,
     first_clear_configuration,
     first_clear_placement,
@@ -31,10 +32,9 @@ from sim._sphere_kernel import (
     path_sphere_centres,
     world_centres,
 )
-from sim.errors import InvalidInputError
-from sim.kinematics import as_real_array, link_frames
-from sim.obstacle_kinds import KIND_CODES, OBSTACLE_KINDS
-from sim.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
+from sim.robot.kinematics import as_real_array, link_frames
+from sim.robot.obstacle_kinds import KIND_CODES, OBSTACLE_KINDS
+from sim.robot.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, self_collision_pairs, sphere_model
 
 _MODEL = sphere_model()
 #: (S, 3) sphere centres in their link frames (m), (S,) radii (m), (S,) index into COLLISION_LINKS.
@@ -92,7 +92,7 @@ class ObstacleSet:
         quaternions: Sequence[Sequence[float]] | None = None,
     ) -> ObstacleSet:
         """Build from per-obstacle kind names, centres, sizes and ``[qx, qy, qz, qw]`` quaternions."""
-        from sim.transforms import quat_to_matrix
+        from sim.robot.transforms import quat_to_matrix
 
         count = len(kinds)
         unknown = [kind for kind in kinds if kind not in KIND_CODES]
@@ -128,8 +128,8 @@ def _numpy_centres(q: Any, gripper_m: Any, validate: bool) -> np.ndarray:
 
     Without ``validate`` (the hot loops: env steps, scene sampling, planners), float64 joints with
     a scalar finger position or one per configuration take the compiled loop
-    (:func:`sim._sphere_kernel.configuration_centres`, the scalar link frames of
-    :mod:`sim.kinematics` compiled: the same values as the array path, several times faster)."""
+    (:func:`sim.robot._sphere_kernel.configuration_centres`, the scalar link frames of
+    :mod:`sim.robot.kinematics` compiled: the same values as the array path, several times faster)."""
     if is_torch(q):
         q = q.detach().cpu().double().numpy()
         gripper_m = gripper_m.detach().cpu().double().numpy() if is_torch(gripper_m) else gripper_m
@@ -346,7 +346,7 @@ class ArmClearances(NamedTuple):
 def arm_clearances(q: np.ndarray, obstacles: ObstacleSet, gripper_m: float = 0.0) -> ArmClearances:
     """Obstacle, self and table clearance of one (4,) configuration (rad, computed in float64; no
     validation: the hot path of every env step), in one compiled call
-    (:func:`sim._sphere_kernel.measure_configuration`): the values of :func:`signed_distances`,
+    (:func:`sim.robot._sphere_kernel.measure_configuration`): the values of :func:`signed_distances`,
     :func:`self_clearance` and :func:`table_clearance`."""
     count = len(obstacles)
     per_link, index, self_m, table_m = measure_configuration(
@@ -371,7 +371,7 @@ def first_free_configuration(q: np.ndarray, candidates: np.ndarray, ee_radius_m:
 
     The answer of filtering the whole batch with ``forward_kinematics`` and those functions (the
     same values), at the cost of the candidates up to the one returned
-    (:func:`sim._sphere_kernel.first_clear_configuration`)."""
+    (:func:`sim.robot._sphere_kernel.first_clear_configuration`)."""
     bounds = np.array([*(ee_radius_m or (0.0, 0.0)), *(ee_z_m or (0.0, 0.0))], dtype=np.float64)
     return first_clear_configuration(
         np.ascontiguousarray(q, dtype=np.float64), np.asarray(candidates, dtype=np.bool_), bounds,
@@ -403,8 +403,8 @@ def first_clear_obstacle(candidates: np.ndarray, kinds: np.ndarray, positions: n
         margin_m: required clearance (m).
 
     The answer of ``signed_distances`` against every candidate at every phase (an
-    :class:`ObstacleSet` built with :func:`sim.transforms.quat_to_matrix`, the same values), at
-    the cost of the candidates up to the one returned (:func:`sim._sphere_kernel.first_clear_placement`).
+    :class:`ObstacleSet` built with :func:`sim.robot.transforms.quat_to_matrix`, the same values), at
+    the cost of the candidates up to the one returned (:func:`sim.robot._sphere_kernel.first_clear_placement`).
     """
     return first_clear_placement(
         np.asarray(candidates, dtype=np.bool_), np.asarray(kinds, dtype=np.int64),

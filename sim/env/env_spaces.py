@@ -1,7 +1,7 @@
 """Action mapping, observation layout, spaces and the goal-conditioned reward of the
 obstacle-reach env.
 
-Kept apart from :mod:`sim.env` so the layout (what each index means) and the reward (a pure,
+Kept apart from :mod:`sim.env.env` so the layout (what each index means) and the reward (a pure,
 vectorised function of achieved goal, desired goal and info, as HER needs) can be read and
 tested on their own.
 """
@@ -17,9 +17,9 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.errors import InvalidInputError
-from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
-from sim.obstacle_kinds import KIND_CODES
-from sim.scene import MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, WORKSPACE_BOUND_M, Scene
+from sim.robot.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
+from sim.robot.obstacle_kinds import KIND_CODES
+from sim.scene.obstacles import MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, WORKSPACE_BOUND_M, Scene
 
 RewardType = Literal["dense", "sparse"]
 ActionMode = Literal["absolute", "delta"]
@@ -191,7 +191,7 @@ def goal_errors(achieved_goal: Any, desired_goal: Any) -> tuple[np.ndarray, np.n
     qa = [a[..., i] / norm_a for i in range(3, 7)]
     qd = [d[..., i] / norm_d for i in range(3, 7)]
     sign = np.where(qa[0] * qd[0] + qa[1] * qd[1] + qa[2] * qd[2] + qa[3] * qd[3] < 0, -1.0, 1.0)
-    # The geodesic angle as sim.transforms.quat_angle computes it, 4 atan2(|a - b|, |a + b|):
+    # The geodesic angle as sim.robot.transforms.quat_angle computes it, 4 atan2(|a - b|, |a + b|):
     # exactly 0 for equal rotations (acos-style forms leave a ~3e-8 rad floor).
     minus = sum((x - sign * y) * (x - sign * y) for x, y in zip(qa, qd, strict=False))
     plus = sum((x + sign * y) * (x + sign * y) for x, y in zip(qa, qd, strict=False))
@@ -294,3 +294,10 @@ def _collided(info: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, float(bool(info.get("collided", False))))
     flags = np.array([float(bool(item.get("collided", False))) for item in np.asarray(info, dtype=object).flat])
     return np.broadcast_to(flags.reshape(np.shape(info)), shape) if flags.size != 1 else np.full(shape, flags[0])
+
+__all__ = [
+    "ActionMode", "OBSTACLE_FEATURES", "ObservationPacker", "ROBOT_FEATURES", "RewardSpec", "RewardType",
+    "action_to_joint_target_list", "action_to_joint_targets", "goal_errors", "goal_errors_single", "goal_errors_to",
+    "goal_reference", "joint_targets_to_action", "observation_bounds", "observation_space", "obstacle_features",
+    "pack_observation",
+]

@@ -25,7 +25,7 @@ its action and returns the reset observation and info, reward 0 and both flags F
 
 Example:
     >>> import gymnasium as gym, sim
-    >>> from sim.vector import HybridVectorEnv
+    >>> from sim.env.vector import HybridVectorEnv
     >>> envs = HybridVectorEnv([lambda: gym.make(sim.ENV_IDS[0], scenario="single")] * 4, num_processes=2)
     >>> observations, infos = envs.reset(seed=3)
     >>> observations["observation"].shape, infos["min_clearance_m"].shape

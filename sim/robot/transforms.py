@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sim._backend import is_torch, ops_for
+from sim.robot._backend import is_torch, ops_for
 
 
 def quat_normalize(quaternion: Any) -> Any:
@@ -27,7 +27,7 @@ def quat_normalize(quaternion: Any) -> Any:
 
 def _quat_matrix_rows(x: Any, y: Any, z: Any, w: Any) -> tuple:
     """The rows of the rotation matrix of unit quaternion ``[x, y, z, w]``, element by element: the
-    arithmetic of :func:`quat_to_matrix`, also compiled by ``sim._sphere_kernel`` (same values)."""
+    arithmetic of :func:`quat_to_matrix`, also compiled by ``sim.robot._sphere_kernel`` (same values)."""
     return (
         (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
         (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
@@ -89,4 +89,4 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     between = start * Rotation.from_rotvec(step * t[..., 0].reshape(-1, 1))
     return quat_normalize(between.as_quat().reshape(shape))
 
-
+__all__ = ["quat_angle", "quat_normalize", "quat_to_matrix", "slerp", "yaw_pitch_quat"]

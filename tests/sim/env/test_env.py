@@ -17,12 +17,12 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import sim
-import sim.env
+import sim.env.env
 from scenarios import get_scenario, scenario_names
-from sim.env import CLEARANCE_HORIZON_M
+from sim.env.env import CLEARANCE_HORIZON_M
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS, forward_kinematics
-from sim.scene import Obstacle, Scene
+from sim.robot.kinematics import JOINT_LIMITS, forward_kinematics
+from sim.scene.obstacles import Obstacle, Scene
 
 ENV_ID = sim.ENV_IDS[0]
 ROBOT_LINKS = {"link1", "link2", "link3", "link4", "link5", "end_effector_link", "gripper_left_link",
@@ -79,7 +79,7 @@ def test_a_seed_fixes_the_episode_whatever_ran_before(monkeypatch):
     """One env runs other episodes first (its client kept, then renewed): the same seed and
     actions give exactly a fresh env's episode. (Without sorted overlapping pairs in the reused
     client, episode 13 after episodes 1 and 2 differs.)"""
-    monkeypatch.setattr(sim.env, "EPISODES_PER_CLIENT", 3)
+    monkeypatch.setattr(sim.env.env, "EPISODES_PER_CLIENT", 3)
     expected = {}
     for seed in (13, 15):
         fresh = make("cluttered", max_episode_steps=100, terminate_on_success=False)
@@ -112,7 +112,7 @@ def test_a_reset_frees_the_previous_episodes_snapshots():
 def test_the_per_step_fast_paths_compute_the_reference_formulas(rng):
     """Observation packing, goal errors, reward and action mapping of one step (Python floats)
     against the vectorised functions they replace, bit for bit."""
-    from sim.env_spaces import (
+    from sim.env.env_spaces import (
         ObservationPacker,
         RewardSpec,
         action_to_joint_targets,
@@ -473,8 +473,8 @@ def test_pickle_and_state_round_trips():
 def test_sim_alone_makes_the_env_from_a_spec_without_the_scenarios_package():
     code = (
         "import sys, pickle\n"
-        "from sim.env import ObstacleReachEnv\n"
-        "from sim.scenario_spec import ScenarioSpec\n"
+        "from sim.env.env import ObstacleReachEnv\n"
+        "from sim.scene.scenario_spec import ScenarioSpec\n"
         "env = ObstacleReachEnv(ScenarioSpec(name='bare'))\n"
         "env.reset(seed=0); env.step(env.action_space.sample())\n"
         "copy = pickle.loads(pickle.dumps(env)); copy.reset(seed=0); copy.close(); env.close()\n"
@@ -484,7 +484,7 @@ def test_sim_alone_makes_the_env_from_a_spec_without_the_scenarios_package():
 
 
 def test_the_env_class_refuses_a_name_and_points_to_the_factory():
-    from sim.env import ObstacleReachEnv
+    from sim.env.env import ObstacleReachEnv
 
     with pytest.raises(InvalidInputError, match=r"takes a ScenarioSpec.*gymnasium.make"):
         ObstacleReachEnv("cluttered")
@@ -494,7 +494,7 @@ def test_the_env_class_refuses_a_name_and_points_to_the_factory():
 
 
 def test_the_documented_example_runs():
-    result = doctest.testmod(sim.env, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(sim.env.env, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
 

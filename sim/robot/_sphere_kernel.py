@@ -3,7 +3,7 @@
 :func:`link_obstacle_minima` places every collision sphere with its link's frame and evaluates
 every obstacle's signed distance field at its centre, keeping the smallest value (and which
 sphere gives it) per (link, obstacle). :func:`pair_minimum` finds the closest pair of spheres
-among given index pairs (self-collision). ``sim.collision`` calls them for NumPy input and, for
+among given index pairs (self-collision). ``sim.robot.collision`` calls them for NumPy input and, for
 torch input, re-evaluates only the winning spheres with gradients (the gradient of a minimum is
 the gradient at its argument), so both paths return the same numbers; tests check that against
 the vectorised field.
@@ -16,8 +16,8 @@ import math
 import numba
 import numpy as np
 
-from sim.kinematics import _frame_plane_coordinates, _single_frame_values
-from sim.transforms import _quat_matrix_rows
+from sim.robot.kinematics import _frame_plane_coordinates, _single_frame_values
+from sim.robot.transforms import _quat_matrix_rows
 
 
 @numba.njit(cache=True, inline="always")
@@ -229,7 +229,7 @@ def pair_minimum(centres: np.ndarray, radii: np.ndarray, first: np.ndarray,
 
     The same values as :func:`pair_minimum_all`, found by skipping blocks and rows of pairs whose
     enclosing spheres lie farther apart than the best pair found (:func:`_pair_minimum_culled`):
-    ``sim.collision``'s self-collision list (2,388 pairs, 11 link pairs) costs ~2 us per call for
+    ``sim.robot.collision``'s self-collision list (2,388 pairs, 11 link pairs) costs ~2 us per call for
     one configuration instead of ~6. The plan of a list is made once and kept (a few lists, by
     identity), and every call first checks the list still equals the plan's copy.
     """
@@ -264,7 +264,7 @@ def _cos(x: float) -> float:
     return math.cos(x)
 
 
-# sim.kinematics' scalar path of one configuration's link frames, compiled (the same code, so the same values).
+# sim.robot.kinematics' scalar path of one configuration's link frames, compiled (the same code, so the same values).
 _plane_coordinates = numba.njit(cache=True, inline="always")(_frame_plane_coordinates)
 _frame_values = numba.njit(cache=True, inline="always")(_single_frame_values)
 
@@ -281,7 +281,7 @@ def _planned_pair_minimum(centres: np.ndarray, radii: np.ndarray, first: np.ndar
 
 @numba.njit(cache=True)
 def configuration_frames(q: np.ndarray, gripper_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`sim.kinematics.link_frames` of one (4,) configuration (rad) and finger position (m):
+    """:func:`sim.robot.kinematics.link_frames` of one (4,) configuration (rad) and finger position (m):
     positions (1, 8, 3) m and rotations (1, 8, 3, 3), base frame."""
     plane = _plane_coordinates(q[1], q[2], q[3], gripper_m, _sin, _cos)
     positions, rotations = _frame_values(q[0], plane, _sin, _cos)
@@ -403,13 +403,13 @@ def path_sphere_centres(path: np.ndarray, which: np.ndarray, sphere: np.ndarray,
     return out
 
 
-# sim.transforms.quat_to_matrix's arithmetic, compiled (the same code, so the same values).
+# sim.robot.transforms.quat_to_matrix's arithmetic, compiled (the same code, so the same values).
 _quat_rows = numba.njit(cache=True, inline="always")(_quat_matrix_rows)
 
 
 @numba.njit(cache=True, inline="always")
 def _quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
-    """:func:`sim.transforms.quat_to_matrix` of one quaternion ``[x, y, z, w]``."""
+    """:func:`sim.robot.transforms.quat_to_matrix` of one quaternion ``[x, y, z, w]``."""
     out = np.empty((3, 3))
     rows = _quat_rows(x, y, z, w)
     for i in range(3):
@@ -427,7 +427,8 @@ def first_clear_placement(
     Args:
         candidates: (C,) which candidates to consider (the others are skipped).
         kinds, positions, quaternions, sizes: the candidates: (C,) codes, (C, T, 3) centres at T
-            phases (m), (C, 4) ``[qx, qy, qz, qw]`` and (C, 3) sizes, as :class:`~sim.collision.ObstacleSet` holds them.
+            phases (m), (C, 4) ``[qx, qy, qz, qw]`` and (C, 3) sizes, as
+            :class:`~sim.robot.collision.ObstacleSet` holds them.
         centres, radii, link, links: (N, S, 3) sphere centres of the N configurations to clear
             (m), the sphere model's radii, link per sphere and link count.
 

@@ -5,7 +5,7 @@ touches PyBullet's global connection, so many worlds live in one process without
 Bodies are named by string; units are metres, radians, seconds and newtons.
 
 Example:
-    >>> from sim.world import World
+    >>> from sim.env.world import World
     >>> with World() as world:
     ...     world.reset_joints([0.0, 0.3, -0.2, 0.4])
     ...     _ = world.add_obstacle("ball", "sphere", (0.03,), position=(0.2, 0.0, 0.1))
@@ -26,11 +26,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import assets
-from sim.camera import CAMERA_PRESETS, NO_RENDERER, WORLD_RENDERERS, Camera
+from sim.env.camera import CAMERA_PRESETS, NO_RENDERER, WORLD_RENDERERS, Camera
 from sim.errors import InvalidInputError, UnknownNameError
-from sim.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
-from sim.obstacle_kinds import OBSTACLE_KINDS, SIZE_FIELDS, ObstacleKind
-from sim.robot_geometry import self_collision_pairs, srdf_disabled_pairs
+from sim.robot.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
+from sim.robot.obstacle_kinds import OBSTACLE_KINDS, SIZE_FIELDS, ObstacleKind
+from sim.robot.robot_geometry import self_collision_pairs, srdf_disabled_pairs
 
 GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
 TABLE_NAME = "table"
@@ -127,8 +127,8 @@ class World:
         gravity_m_s2: gravity along -z.
         table: add a static table top under the robot (its surface is z = 0).
         renderer: ``"tiny"`` (TinyRenderer, CPU) or ``"egl"`` (OpenGL through PyBullet's EGL
-            plugin, loaded before any body so every shape is drawn); see :data:`~sim.camera.RENDERERS`. Or
-            ``"none"`` (:data:`~sim.camera.NO_RENDERER`): no drawing at all, bodies created ~3x
+            plugin, loaded before any body so every shape is drawn); see :data:`~sim.env.camera.RENDERERS`. Or
+            ``"none"`` (:data:`~sim.env.camera.NO_RENDERER`): no drawing at all, bodies created ~3x
             faster, :meth:`render` refused (the physics is the same).
 
     Raises:
@@ -692,3 +692,8 @@ class World:
             return table[name]
         except KeyError:
             raise UnknownNameError(kind, name, [str(key) for key in table]) from None
+
+__all__ = [
+    "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_NAME", "World",
+    "gui_available",
+]
