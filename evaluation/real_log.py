@@ -19,7 +19,7 @@ dropped and counted). The report (:class:`RealLogReport`) gives:
 (b) every IK solver of :func:`agents.ik_policy.policy.solver_names` (analytic, PyBullet, each
     shipped IKNet) on the logged poses, judged by :func:`agents.iknet.ik_eval.evaluate_ik` on the
     raw answers: position error, joint error against the logged joints, share outside the limits;
-(c) the share of logged states the safety model (:mod:`sim.collision`) finds in self-collision
+(c) the share of logged states the safety model (:mod:`sim.robot.collision`) finds in self-collision
     or below the table: a real arm never is, so anything else flags the geometry.
 
 Logged states may lie outside ROBOTIS' published joint limits (a real arm's do); they are counted,
@@ -49,8 +49,8 @@ from evaluation.real_log_io import (
     read_real_log,
 )
 from sim.errors import LogFileError, ProjectError, UnknownNameError
-from sim.kinematics import JOINT_NAMES, forward_kinematics, limit_violations
-from sim.transforms import quat_angle
+from sim.robot.kinematics import JOINT_NAMES, forward_kinematics, limit_violations
+from sim.robot.transforms import quat_angle
 
 if TYPE_CHECKING:
     from agents.iknet.ik_eval import IKAccuracy
@@ -74,12 +74,12 @@ class ForwardKinematicsCheck:
     """(a) Our FK of the logged joints against the logged controller pose."""
 
     position_error_mm: ErrorSummary
-    orientation_error_deg: ErrorSummary  #: geodesic angle (:func:`sim.transforms.quat_angle`)
+    orientation_error_deg: ErrorSummary  #: geodesic angle (:func:`sim.robot.transforms.quat_angle`)
 
 
 @dataclass(frozen=True)
 class SafetyCheck:
-    """(c) The safety model of :mod:`sim.collision` on the logged states.
+    """(c) The safety model of :mod:`sim.robot.collision` on the logged states.
 
     Attributes:
         self_collision_rows / self_collision_pct: states whose self clearance is negative.
@@ -199,7 +199,7 @@ def _infinite_tail(accuracy: IKAccuracy) -> IKAccuracy:
 
 def check_safety(log: RealLog, *, table_z_m: float = 0.0) -> SafetyCheck:
     """(c) Self-collision and table clearance of the logged states (logged gripper opening)."""
-    from sim.collision import self_clearance, table_clearance
+    from sim.robot.collision import self_clearance, table_clearance
 
     self_m = np.asarray(self_clearance(log.joints, log.gripper_m, validate=False), dtype=float)
     table_m = np.asarray(table_clearance(log.joints, log.gripper_m, table_z_m=table_z_m, validate=False), dtype=float)

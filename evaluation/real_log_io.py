@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from sim.errors import LogFileError
-from sim.kinematics import JOINT_NAMES
+from sim.robot.kinematics import JOINT_NAMES
 
 JOINT_STATES_FILE = "joint_states.csv"
 KINEMATICS_POSE_FILE = "kinematics_pose.csv"

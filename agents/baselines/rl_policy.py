@@ -16,7 +16,7 @@ import numpy as np
 from agents.baselines.rl import ALGORITHMS, import_sb3, load_agent
 from agents.ik_policy.interface import PolicyContext, observed_joints
 from sim.errors import CheckpointError, UnknownNameError
-from sim.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
+from sim.robot.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
 
 
 def parse_rl_name(name: str) -> tuple[str, Path]:

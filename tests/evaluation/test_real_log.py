@@ -29,7 +29,7 @@ from evaluation.real_log_io import (
     write_real_log,
 )
 from sim.errors import LogFileError, ProjectError, UnknownNameError
-from sim.kinematics import analytic_ik, forward_kinematics, limit_violations, sample_joints, within_limits
+from sim.robot.kinematics import analytic_ik, forward_kinematics, limit_violations, sample_joints, within_limits
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 #: States past ROBOTIS' published limits, at the extremes a real arm's log holds.
@@ -138,7 +138,7 @@ def test_full_report_on_a_log_with_out_of_limit_rows(mixed_log):
     reached_mm = 1e3 * np.linalg.norm(forward_kinematics(answers)[:, :3] - forward_kinematics(joints)[:, :3], axis=1)
     assert abs(network.position_error_mm_median - np.median(reached_mm)) < 1e-6  # raw answers, not clamped
     # (c): the safety model on the logged states with their logged gripper opening
-    from sim.collision import self_clearance, table_clearance
+    from sim.robot.collision import self_clearance, table_clearance
 
     self_m, table_m = self_clearance(joints, gripper), table_clearance(joints, gripper)
     assert report.safety.self_collision_rows == int(np.sum(self_m < 0))
