@@ -1,4 +1,6 @@
-"""The import graph points one way: evaluation -> agents/scenarios -> sim -> assets, with no cycle.
+"""The import graph points one way: evaluation -> agents/scenarios -> sim -> assets, with no cycle; inside ``sim``
+the rooms point one way too: sim.env -> sim.scene -> sim.robot, each above ``sim.errors``; ``sim.env.world`` is the
+only module that imports pybullet.
 
 The graph comes from grimp, which reads every ``import`` statement, function-level ones included
 (a lazy import is still a dependency).
@@ -39,6 +41,41 @@ def test_sim_imports_nothing_of_the_layers_above_it(graph, above):
 def test_lower_layers_do_not_import_higher_ones(graph, importer, imported):
     chain = _chain(graph, importer, imported)
     assert chain is None, f"{importer} reaches {imported}: {' -> '.join(chain)}"
+
+
+#: The rooms of ``sim``, lowest first: each imports only the rooms before it (and the modules at the top of sim).
+SIM_ROOMS = ("sim.robot", "sim.scene", "sim.env")
+
+
+@pytest.mark.parametrize(("importer", "imported"), [(low, high) for index, low in enumerate(SIM_ROOMS)
+                                                    for high in SIM_ROOMS[index + 1:]])
+def test_a_sim_room_imports_nothing_of_the_rooms_above_it(graph, importer, imported):
+    chain = _chain(graph, importer, imported)
+    assert chain is None, f"{importer} reaches {imported}: {' -> '.join(chain)}"
+
+
+def test_every_sim_module_lives_in_a_room_or_is_shared_or_an_old_path():
+    """New modules go into a room; at the top of sim only the package, the shared errors and the old paths'
+    re-exports (tests/sim/test_layout.py lists them and checks nothing of the project imports them)."""
+    from tests.sim.test_layout import MOVED
+
+    top = {module for module in grimp.build_graph("sim", include_external_packages=False).modules
+           if not module.startswith(tuple(f"{room}." for room in SIM_ROOMS)) and module not in SIM_ROOMS}
+    assert top == {"sim", "sim.errors"} | (set(MOVED) - set(SIM_ROOMS))
+
+
+@pytest.mark.parametrize("module", ["sim", "sim.errors"])
+def test_the_top_of_sim_imports_no_room(graph, module):
+    """``sim`` (it registers the env by entry-point strings) and ``sim.errors`` (every room raises its errors)
+    sit below the rooms."""
+    reached = sorted(upstream for upstream in graph.find_upstream_modules(module)
+                     if upstream.startswith(tuple(f"{room}." for room in SIM_ROOMS)) or upstream in SIM_ROOMS)
+    assert reached == [], f"{module} reaches {reached}"
+
+
+def test_the_world_is_the_only_module_that_imports_pybullet():
+    with_external = grimp.build_graph(*PACKAGES, include_external_packages=True)
+    assert with_external.find_modules_that_directly_import("pybullet") == {"sim.env.world"}
 
 
 def strongly_connected_components(graph: grimp.ImportGraph) -> list[list[str]]:

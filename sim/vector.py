@@ -1,0 +1,7 @@
+"""Moved to :mod:`sim.env.vector`; this path keeps working for users (the same objects).
+
+Code inside the project imports the new path (``tests/sim/test_layout.py`` checks it).
+"""
+
+from sim.env.vector import *  # noqa: F403
+from sim.env.vector import __all__  # noqa: F401
