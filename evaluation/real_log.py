@@ -11,9 +11,10 @@ writes and ``python -m evaluation.real_log --help`` describes):
   max_velocity_scaling_factor, tolerance``: the controller's end-effector pose (m, base frame).
 
 Only the time, name, position and orientation columns are read; the rest may be absent. Rows are
-paired one to one when both files hold the same number, else by nearest timestamp within a
-tolerance (default 5 ms, half the 10 ms control period of ROBOTIS' controller; unpaired rows are
-dropped and counted). The report (:class:`RealLogReport`) gives:
+paired one to one by nearest timestamp within a tolerance (default 5 ms, half the 10 ms control
+period of ROBOTIS' controller), whatever the row counts; unpaired rows are dropped and counted.
+Timestamps that run backwards within a file, and logs where more than half (by default) of the
+smaller file's rows find no partner, are refused. The report (:class:`RealLogReport`) gives:
 
 (a) our forward kinematics of the logged joints against the logged pose (mm, deg);
 (b) every IK solver of :func:`agents.ik_policy.policy.solver_names` (analytic, PyBullet, each
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from evaluation.real_log_io import (
+    DEFAULT_MAX_UNPAIRED_FRACTION,
     DEFAULT_TIME_TOLERANCE_S,
     JOINT_STATES_FILE,
     KINEMATICS_POSE_FILE,
@@ -105,7 +107,8 @@ class RealLogReport:
         directory: the log folder.
         joint_state_rows / pose_rows: data rows read from each file.
         matched_rows: pairs evaluated; ``unmatched_joint_states`` / ``unmatched_poses`` were dropped.
-        matching: ``"row"`` or ``"timestamp"``; ``time_tolerance_ms`` its tolerance.
+        matching: ``"row"`` (the timestamps paired every row with the same row of the other file)
+            or ``"timestamp"``; ``time_tolerance_ms`` the tolerance of the pairing.
         max_time_offset_ms: largest |time offset| within a pair (ms).
         out_of_limit_rows: paired states with a joint outside ROBOTIS' published limits.
         out_of_limit_rows_by_joint: the same per joint1..joint4.
@@ -210,23 +213,27 @@ def check_safety(log: RealLog, *, table_z_m: float = 0.0) -> SafetyCheck:
 
 
 def evaluate_real_log(directory: str | Path, *, solver_names: Sequence[str] | None = None,
-                      time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S, table_z_m: float = 0.0) -> RealLogReport:
+                      time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
+                      max_unpaired_fraction: float = DEFAULT_MAX_UNPAIRED_FRACTION,
+                      table_z_m: float = 0.0) -> RealLogReport:
     """Read, pair and judge a real-robot log: (a) FK, (b) IK solvers, (c) safety model.
 
     Args:
         directory: folder with ``joint_states.csv`` and ``kinematics_pose.csv``.
         solver_names: IK solvers for (b) (see :func:`evaluate_solvers`); default all.
-        time_tolerance_s: pairing tolerance when the row counts differ (s).
+        time_tolerance_s: largest time offset of a pair (s).
+        max_unpaired_fraction: largest share of the smaller file's rows left without a partner.
         table_z_m: table plane height for (c) (m, base frame).
 
     Returns:
         :class:`RealLogReport`.
 
     Raises:
-        LogFileError: missing or malformed files (one line naming file, line and column).
+        LogFileError: missing or malformed files (one line naming file, line and column),
+            timestamps running backwards, or too few pairs within the tolerance.
         UnknownNameError: an unknown solver name.
     """
-    log = read_real_log(directory, time_tolerance_s=time_tolerance_s)
+    log = read_real_log(directory, time_tolerance_s=time_tolerance_s, max_unpaired_fraction=max_unpaired_fraction)
     outside = limit_violations(log.joints)
     count = len(log.joints)
     return RealLogReport(
@@ -265,8 +272,8 @@ def _share(rows: int, total: int) -> str:
 def format_report(report: RealLogReport) -> str:
     """The report as readable text with markdown tables."""
     n = report.matched_rows
-    paired = (f"{n} pairs in file order" if report.matching == "row" else
-              f"{n} pairs by nearest timestamp (tolerance {report.time_tolerance_ms:g} ms)")
+    paired = (f"{n} pairs by timestamp (tolerance {report.time_tolerance_ms:g} ms"
+              f"{', each row with the same row of the other file' if report.matching == 'row' else ''})")
     counts = zip(JOINT_NAMES, report.out_of_limit_rows_by_joint, strict=True)
     per_joint = ", ".join(f"{name} {rows}" for name, rows in counts)
     fk, safety = report.forward_kinematics, report.safety
@@ -323,7 +330,9 @@ log format (a ROS 2 recording exported as CSV, one header line, comma separated,
       orientation_w,max_accelerations_scaling_factor,max_velocity_scaling_factor,tolerance
       the controller's end-effector pose (m, base frame), quaternion scalar last
 Only time, name, position and orientation columns are read (velocity, effort, frame_id and the scaling
-factors may be absent). Rows pair one to one when the counts agree, else by nearest timestamp.
+factors may be absent). Rows pair one to one by nearest timestamp within --time-tolerance-ms, whatever
+the row counts; timestamps must not run backwards within a file, and a log where more than
+--max-unpaired-fraction of the smaller file's rows find no partner is refused.
 Reports (a) our FK vs the logged pose, (b) every IK solver on the logged poses, (c) the share of logged
 states the safety model finds in self-collision or below the table. Bad files: one error line, exit 2.
 """
@@ -341,7 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--solvers", metavar="A,B,...", help="comma-separated IK solvers for (b): analytic, "
                         "pybullet-ik, iknet:MODEL (shipped or PATH.pt, optional +refine); default: all shipped")
     parser.add_argument("--time-tolerance-ms", type=float, default=DEFAULT_TIME_TOLERANCE_S * 1e3,
-                        help="largest time offset of a pair when the row counts differ (default: %(default)g ms)")
+                        help="largest time offset of a pair (default: %(default)g ms)")
+    parser.add_argument("--max-unpaired-fraction", type=float, default=DEFAULT_MAX_UNPAIRED_FRACTION,
+                        help="largest share of the smaller file's rows that may find no partner within the "
+                             "tolerance; more refuses the log (default: %(default)g)")
     parser.add_argument("--table-z-m", type=float, default=0.0,
                         help="table plane height in the base frame for (c) (default: %(default)g m)")
     return parser
@@ -353,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (math.isfinite(args.time_tolerance_ms) and args.time_tolerance_ms >= 0):
         parser.error(f"--time-tolerance-ms must be a finite number >= 0, got {args.time_tolerance_ms}")
+    if not 0.0 <= args.max_unpaired_fraction <= 1.0:
+        parser.error(f"--max-unpaired-fraction must lie within [0, 1], got {args.max_unpaired_fraction}")
     if not math.isfinite(args.table_z_m):
         parser.error(f"--table-z-m must be finite, got {args.table_z_m}")
     if args.json is not None and not args.json.parent.is_dir():
@@ -364,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--solvers needs at least one solver name")
     try:
         report = evaluate_real_log(args.directory, solver_names=solvers, time_tolerance_s=args.time_tolerance_ms / 1e3,
-                                   table_z_m=args.table_z_m)
+                                   max_unpaired_fraction=args.max_unpaired_fraction, table_z_m=args.table_z_m)
         print(format_report(report), flush=True)
         if args.json is not None:
             try:

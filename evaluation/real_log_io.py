@@ -2,9 +2,13 @@
 ``python -m evaluation.real_log --help`` describes), and pair its rows.
 
 ``joint_states.csv`` holds the joints by name (``joint1..joint4`` in rad, ``gripper`` in m) and
-``kinematics_pose.csv`` the controller's end-effector pose; rows pair one to one when the counts
-agree, else by nearest timestamp. Bad files raise :class:`~sim.errors.LogFileError` with one line
-naming the file, line and column.
+``kinematics_pose.csv`` the controller's end-effector pose. Rows pair one to one by nearest
+timestamp within a tolerance, never by their place in the file: equal row counts prove nothing
+(a file shifted by one period, or with its times reversed, has as many rows). Timestamps must not
+run backwards within a file; rows without a partner within the tolerance are dropped and counted,
+and a log where more than :data:`DEFAULT_MAX_UNPAIRED_FRACTION` of the smaller file's rows find
+none (clocks that disagree, a tolerance too tight) is refused. Bad files raise
+:class:`~sim.errors.LogFileError` with one line naming the file, line and column (or tolerance).
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ _STATE_READ = ("sec", "nanosec", *(f"name{i}" for i in _SLOTS), *(f"position{i}"
 _POSE_READ = ("sec", "nanosec", *POSE_COLUMNS[3:10])
 #: Default pairing tolerance (s): half the 10 ms control period of ROBOTIS' controller.
 DEFAULT_TIME_TOLERANCE_S = 0.005
+#: Default largest share of the smaller file's rows that may find no partner within the tolerance;
+#: past it the two files do not describe the same motion at the same times and the log is refused.
+DEFAULT_MAX_UNPAIRED_FRACTION = 0.5
 _NS = 1_000_000_000
 
 
@@ -52,8 +59,9 @@ class RealLog:
         poses: (N, 7) logged controller poses ``[x, y, z, qx, qy, qz, qw]`` (m, base frame).
         time_offset_s: (N,) joint-state time minus pose time of each pair (s).
         joint_state_rows / pose_rows: data rows in each file.
-        matching: ``"row"`` (equal counts, paired in file order) or ``"timestamp"``.
-        time_tolerance_s: the largest time offset a timestamp pair may have (s).
+        matching: how the timestamps paired the rows: ``"row"`` when every row of each file found
+            the row of the same place in the other (aligned files), else ``"timestamp"``.
+        time_tolerance_s: the largest time offset a pair may have (s).
     """
 
     joints: np.ndarray
@@ -130,20 +138,18 @@ def _times_ns(path: Path, rows: list[list[str]], lines: list[int], columns: dict
     return whole.astype(np.int64) * _NS + np.round((sec - whole) * _NS + nanosec).astype(np.int64)
 
 
-def read_joint_states(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read ``joint_states.csv``: joints mapped by name, not by column position.
+def _check_time_order(path: Path, times_ns: np.ndarray, lines: list[int]) -> None:
+    """Refuse a file whose timestamps run backwards (a pair found by time would then be arbitrary)."""
+    backwards = np.flatnonzero(np.diff(times_ns) < 0)
+    if len(backwards):
+        row = int(backwards[0]) + 1
+        step_ms = (times_ns[row - 1] - times_ns[row]) / 1e6
+        stamp = f"{times_ns[row] // _NS}.{times_ns[row] % _NS:09d}"
+        raise LogFileError(f"{path} line {lines[row]}: timestamp {stamp} s runs {step_ms:.4g} ms backwards from line "
+                           f"{lines[row - 1]}; timestamps must not decrease within a file (rows are paired by time)")
 
-    Args:
-        path: the CSV file.
 
-    Returns:
-        ``(times_ns, joints, gripper_m)``: (N,) int64 ns, (N, 4) joint1..joint4 (rad), (N,) m.
-
-    Raises:
-        LogFileError: missing, unreadable, non-UTF-8 or empty file, missing column, a value that
-            is not a finite number, or a row whose names are not joint1..joint4 and gripper.
-    """
-    path = Path(path)
+def _read_joint_states(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
     rows, columns, lines = _read_table(path, _STATE_READ)
     positions = np.stack([_numbers(path, rows, lines, columns[f"position{i}"], f"position{i}") for i in _SLOTS], -1)
     order = np.empty((len(rows), len(LOGGED_JOINT_NAMES)), dtype=np.int64)  # slot of each logged joint
@@ -155,7 +161,40 @@ def read_joint_states(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
                                f"{', '.join(LOGGED_JOINT_NAMES)} (each once, any order)")
         order[i] = [names.index(name) for name in LOGGED_JOINT_NAMES]
     by_name = np.take_along_axis(positions, order, axis=1)
-    return _times_ns(path, rows, lines, columns), by_name[:, :4], by_name[:, 4]
+    times_ns = _times_ns(path, rows, lines, columns)
+    _check_time_order(path, times_ns, lines)
+    return times_ns, by_name[:, :4], by_name[:, 4], lines
+
+
+def read_joint_states(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read ``joint_states.csv``: joints mapped by name, not by column position.
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        ``(times_ns, joints, gripper_m)``: (N,) int64 ns, never decreasing; (N, 4) joint1..joint4
+        (rad); (N,) m.
+
+    Raises:
+        LogFileError: missing, unreadable, non-UTF-8 or empty file, missing column, a value that
+            is not a finite number, a row whose names are not joint1..joint4 and gripper, or a
+            timestamp earlier than the row before.
+    """
+    return _read_joint_states(Path(path))[:3]
+
+
+def _read_kinematics_poses(path: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    rows, columns, lines = _read_table(path, _POSE_READ)
+    poses = np.stack([_numbers(path, rows, lines, columns[name], name) for name in _POSE_READ[2:]], -1)
+    norms = np.linalg.norm(poses[:, 3:], axis=1)
+    bad = np.flatnonzero(np.abs(norms - 1.0) > 1e-2)
+    if len(bad):
+        raise LogFileError(f"{path} line {lines[bad[0]]}: orientation quaternion has norm {norms[bad[0]]:.4g}, "
+                           f"expected a unit quaternion")
+    times_ns = _times_ns(path, rows, lines, columns)
+    _check_time_order(path, times_ns, lines)
+    return times_ns, poses, lines
 
 
 def read_kinematics_poses(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -165,27 +204,21 @@ def read_kinematics_poses(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         path: the CSV file.
 
     Returns:
-        ``(times_ns, poses)``: (N,) int64 ns and (N, 7) ``[x, y, z, qx, qy, qz, qw]`` (m).
+        ``(times_ns, poses)``: (N,) int64 ns, never decreasing, and (N, 7)
+        ``[x, y, z, qx, qy, qz, qw]`` (m).
 
     Raises:
         LogFileError: as :func:`read_joint_states`, or a quaternion whose norm is not 1 +- 0.01.
     """
-    path = Path(path)
-    rows, columns, lines = _read_table(path, _POSE_READ)
-    poses = np.stack([_numbers(path, rows, lines, columns[name], name) for name in _POSE_READ[2:]], -1)
-    norms = np.linalg.norm(poses[:, 3:], axis=1)
-    bad = np.flatnonzero(np.abs(norms - 1.0) > 1e-2)
-    if len(bad):
-        raise LogFileError(f"{path} line {lines[bad[0]]}: orientation quaternion has norm {norms[bad[0]]:.4g}, "
-                           f"expected a unit quaternion")
-    return _times_ns(path, rows, lines, columns), poses
+    return _read_kinematics_poses(Path(path))[:2]
 
 
 def match_by_timestamp(state_times_ns: np.ndarray, pose_times_ns: np.ndarray,
                        tolerance_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """Pair rows one to one by nearest timestamp.
 
-    Each pose's two neighbouring joint states in time are candidates if within ``tolerance_ns``;
+    Each pose's neighbouring joint states in time (the one before it and the two at or after it,
+    so a repeated stamp still finds both rows) are candidates if within ``tolerance_ns``;
     candidates are accepted closest first, each row used at most once.
 
     Args:
@@ -199,7 +232,7 @@ def match_by_timestamp(state_times_ns: np.ndarray, pose_times_ns: np.ndarray,
     order = np.argsort(state_times_ns, kind="stable")
     position = np.searchsorted(state_times_ns[order], pose_times_ns)
     pose_rows, state_rows, gaps = [], [], []
-    for shift in (-1, 0):
+    for shift in (-1, 0, 1):
         state = order[np.clip(position + shift, 0, len(order) - 1)]
         gap = np.abs(state_times_ns[state] - pose_times_ns)
         near = gap <= tolerance_ns
@@ -219,36 +252,61 @@ def match_by_timestamp(state_times_ns: np.ndarray, pose_times_ns: np.ndarray,
     return (np.array([p[2] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))
 
 
-def read_real_log(directory: str | Path, *, time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S) -> RealLog:
-    """Read and pair a log folder (see the module docstring for the format).
+def read_real_log(directory: str | Path, *, time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
+                  max_unpaired_fraction: float = DEFAULT_MAX_UNPAIRED_FRACTION) -> RealLog:
+    """Read a log folder and pair its rows by timestamp (see the module docstring for the format).
+
+    Every pose is paired with the nearest joint state in time, one to one, if they lie within
+    ``time_tolerance_s``; rows left without a partner are dropped (and counted by the report).
 
     Args:
         directory: folder holding ``joint_states.csv`` and ``kinematics_pose.csv``.
-        time_tolerance_s: largest time offset (s) of a pair when matching by timestamp.
+        time_tolerance_s: largest time offset (s) of a pair.
+        max_unpaired_fraction: largest share, within [0, 1], of the smaller file's rows that may
+            find no partner.
 
     Returns:
         :class:`RealLog`.
 
     Raises:
-        LogFileError: a missing folder or a bad file (see :func:`read_joint_states`), or no pair
-            within the tolerance.
+        LogFileError: a missing folder or a bad file (see :func:`read_joint_states`), timestamps
+            that run backwards within a file, no pair within the tolerance, or more unpaired rows
+            than ``max_unpaired_fraction`` allows (the message names the file, its first unpaired
+            line and the tolerance).
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise LogFileError(f"log folder {directory} does not exist or is not a folder")
     if not (time_tolerance_s >= 0 and math.isfinite(time_tolerance_s)):
         raise LogFileError(f"time tolerance must be a finite number >= 0 s, got {time_tolerance_s}")
-    state_times, joints, gripper = read_joint_states(directory / JOINT_STATES_FILE)
-    pose_times, poses = read_kinematics_poses(directory / KINEMATICS_POSE_FILE)
-    if len(state_times) == len(pose_times):
-        matching: Literal["row", "timestamp"] = "row"
-        state_index = pose_index = np.arange(len(state_times))
+    if not 0.0 <= max_unpaired_fraction <= 1.0:
+        raise LogFileError(f"max_unpaired_fraction must lie within [0, 1], got {max_unpaired_fraction}")
+    state_times, joints, gripper, state_lines = _read_joint_states(directory / JOINT_STATES_FILE)
+    pose_times, poses, pose_lines = _read_kinematics_poses(directory / KINEMATICS_POSE_FILE)
+    tolerance_ms = time_tolerance_s * 1e3
+    state_index, pose_index = match_by_timestamp(state_times, pose_times, round(time_tolerance_s * _NS))
+    if not len(state_index):
+        raise LogFileError(f"{directory}: no joint state lies within {tolerance_ms:g} ms of a pose "
+                           f"({len(state_times)} joint states, {len(pose_times)} poses); check the timestamps")
+    # The smaller file (poses on a tie) should find a partner for nearly every row.
+    if len(pose_times) <= len(state_times):
+        name, times, lines, paired, other_name, other_times = (
+            KINEMATICS_POSE_FILE, pose_times, pose_lines, pose_index, "joint state", state_times)
     else:
-        matching = "timestamp"
-        state_index, pose_index = match_by_timestamp(state_times, pose_times, round(time_tolerance_s * _NS))
-        if not len(state_index):
-            raise LogFileError(f"{directory}: no joint state lies within {time_tolerance_s * 1e3:g} ms of a pose "
-                               f"({len(state_times)} joint states, {len(pose_times)} poses); check the timestamps")
+        name, times, lines, paired, other_name, other_times = (
+            JOINT_STATES_FILE, state_times, state_lines, state_index, "pose", pose_times)
+    unpaired = np.setdiff1d(np.arange(len(times)), paired)
+    if len(unpaired) > max_unpaired_fraction * len(times):
+        first = int(unpaired[0])
+        nearest = np.searchsorted(other_times, times[first])
+        neighbours = other_times[[max(nearest - 1, 0), min(nearest, len(other_times) - 1)]]
+        gap_ms = float(np.min(np.abs(neighbours - times[first]))) / 1e6
+        raise LogFileError(
+            f"{directory / name}: {len(unpaired)} of {len(times)} rows have no {other_name} within the "
+            f"{tolerance_ms:g} ms tolerance (first: line {lines[first]}, nearest {gap_ms:.4g} ms away), more than "
+            f"the {max_unpaired_fraction:.0%} allowed; the two clocks disagree or the tolerance is too tight")
+    aligned = len(state_times) == len(pose_times) == len(state_index) and bool(np.all(state_index == pose_index))
+    matching: Literal["row", "timestamp"] = "row" if aligned else "timestamp"
     offset_s = (state_times[state_index] - pose_times[pose_index]) / _NS
     return RealLog(joints[state_index], gripper[state_index], poses[pose_index], offset_s,
                    len(state_times), len(pose_times), matching, float(time_tolerance_s))

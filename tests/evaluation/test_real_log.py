@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.real_log import RealLogReport, check_forward_kinematics, evaluate_real_log, evaluate_solvers, main
+from evaluation.real_log import (
+    RealLogReport,
+    check_forward_kinematics,
+    evaluate_real_log,
+    evaluate_solvers,
+    format_report,
+    main,
+)
 from evaluation.real_log_io import (
     JOINT_STATE_COLUMNS,
     JOINT_STATES_FILE,
@@ -167,7 +174,7 @@ def test_rows_are_paired_by_timestamp_when_counts_differ(tmp_path):
     jitter = np.random.default_rng(4).uniform(-0.002, 0.002, len(keep))
     pose_times = np.concatenate([state_times[keep] + jitter, [40.0, 60.0, 70.0]])  # three poses without a state
     poses = np.vstack([forward_kinematics(joints[keep]), forward_kinematics(joints[:3])])
-    order = np.random.default_rng(5).permutation(len(poses))  # pose rows out of time order
+    order = np.argsort(pose_times)  # rows in time order (timestamps running backwards are refused)
     write_real_log(tmp_path, joints, gripper, poses[order], state_times_s=state_times, pose_times_s=pose_times[order])
     log = read_real_log(tmp_path)
     assert log.matching == "timestamp" and (log.joint_state_rows, log.pose_rows) == (40, 41)
@@ -192,6 +199,112 @@ def test_timestamp_matching_is_one_to_one():
     assert len(set(state_index.tolist())) == len(state_index)
     state_index, pose_index = match_by_timestamp(states, poses, 1_000_000)
     assert state_index.tolist() == [1, 3] and pose_index.tolist() == [0, 3]
+
+
+def logged_motion(count: int, seed: int = 21) -> np.ndarray:
+    """(count, 4) in-limit states of a log (the rows of a recording at 100 Hz)."""
+    return in_limit_states(count, seed)
+
+
+def refused_in_one_line(directory: Path, capsys, *fragments: str, **options) -> str:
+    """Reading and the command line both refuse ``directory`` with one line holding ``fragments``."""
+    with pytest.raises(LogFileError) as error:
+        read_real_log(directory, **options)
+    message = str(error.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    if not options:
+        assert main([str(directory), "--solvers", "analytic"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and message in err
+    return message
+
+
+def test_timestamps_running_backwards_are_refused(tmp_path, capsys):
+    """Equal counts, joint states' times reversed (the rows kept): paired in file order the pairs lie
+    up to 590 ms apart and a displacement of centimetres is reported as FK error; refused instead."""
+    joints = logged_motion(60)
+    times = 1.7e9 + 0.01 * np.arange(60)
+    write_real_log(tmp_path, joints, np.zeros(60), forward_kinematics(joints), state_times_s=times[::-1],
+                   pose_times_s=times)
+    refused_in_one_line(tmp_path, capsys, f"{JOINT_STATES_FILE} line 3: timestamp", "runs 10 ms backwards from line 2",
+                        "must not decrease")
+    write_real_log(tmp_path, joints, np.zeros(60), forward_kinematics(joints), state_times_s=times,
+                   pose_times_s=times[::-1])
+    refused_in_one_line(tmp_path, capsys, f"{KINEMATICS_POSE_FILE} line 3", "runs 10 ms backwards")
+    swapped = times.copy()
+    swapped[[20, 21]] = swapped[[21, 20]]  # two rows out of order in the middle
+    write_real_log(tmp_path, joints, np.zeros(60), forward_kinematics(joints), state_times_s=swapped,
+                   pose_times_s=times)
+    refused_in_one_line(tmp_path, capsys, f"{JOINT_STATES_FILE} line 23", "runs 10 ms backwards from line 22")
+    # Equal timestamps (a repeated stamp) do not run backwards: paired one to one.
+    repeated = times.copy()
+    repeated[31] = repeated[30]
+    write_real_log(tmp_path, joints, np.zeros(60), forward_kinematics(joints), state_times_s=repeated,
+                   pose_times_s=repeated)
+    assert len(read_real_log(tmp_path).joints) == 60
+
+
+def test_equal_counts_with_shifted_timestamps_pair_by_time(tmp_path):
+    """Poses logged one period (10 ms) after their joint states, as many rows in each file: pose k
+    belongs to joint state k + 1, which row-by-row pairing missed (the FK error was that motion)."""
+    count = 50
+    joints = logged_motion(count + 1)
+    state_times = 1.7e9 + 0.01 * np.arange(count)
+    jitter = np.random.default_rng(8).uniform(-0.003, 0.003, count)
+    pose_times = state_times + 0.01 + jitter  # pose k at state k + 1's time, give or take 3 ms
+    poses = forward_kinematics(joints[1:])  # pose k: FK of state k + 1 (the last one never logged as a state)
+    gripper = np.linspace(0.0, 0.01, count)
+    write_real_log(tmp_path, joints[:count], gripper, poses, state_times_s=state_times, pose_times_s=pose_times)
+    log = read_real_log(tmp_path)
+    assert log.matching == "timestamp" and (log.joint_state_rows, log.pose_rows) == (count, count)
+    np.testing.assert_array_equal(log.joints, joints[1:count])
+    np.testing.assert_array_equal(log.gripper_m, gripper[1:])
+    np.testing.assert_array_equal(log.poses, poses[:-1])
+    np.testing.assert_allclose(log.time_offset_s, -jitter[:-1], atol=1e-6)  # float seconds near 1.7e9 s
+    assert check_forward_kinematics(log).position_error_mm.max < 1e-6
+    report = evaluate_real_log(tmp_path, solver_names=["analytic"])
+    assert (report.matched_rows, report.unmatched_joint_states, report.unmatched_poses) == (count - 1, 1, 1)
+    assert "dropped 1 joint states and 1 poses" in format_report(report)
+    write_real_log(tmp_path, joints[:count], gripper, forward_kinematics(joints[:count]), state_times_s=state_times,
+                   pose_times_s=state_times + jitter)  # the same motion, aligned: every row with its own
+    assert read_real_log(tmp_path).matching == "row"
+
+
+def test_a_planted_590_ms_offset_is_refused_or_reported(tmp_path, capsys):
+    """The issue's 590 ms: a pose clock 590 ms late (equal counts) pairs only 41 of 100 rows, so
+    the log is refused naming the file, its first unpaired line and the tolerance; one joint state
+    planted 590 ms late runs the next one backwards; a late last row is only dropped and counted."""
+    count = 100
+    joints = logged_motion(count)
+    times = 1.7e9 + 0.01 * np.arange(count)
+    write_real_log(tmp_path, joints, np.zeros(count), forward_kinematics(joints), state_times_s=times,
+                   pose_times_s=times + 0.59)
+    refused_in_one_line(tmp_path, capsys, f"{KINEMATICS_POSE_FILE}: 59 of 100 rows have no joint state within the "
+                        "5 ms tolerance (first: line 43, nearest 10 ms away), more than the 50% allowed")
+    loose = read_real_log(tmp_path, max_unpaired_fraction=1.0)  # asked for: the 41 pairs the timestamps give
+    assert len(loose.joints) == 41 and np.max(np.abs(loose.time_offset_s)) < 1e-6
+    np.testing.assert_array_equal(loose.joints, joints[59:])
+    refused_in_one_line(tmp_path, capsys, "59 of 100", "more than the 0% allowed", max_unpaired_fraction=0.0)
+    planted = times.copy()
+    planted[10] += 0.59
+    write_real_log(tmp_path, joints, np.zeros(count), forward_kinematics(joints), state_times_s=planted,
+                   pose_times_s=times)
+    refused_in_one_line(tmp_path, capsys, f"{JOINT_STATES_FILE} line 13: timestamp",
+                        "runs 580 ms backwards from line 12")
+    planted = times.copy()
+    planted[-1] += 0.59
+    write_real_log(tmp_path, joints, np.zeros(count), forward_kinematics(joints), state_times_s=planted,
+                   pose_times_s=times)
+    report = evaluate_real_log(tmp_path, solver_names=["analytic"])
+    assert (report.matched_rows, report.unmatched_joint_states, report.unmatched_poses) == (count - 1, 1, 1)
+    assert report.max_time_offset_ms == 0.0 and report.forward_kinematics.position_error_mm.max < 1e-6
+    for bad in ("-0.1", "1.5", "nan"):
+        with pytest.raises(SystemExit) as stop:
+            main([str(tmp_path), "--max-unpaired-fraction", bad])
+        assert stop.value.code == 2
+        assert "--max-unpaired-fraction must lie within [0, 1]" in capsys.readouterr().err
 
 
 def good_log(directory: Path) -> Path:
