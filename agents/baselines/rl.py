@@ -42,14 +42,14 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from agents.baselines.rl_features import import_sb3
-from sim.errors import CheckpointError, InvalidInputError, ProjectError, UnknownNameError
+from sim.errors import CheckpointError, InvalidInputError, ProjectError, UnknownNameError, show_value
 
 Algorithm = Literal["sac", "ppo"]
 ALGORITHMS: tuple[str, ...] = ("sac", "ppo")
@@ -207,39 +207,55 @@ def _callback(config: TrainConfig, curve: list[EvalPoint], started: float, progr
     return Progress()
 
 
-def build_model(config: TrainConfig, env: Any) -> Any:
-    """A fresh SB3 agent for ``config`` on ``env``."""
-    sb3 = import_sb3()
-    policy_kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
+def policy_kwargs(config: TrainConfig, obstacle_slots: int | None) -> dict[str, Any]:
+    """The networks' settings of ``config``: hidden widths and, with goal features, the
+    ``GoalFeatures`` extractor keeping ``obstacle_slots`` obstacle slots."""
+    kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
     if config.goal_features:
-        from stable_baselines3.common.vec_env import VecEnv
-
-        scenario = env.get_attr("scenario")[0] if isinstance(env, VecEnv) else env.unwrapped.scenario
-        slots = scenario.max_obstacle_count()
         from agents.baselines.rl_features import goal_features_class
 
-        extractor = goal_features_class()
-        policy_kwargs |= {"features_extractor_class": extractor,
-                          "features_extractor_kwargs": {"obstacle_slots": slots}}
+        kwargs |= {"features_extractor_class": goal_features_class(),
+                   "features_extractor_kwargs": {"obstacle_slots": obstacle_slots}}
+    return kwargs
+
+
+def algorithm_kwargs(config: TrainConfig, *, acting: bool = False) -> dict[str, Any]:
+    """The SB3 algorithm's settings of ``config`` (besides policy, env, seed and device).
+
+    With ``acting`` (a loaded agent that only predicts) SAC gets a one-slot plain replay buffer
+    instead of HER's, which needs the env.
+    """
     if config.algorithm == "sac":
-        her = {}
-        if config.her:
+        her: dict[str, Any] = {}
+        if config.her and not acting:
             from stable_baselines3 import HerReplayBuffer
 
             her = {"replay_buffer_class": HerReplayBuffer,
                    "replay_buffer_kwargs": {"n_sampled_goal": config.her_goals, "goal_selection_strategy": "future",
                                             "copy_info_dict": config.her_collisions}}
-        return sb3.SAC("MultiInputPolicy", env, learning_rate=config.learning_rate, batch_size=config.batch_size,
-                       buffer_size=min(1_000_000, config.total_steps), tau=config.tau,
-                       train_freq=config.train_freq, gradient_steps=config.gradient_steps,
-                       gamma=config.gamma, learning_starts=config.learning_starts, policy_kwargs=policy_kwargs,
-                       seed=config.seed, device="cpu", verbose=0, **her)
+        return {"learning_rate": config.learning_rate, "batch_size": config.batch_size,
+                "buffer_size": 1 if acting else min(1_000_000, config.total_steps), "tau": config.tau,
+                "train_freq": config.train_freq, "gradient_steps": config.gradient_steps, "gamma": config.gamma,
+                "learning_starts": config.learning_starts, **her}
     # PPO: on-policy, no HER; its usual learning rate is about a third of SAC's.
     # ppo_rollout_steps counts over all sub-environments (SB3's n_steps is per sub-environment).
     rollout = max(1, config.ppo_rollout_steps // config.num_envs)
-    return sb3.PPO("MultiInputPolicy", env, learning_rate=config.learning_rate / 3, n_steps=rollout,
-                   batch_size=min(config.batch_size, rollout * config.num_envs), gamma=config.gamma,
-                   policy_kwargs=policy_kwargs, seed=config.seed, device="cpu", verbose=0)
+    return {"learning_rate": config.learning_rate / 3, "n_steps": rollout,
+            "batch_size": min(config.batch_size, rollout * config.num_envs), "gamma": config.gamma}
+
+
+def build_model(config: TrainConfig, env: Any) -> Any:
+    """A fresh SB3 agent for ``config`` on ``env``."""
+    sb3 = import_sb3()
+    slots = None
+    if config.goal_features:
+        from stable_baselines3.common.vec_env import VecEnv
+
+        scenario = env.get_attr("scenario")[0] if isinstance(env, VecEnv) else env.unwrapped.scenario
+        slots = scenario.max_obstacle_count()
+    algorithm = sb3.SAC if config.algorithm == "sac" else sb3.PPO
+    return algorithm("MultiInputPolicy", env, policy_kwargs=policy_kwargs(config, slots), seed=config.seed,
+                     device="cpu", verbose=0, **algorithm_kwargs(config))
 
 
 @dataclass(frozen=True)
@@ -288,42 +304,70 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Tra
     return TrainResult(out.with_suffix(".zip"), curve, int(model.num_timesteps), wall)
 
 
-def load_agent(path: str | Path) -> tuple[Any, TrainConfig]:
-    """Load ``path`` (an SB3 zip written by :func:`train`) and its training config.
+#: Largest training record (``PATH.json``, bytes).
+MAX_RECORD_BYTES = 16 * 2**20
 
-    Without the ``.json`` sidecar the agent is assumed to use the default :class:`TrainConfig`
-    (delta actions) and the algorithm is read from the zip.
+
+def read_training_record(path: Path) -> TrainConfig:
+    """The :class:`TrainConfig` saved in a training record ``PATH.json`` (plain JSON).
+
+    Raises:
+        CheckpointError: not a regular UTF-8 JSON file of at most :data:`MAX_RECORD_BYTES`, or
+            not a training record (unknown or mistyped fields).
+    """
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise CheckpointError(f"{str(path)!r} has more than {MAX_RECORD_BYTES} bytes; not a training record")
+        saved = json.loads(path.read_bytes().decode("utf-8"))["config"]
+        saved["net_arch"] = tuple(saved["net_arch"])
+        config = TrainConfig(**saved)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise CheckpointError(f"{str(path)!r} is not a training record: {type(error).__name__}: "
+                              f"{str(error)[:120]}") from None
+    if config.action_mode not in ("absolute", "delta") or not isinstance(config.goal_features, bool) or \
+            not all(isinstance(width, int) and not isinstance(width, bool) for width in config.net_arch):
+        raise CheckpointError(f"{str(path)!r} is not a training record: action_mode {show_value(config.action_mode)} "
+                              f"(valid: absolute, delta), goal_features {show_value(config.goal_features)}, "
+                              f"net_arch {show_value(config.net_arch)}")
+    return config
+
+
+def load_agent(path: str | Path) -> tuple[Any, TrainConfig]:
+    """Load ``path`` (an SB3 zip written by :func:`train`) and its training config, unpickling nothing.
+
+    The archive is read by :func:`agents.baselines.rl_archive.read_agent_archive` (plain JSON,
+    weights-only tensors; any pickled value it cannot rebuild is refused) and the model is built
+    from this project's settings (:func:`algorithm_kwargs`, :func:`policy_kwargs`). Without the
+    ``.json`` sidecar the agent is assumed to use the default :class:`TrainConfig` (delta actions);
+    the algorithm and the networks' settings are read from the archive.
 
     Raises:
         DependencyNotInstalled: stable-baselines3 is missing.
-        CheckpointError: the file is missing, unreadable or not an SB3 SAC/PPO agent.
+        CheckpointError: the file is missing, unreadable or not an SB3 SAC/PPO agent this project
+            built, holds pickled code, or disagrees with its training record.
     """
-    sb3 = import_sb3()
+    import_sb3()
+    from agents.baselines.rl_archive import build_acting_model, read_agent_archive
+
     path = Path(path)
     if path.suffix != ".zip":
         path = path.with_suffix(".zip")
     if not path.is_file():
         raise CheckpointError(f"RL agent {str(path)!r} does not exist")
     sidecar = path.with_suffix(".json")
-    config = TrainConfig()
-    if sidecar.is_file():
-        try:
-            saved = json.loads(sidecar.read_text())["config"]
-            saved["net_arch"] = tuple(saved["net_arch"])
-            config = TrainConfig(**saved)
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{str(sidecar)!r} is not a training record: {error}") from None
-    errors = []
-    for algorithm in ([config.algorithm] if sidecar.is_file() else list(ALGORITHMS)):
-        try:
-            # Acting needs no replay buffer: a one-slot plain buffer replaces HER's (which needs the env).
-            custom = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
-            model = getattr(sb3, algorithm.upper()).load(path, device="cpu",
-                                                         custom_objects=custom if algorithm == "sac" else None)
-            return model, TrainConfig(**{**asdict(config), "algorithm": algorithm, "net_arch": config.net_arch})
-        except Exception as error:  # noqa: BLE001 - SB3 raises many types for a bad zip
-            errors.append(f"{type(error).__name__}: {error}")
-    raise CheckpointError(f"{str(path)!r} is not a stable-baselines3 SAC/PPO agent ({errors[-1][:120]})")
+    recorded = read_training_record(sidecar) if sidecar.is_file() else None
+    archive = read_agent_archive(path)
+    config = recorded or TrainConfig(algorithm=archive.algorithm)
+    found = (archive.algorithm, archive.net_arch, archive.goal_features)
+    if recorded is not None and (recorded.algorithm, recorded.net_arch, recorded.goal_features) != found:
+        raise CheckpointError(f"{str(path)!r} holds a {archive.algorithm} agent with net_arch {list(archive.net_arch)}"
+                              f"{' and' if archive.goal_features else ' without'} goal features; its training "
+                              f"record {str(sidecar)!r} says {recorded.algorithm}, {list(recorded.net_arch)}, "
+                              f"goal_features {recorded.goal_features}")
+    config = replace(config, net_arch=archive.net_arch, goal_features=archive.goal_features)
+    model = build_acting_model(archive, algorithm_kwargs(config, acting=True),
+                               policy_kwargs(config, archive.obstacle_slots))
+    return model, config
 
 
 # --------------------------------------------------------------------------- command line

@@ -33,21 +33,21 @@ def parse_rl_name(name: str) -> tuple[str, Path]:
 
 
 def validate_name(name: str) -> None:
-    """Raise unless ``name`` (``rl:ALGORITHM:PATH``) names an agent that can be loaded here.
+    """Raise unless ``name`` (``rl:ALGORITHM:PATH``) names an agent that loads here: the archive is
+    read as :func:`~agents.baselines.rl.load_agent` reads it (nothing unpickled), so a file a run
+    would refuse is refused before the run starts.
 
     Raises:
         DependencyNotInstalled: stable-baselines3 is missing (extra ``rl``).
-        UnknownNameError: malformed name; CheckpointError: no such agent file.
+        UnknownNameError: malformed name; CheckpointError: no such agent file, or one that does
+            not load (another algorithm, pickled code, weights that do not fit).
     """
-    import_sb3()
-    _, path = parse_rl_name(name)
-    if not path.is_file():
-        raise CheckpointError(f"RL agent {str(path)!r} does not exist")
+    make_rl_policy(name).close()
 
 
 def make_rl_policy(name: str) -> RLPolicy:
     """The policy ``rl:ALGORITHM:PATH`` names (see :class:`RLPolicy`)."""
-    validate_name(name)
+    import_sb3()
     algorithm, path = parse_rl_name(name)
     return RLPolicy(name, path, algorithm)
 
