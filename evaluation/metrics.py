@@ -1,8 +1,9 @@
 """Per-step records and per-episode safety and accuracy metrics (units in every name).
 
 An :class:`EpisodeLog` collects one :class:`StepRecord` per control step and turns them into
-:class:`EpisodeMetrics`: goal position and orientation error, minimum clearance (collision model
-and PyBullet), contact steps and collisions, path length of the end effector and of the joints,
+:class:`EpisodeMetrics`: goal position and orientation error, minimum clearance (the truth on
+ROBOTIS' CAD meshes; the sphere bound and PyBullet beside it), contact steps and collisions (CAD;
+the bound's beside them), path length of the end effector and of the joints,
 smoothness (RMS joint jerk), success and IK time.
 """
 
@@ -33,13 +34,17 @@ class StepRecord:
     ee_pose: tuple[float, ...] = _vector(7)  #: (7,) end-effector pose, base frame
     goal_pose: tuple[float, ...] = _vector(7)  #: (7,) goal pose
     target_error_m: float
-    min_clearance_m: float  #: collision model (sim.robot.collision)
-    pybullet_clearance_m: float  #: PyBullet closest points
-    self_clearance_m: float  #: collision model: smallest distance between links that may collide (SRDF pairs)
-    contact_count: int  #: contact points with obstacles, the table or the arm's own links
-    collided: bool
+    min_clearance_m: float  #: the truth: CAD meshes to obstacles (sim.robot.cad)
+    pybullet_clearance_m: float  #: PyBullet closest points on its collision shapes (the bound)
+    self_clearance_m: float  #: CAD: smallest gap between links that may collide (SRDF pairs; +inf beyond 30 mm)
+    contact_count: int  #: CAD contact points with obstacles, the table or the arm's own links
+    collided: bool  #: a CAD contact
     is_success: bool
     ik_time_s: float  #: time the policy spent in IK during this step (0 when it only followed its plan)
+    table_clearance_m: float  #: CAD: lowest point of link2 onwards above the table
+    bound_clearance_m: float  #: the sphere bound to obstacles (sim.robot.collision)
+    bound_self_clearance_m: float  #: the sphere bound between SRDF pairs
+    bound_contact_count: int  #: PyBullet's touching points on the bound
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
@@ -77,6 +82,8 @@ class EpisodeMetrics:
     contact_steps: int
     joint_path_length_rad: float
     duration_s: float
+    min_clearance_bound_mm: float  #: the sphere bound's smallest clearance (<= the CAD's + 1.2 mm)
+    bound_contact_steps: int  #: steps with a touch of the bound (PyBullet's points on the spheres)
 
 
 @dataclass
@@ -111,6 +118,8 @@ class EpisodeLog:
             jerk=rms_jerk(joints, self.control_dt_s),
             steps=len(self.records),
             duration_s=len(self.records) * self.control_dt_s,
+            min_clearance_bound_mm=1e3 * min(r.bound_clearance_m for r in self.records),
+            bound_contact_steps=sum(r.bound_contact_count > 0 for r in self.records),
         )
 
 

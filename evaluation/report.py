@@ -48,7 +48,7 @@ def plot_run(out_dir: Path) -> list[Path]:
     written = []
     for column, label, name in (
         ("target_error_mm", "goal position error (mm, log)", "goal_error.png"),
-        ("min_clearance_mm", "minimum clearance (mm, collision model)", "clearance.png"),
+        ("min_clearance_mm", "minimum clearance (mm, ROBOTIS' CAD)", "clearance.png"),
     ):
         figure = Figure(figsize=(max(4.8, 1.4 + 1.1 * len(policies)), 4.0), dpi=110, layout="constrained")
         axes = figure.subplots()
@@ -121,15 +121,19 @@ _TABLE_COLUMNS: tuple[ReportColumn, ...] = (
     ReportColumn("success_rate", "success", "{:.0%}",
                  "goal reached within the environment's threshold without any contact"),
     ReportColumn("collision_rate", "any contact", "{:.0%}",
-                 "episodes in which the arm touched an obstacle or the table at least once (PyBullet contacts)"),
+                 "episodes in which ROBOTIS' CAD meshes of the arm touched an obstacle, the table or themselves "
+                 "at least once (PyBullet's contacts on the sphere bound, measured again on the meshes)"),
+    ReportColumn("bound_collision_rate", "bound contact", "{:.0%}",
+                 "the same on the sphere bound the planners and the safety layer use (it encloses the CAD, so it "
+                 "touches at least as often)"),
     ReportColumn("target_error_mm_median", "goal error mm (median)", "{:.2f}",
                  "final end-effector position error, median over episodes"),
     ReportColumn("target_error_mm_p95", "goal error mm (p95)", "{:.2f}", "its 95th percentile"),
     ReportColumn("orientation_error_deg_median", "orientation error deg", "{:.2f}",
                  "final geodesic orientation error, median"),
     ReportColumn("min_clearance_mm_median", "clearance mm (median)", "{:.1f}",
-                 "each episode's smallest signed distance of the arm's collision model to an obstacle or the "
-                 "table (negative: penetration), median over episodes"),
+                 "each episode's smallest signed distance of ROBOTIS' CAD meshes of the arm to an obstacle "
+                 "(negative: penetration), median over episodes"),
     ReportColumn("min_clearance_mm_min", "clearance mm (min)", "{:.1f}", "the smallest of those"),
     ReportColumn("jerk_median", "jerk rad/s3", "{:.0f}", "RMS joint jerk, median: lower is smoother"),
     ReportColumn("ik_time_ms_per_episode_median", "IK ms / episode", "{:.1f}",

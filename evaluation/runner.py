@@ -182,6 +182,10 @@ def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_t
         collided=bool(info["collided"]),
         is_success=bool(info["is_success"]),
         ik_time_s=ik_time,
+        table_clearance_m=float(info["table_clearance_m"]),
+        bound_clearance_m=float(info["bound_clearance_m"]),
+        bound_self_clearance_m=float(info["bound_self_clearance_m"]),
+        bound_contact_count=len(info["bound_contacts"]),
     )
 
 

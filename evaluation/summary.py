@@ -27,6 +27,8 @@ class PolicySummary:
     min_clearance_mm_median: float
     min_clearance_mm_min: float
     min_clearance_pybullet_mm_min: float
+    bound_collision_rate: float  #: episodes with a touch of the sphere bound (PyBullet on the spheres)
+    min_clearance_bound_mm_median: float  #: the bound's smallest clearance per episode, median
     contact_steps_mean: float
     path_length_m_median: float
     jerk_median: float
@@ -56,6 +58,8 @@ def summarise_rows(rows: list[dict[str, str]]) -> list[PolicySummary]:
             min_clearance_mm_median=float(np.median(column("min_clearance_mm"))),
             min_clearance_mm_min=float(column("min_clearance_mm").min()),
             min_clearance_pybullet_mm_min=float(column("min_clearance_pybullet_mm").min()),
+            bound_collision_rate=float((column("bound_contact_steps") > 0).mean()),
+            min_clearance_bound_mm_median=float(np.median(column("min_clearance_bound_mm"))),
             contact_steps_mean=float(column("contact_steps").mean()),
             path_length_m_median=float(np.median(column("path_length_m"))),
             jerk_median=float(np.median(column("jerk"))),
@@ -98,11 +102,12 @@ class TableColumn(NamedTuple):
 TABLE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("n", 4, "{:>4}", "episodes", "episodes"),
     TableColumn("success", 9, "{:>9.0%}", "success_rate", "goal reached without any contact"),
-    TableColumn("contact", 9, "{:>9.0%}", "collision_rate", "episodes with any contact (obstacle or table)"),
+    TableColumn("contact", 9, "{:>9.0%}", "collision_rate",
+                "episodes with any contact (obstacle, table or the arm itself) of ROBOTIS' CAD meshes"),
     TableColumn("err mm", 9, "{:>9.2f}", "target_error_mm_median", "median final goal position error"),
     TableColumn("p95 mm", 9, "{:>9.2f}", "target_error_mm_p95", "its 95th percentile"),
     TableColumn("clear mm", 10, "{:>10.1f}", "min_clearance_mm_median",
-                "median over episodes of the smallest arm-obstacle/table distance (negative: penetration)"),
+                "median over episodes of the smallest signed CAD arm-obstacle distance (negative: penetration)"),
     TableColumn("min mm", 9, "{:>9.1f}", "min_clearance_mm_min", "the smallest over all episodes"),
     TableColumn("IK ms", 8, "{:>8.1f}", "ik_time_ms_per_episode_median", "median IK/inference time per episode"),
     TableColumn("plan ms", 9, "{:>9.1f}", "plan_time_ms_median", "median planning time per episode"),

@@ -29,8 +29,17 @@ from sim.env.env_spaces import (
     observation_space,
     obstacle_features,
 )
-from sim.env.world import World, gui_available
+from sim.env.world import SELF_CONTACT_PREFIX, TABLE_NAME, Contact, World, gui_available
 from sim.errors import InvalidInputError, UnknownNameError
+from sim.robot.cad import (
+    BOUND_SLACK_M,
+    cad_model,
+    frames,
+    link_obstacle_distance,
+    link_pair_gap,
+    measure,
+    table_heights,
+)
 from sim.robot.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
 from sim.robot.transforms import quat_to_matrix
@@ -66,11 +75,20 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     PyBullet. Each episode a scene is drawn from a scenario (``scenarios/``): obstacles (spheres,
     boxes, cylinders, possibly moving), a start configuration and a goal pose reachable by
     construction. Obstacles are placed so the straight joint-space path to the goal is usually
-    blocked. The arm's solid is ROBOTIS' CAD enclosed by fitted spheres (:mod:`sim.robot.robot_geometry`):
-    clearance is measured every step both with the sphere model (:mod:`sim.robot.collision`) and with
-    PyBullet's closest points on the same spheres; contacts (with obstacles, the table, or the
-    arm's own links where ROBOTIS' SRDF does not exclude the pair) come from PyBullet. The gripper
-    has no action: its fingers are held closed and rigid, so both measures see the same solid.
+    blocked. Two geometries of the arm, two jobs (as MoveIt and cuRobo use them):
+
+    * **the truth**, ROBOTIS' full-resolution CAD meshes (:mod:`sim.robot.cad`): every verdict
+      and safety figure. Each step measures on the meshes the signed distance to every obstacle
+      (``min_clearance_m``), to the table and between the link pairs ROBOTIS' SRDF leaves enabled;
+      ``collided`` and ``contacts`` are the CAD's: PyBullet's contact points on the bound,
+      polled after every physics substep, each measured again on the meshes and counted where
+      they touch (distance <= 0).
+    * **the bound**, the fitted spheres (:mod:`sim.robot.collision`), which enclose the meshes
+      (up to :data:`sim.robot.cad.BOUND_SLACK_M`): PyBullet's collision shapes, the policies'
+      safety layer and planners, scene sampling; logged beside the truth as ``bound_*``. Because
+      it encloses the CAD it decides which pairs the CAD must measure (exactly: a pair whose bound
+      is farther than the nearest CAD value found cannot be nearer).
+
     Physics runs at 240 Hz. The PyBullet client lives across episodes (renewed every
     :data:`EPISODES_PER_CLIENT` episodes); its overlapping pairs are kept sorted, so a reused
     client steps exactly as a fresh one and a seed fixes the episode exactly whatever ran before.
@@ -118,16 +136,29 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     truncated after ``max_episode_steps`` (100 through ``gymnasium.make``, i.e. 5 s at 20 Hz).
 
     ## Info
-    ``is_success``, ``collided``, ``target_error_m``, ``orientation_error_rad``,
-    ``min_clearance_m`` (sphere model; +inf with no obstacle), ``closest_link`` and
-    ``closest_obstacle`` (names, "" with no obstacle), ``pybullet_clearance_m`` (PyBullet's
-    closest points on the same spheres, queried for the link-obstacle pairs the sphere model finds
-    within 0.1 m and within 5 mm of its closest pair; +inf when none is within 0.1 m),
-    ``self_clearance_m`` (sphere model: smallest distance between link pairs the SRDF leaves
-    enabled), ``contacts`` (tuple of :class:`sim.env.world.Contact`: robot link,
-    body (``"robot:<link>"`` for a self-contact), position, normal, distance, normal force in N,
-    from the latest physics substep of the step that had any, so a touch in mid-step counts;
-    ``collided`` is ``bool(contacts)``) and ``time_s``.
+    ``is_success``, ``collided`` (a CAD contact this step), ``target_error_m``,
+    ``orientation_error_rad``, and, in metres (truth on the CAD meshes; bound on the spheres):
+
+    | key | geometry | meaning |
+    |---|---|---|
+    | ``min_clearance_m`` | CAD | smallest signed arm-obstacle distance (+inf with no obstacle) |
+    | ``self_clearance_m`` | CAD | smallest gap of SRDF-enabled link pairs (0: touching; +inf past 30 mm) |
+    | ``table_clearance_m`` | CAD | lowest point of link2 onwards above the table |
+    | ``bound_clearance_m`` | spheres | ``min_clearance_m`` on the bound (at most the CAD's + 1.2 mm) |
+    | ``bound_self_clearance_m`` | spheres | ``self_clearance_m`` on the bound |
+    | ``bound_table_clearance_m`` | spheres | ``table_clearance_m`` on the bound |
+    | ``pybullet_clearance_m`` | spheres | PyBullet's closest points on its collision shapes (see below) |
+
+    ``pybullet_clearance_m`` is queried for the link-obstacle pairs the bound finds within 0.1 m and
+    within 5 mm of its closest pair; +inf when none is within 0.1 m.
+
+    ``closest_link`` and ``closest_obstacle`` (names of the CAD's closest pair, "" with no
+    obstacle); ``contacts`` (tuple of :class:`sim.env.world.Contact`: robot link, body
+    (``"robot:<link>"`` for a self-contact, ``"table"``), the arm's surface point, normal, the CAD's
+    signed distance, PyBullet's normal force in N, from the latest physics substep of the step that
+    had any, so a touch in mid-step counts); ``bound_contacts`` (PyBullet's touching points on the
+    bound, the same way); ``cad_queries`` (link-obstacle and link-pair measurements on the meshes
+    this step, after the bound's culling) and ``time_s``.
 
     ## Arguments
     * ``scenario``: a :class:`~sim.scene.scenario_spec.ScenarioSpec`. ``gymnasium.make`` also takes a
@@ -145,12 +176,12 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     * ``success_distance_m``, ``success_angle_rad``, ``orientation_weight_m_per_rad``,
       ``collision_penalty``: see Rewards.
     * ``clearance``: which clearance measurements each step makes: ``"both"`` (default, for
-      evaluation: the sphere model, and PyBullet's closest points of the pairs it finds within
-      0.1 m and 5 mm of its closest, to cross-check it: ~1.3 queries, about 3% of a ``cluttered``
-      step), ``"numpy"`` (the sphere model only: for training, where the second measure is
+      evaluation: the CAD truth and the sphere bound, and PyBullet's closest points of the pairs
+      the bound finds within 0.1 m and 5 mm of its closest, to cross-check the bound: ~1.3
+      queries), ``"numpy"`` (the truth and the bound only: for training, where the cross-check is
       redundant; ``pybullet_clearance_m`` is NaN) or ``"pybullet"`` (PyBullet's closest points of
-      every pair up to 1 m only; the sphere-model entries are NaN and ``closest_*`` empty).
-      Contacts always come from PyBullet.
+      every pair up to 1 m only; the truth and bound entries are NaN and ``closest_*`` empty).
+      Contacts always come from PyBullet, confirmed on the CAD.
     * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
       :class:`sim.env.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
       as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
@@ -173,8 +204,9 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         >>> observation["observation"].shape, observation["desired_goal"].shape
         ((158,), (7,))
         >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
-        >>> sorted(k for k in info if k.endswith("_m"))
-        ['min_clearance_m', 'pybullet_clearance_m', 'self_clearance_m', 'target_error_m']
+        >>> sorted(k for k in info if k.endswith("clearance_m"))  # doctest: +NORMALIZE_WHITESPACE
+        ['bound_clearance_m', 'bound_self_clearance_m', 'bound_table_clearance_m', 'min_clearance_m',
+         'pybullet_clearance_m', 'self_clearance_m', 'table_clearance_m']
         >>> env.close()
     """
 
@@ -271,6 +303,9 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._world_episodes = 0
         self._saved: dict[int, tuple[int, int, tuple]] = {}
         self._contacts: tuple = ()
+        self._bound_contacts: tuple = ()
+        self._slots: dict[str, int] = {}
+        self._slots_scene: Scene | None = None
         self._goal_reference: tuple[list[float], list[float]] | None = None
 
     # ----------------------------------------------------------------------------- Gymnasium API
@@ -308,16 +343,20 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             times = np.arange(first, first + self.substeps) / PHYSICS_FREQUENCY_HZ
             moves = [(obstacle.name, obstacle.position_at(times), obstacle.orientation)
                      for obstacle in self._scene.obstacles if obstacle.motion]
-        # The latest substep's contacts that had any, so a touch in mid-step counts.
-        contacts = world.step_watching_contacts(self.substeps, moves)
+        # The latest substep's contacts that had any, so a touch in mid-step counts: PyBullet's on
+        # the bound (within its slack) trigger the CAD measurement, whose verdict counts.
+        first_substep = self._step_count * self.substeps + 1
+        contacts, bound_contacts = world.step_watching_contacts(
+            self.substeps, moves, trigger_m=BOUND_SLACK_M,
+            confirm=lambda near, substep: self._cad_contacts(near, (first_substep + substep) / PHYSICS_FREQUENCY_HZ))
         # The task has no gripper: keep the fingers closed and rigid, so the sphere model
         # (fingers at 0) and PyBullet measure the same solid even after impacts.
         world.reset_gripper(0.0)
         # Bullet finds contacts before it integrates a substep: refresh them for the final poses
         # too, so an overlap the last substep moved into is not reported one step late.
         world.detect_collisions()
-        self._contacts = tuple(world.contacts()) or tuple(contacts)
         self._step_count += 1
+        self._refresh_contacts(contacts, bound_contacts)
         observation, info = self._observe()
         # The same arithmetic as compute_reward(achieved_goal, desired_goal, info), errors computed once.
         reward = self.reward_spec.step_reward(info["target_error_m"], info["orientation_error_rad"], info["collided"])
@@ -394,7 +433,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
     def save_state(self) -> int:
         """Snapshot the physics and the episode clock (valid until the next reset)."""
         state_id = self._live_world().save_state()
-        self._saved[state_id] = (self._episode, self._step_count, self._contacts)
+        self._saved[state_id] = (self._episode, self._step_count, self._contacts, self._bound_contacts)
         return state_id
 
     def restore_state(self, state_id: int) -> None:
@@ -402,7 +441,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         if self._saved.get(state_id, (None,))[0] != self._episode:
             raise InvalidInputError(f"no saved state {state_id} in this episode (states end at reset)")
         self._live_world().restore_state(state_id)
-        _, self._step_count, self._contacts = self._saved[state_id]
+        _, self._step_count, self._contacts, self._bound_contacts = self._saved[state_id]
 
     def remove_state(self, state_id: int) -> None:
         """Free a snapshot."""
@@ -447,16 +486,67 @@ class ObstacleReachEnv(gym.Env, EzPickle):
                                obstacle.orientation)
         world.reset_joints(scene.start_joints)
         world.detect_collisions()
-        self._contacts = tuple(world.contacts())
         self._scene, self._step_count = scene, 0
+        self._static_obstacles = scene.obstacle_set() if not scene.is_dynamic else None
+        self._refresh_contacts([], [])
         self._episode += 1
         self._saved.clear()
         self._goal_pose = np.array(scene.goal_pose)
         self._goal_reference = None  # the desired goal's part of the errors, from the first observation
-        self._static_obstacles = None
         if not scene.is_dynamic:
-            self._static_obstacles = scene.obstacle_set()
             self._packer.set_scene(self._goal_pose, obstacle_features(scene, 0.0, self.max_obstacles))
+
+    def _refresh_contacts(self, contacts: list[Contact], bound_contacts: list[Contact]) -> None:
+        """The step's contacts (CAD-confirmed and PyBullet's touching ones on the bound) from the
+        substeps, or the final poses' where those have any."""
+        world = self._live_world()
+        near = world.contacts(max_distance_m=BOUND_SLACK_M)
+        final = self._cad_contacts(near, self.time_s) if near else []
+        self._contacts = tuple(final) or tuple(contacts)
+        self._bound_contacts = tuple(c for c in near if c.distance_m <= 0.0) or tuple(bound_contacts)
+
+    def _cad_contacts(self, near: list[Contact], time_s: float) -> list[Contact]:
+        """Of PyBullet's contact points on the bound (``near``, within its slack), those where the
+        CAD meshes touch (measured at the current joint angles, obstacles at ``time_s``), with the
+        CAD's signed distance and the arm's surface point. The bound encloses the meshes up to
+        :data:`sim.robot.cad.BOUND_SLACK_M`, so no CAD contact is missed."""
+        world, scene = self._live_world(), self.scene
+        obstacles = self._static_obstacles if self._static_obstacles is not None else scene.obstacle_set(time_s)
+        model = cad_model()
+        positions, rotations = frames(world.joint_positions())
+        slots = self._obstacle_slots()
+        measured: dict[tuple[str, str], tuple[float, tuple[float, ...] | None]] = {}
+        confirmed = []
+        for contact in near:
+            key = (contact.link, contact.body)
+            if key not in measured:
+                if contact.link not in COLLISION_LINKS:
+                    continue
+                link = COLLISION_LINKS.index(contact.link)
+                if contact.body == TABLE_NAME:
+                    measured[key] = (float(table_heights(model, positions, rotations)[link]), None)
+                elif contact.body.startswith(SELF_CONTACT_PREFIX):
+                    other = COLLISION_LINKS.index(contact.body[len(SELF_CONTACT_PREFIX):])
+                    measured[key] = (link_pair_gap(model, positions, rotations, link, other), None)
+                elif contact.body in slots:
+                    slot = slots[contact.body]
+                    value, point = link_obstacle_distance(model, positions, rotations, link,
+                                                          int(obstacles.kinds[slot]), obstacles.positions[slot],
+                                                          obstacles.rotations[slot], obstacles.sizes[slot])
+                    measured[key] = (value, tuple(point.tolist()))
+                else:
+                    continue
+            distance, point = measured[key]
+            if distance <= 0.0:
+                confirmed.append(contact._replace(distance_m=distance, position=point or contact.position))
+        return confirmed
+
+    def _obstacle_slots(self) -> dict[str, int]:
+        scene = self.scene
+        if self._slots_scene is not scene:
+            self._slots = {obstacle.name: index for index, obstacle in enumerate(scene.obstacles)}
+            self._slots_scene = scene
+        return self._slots
 
     def _observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         world, scene = self._live_world(), self.scene
@@ -467,16 +557,21 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             obstacles = scene.obstacle_set(self.time_s)
             self._packer.set_scene(self._goal_pose, obstacle_features(scene, self.time_s, self.max_obstacles))
         observation = self._packer.pack(q, qd, ee_pose)
-        min_clearance_m = self_clearance_m = pybullet_clearance_m = math.nan
+        min_clearance_m = self_clearance_m = table_clearance_m = pybullet_clearance_m = math.nan
+        bound_clearance_m = bound_self_m = bound_table_m = math.nan
         closest_link = closest_obstacle = ""
+        cad_queries = 0
         if self.clearance != "pybullet":
             arm = arm_clearances(q, obstacles)
-            min_clearance_m, self_clearance_m = float(arm.obstacle.distance_m), arm.self_m
+            bound_clearance_m, bound_self_m, bound_table_m = float(arm.obstacle.distance_m), arm.self_m, arm.table_m
+            cad = measure(q, obstacles, bound_per_link=arm.per_link_m, bound_self_m=bound_self_m, validate=False)
+            min_clearance_m, self_clearance_m, table_clearance_m = cad.obstacle_m, cad.self_m, cad.table_m
+            cad_queries = cad.queries
             if len(obstacles):
-                closest_link = COLLISION_LINKS[int(arm.obstacle.link)]
-                closest_obstacle = scene.obstacles[int(arm.obstacle.obstacle)].name
+                closest_link = COLLISION_LINKS[cad.link]
+                closest_obstacle = scene.obstacles[cad.obstacle].name
         if self.clearance == "both":
-            near = min(CLEARANCE_HORIZON_M, min_clearance_m + CLEARANCE_PAIR_MARGIN_M)
+            near = min(CLEARANCE_HORIZON_M, bound_clearance_m + CLEARANCE_PAIR_MARGIN_M)
             links, slots = np.nonzero(arm.per_link_m < near)
             pairs = [(COLLISION_LINKS[k], scene.obstacles[m].name)
                      for k, m in zip(links.tolist(), slots.tolist(), strict=True)]
@@ -498,9 +593,15 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             "min_clearance_m": min_clearance_m,
             "closest_link": closest_link,
             "closest_obstacle": closest_obstacle,
-            "pybullet_clearance_m": pybullet_clearance_m,
             "self_clearance_m": self_clearance_m,
+            "table_clearance_m": table_clearance_m,
+            "bound_clearance_m": bound_clearance_m,
+            "bound_self_clearance_m": bound_self_m,
+            "bound_table_clearance_m": bound_table_m,
+            "pybullet_clearance_m": pybullet_clearance_m,
             "contacts": contacts,
+            "bound_contacts": self._bound_contacts,
+            "cad_queries": cad_queries,
             "time_s": self.time_s,
         }
         return observation, info

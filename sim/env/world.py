@@ -20,7 +20,7 @@ import functools
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -338,33 +338,50 @@ class World:
         for _ in range(n):
             pybullet.stepSimulation(physicsClientId=client_id)
 
-    def step_watching_contacts(self, n: int = 1, moves: Sequence[tuple[str, np.ndarray, Sequence[float]]] = (),
-                               ) -> list[Contact]:
-        """Advance the physics ``n`` time steps and return the contacts (as :meth:`contacts`
-        reports them) of the latest step that had any, so a touch in mid-way counts.
+    def step_watching_contacts(
+        self, n: int = 1, moves: Sequence[tuple[str, np.ndarray, Sequence[float]]] = (), *,
+        trigger_m: float = 0.0, confirm: Callable[[list[Contact], int], list[Contact]] | None = None,
+    ) -> tuple[list[Contact], list[Contact]]:
+        """Advance the physics ``n`` time steps, watching the contacts after each.
 
         Args:
             n: physics steps.
             moves: ``(name, positions (n, 3), quaternion (4,))`` per moving obstacle: before step
                 ``i`` it is teleported to ``positions[i]``.
+            trigger_m: contact points up to this far apart (m) are handed to ``confirm``.
+            confirm: ``confirm(contacts, i)`` -> the contacts that count, after step ``i`` (e.g.
+                measured again on other geometry); ``None``: those touching (distance <= 0).
+
+        Returns:
+            ``(counted, touching)``: the contacts ``confirm`` counted in the latest step where it
+            counted any, and PyBullet's touching contacts (distance <= 0) of the latest step that
+            had any, so a touch in mid-way counts either way.
 
         Only the raw contact list is read after each step; :class:`Contact` records are built
-        once, for the step that is returned.
+        only for steps with a point within ``trigger_m``.
         """
         client_id, robot = self._id(), self.robot
         paths = [(self._lookup(self._bodies, name, "body"), np.asarray(positions, dtype=float).tolist(),
                   list(orientation)) for name, positions, orientation in moves]
-        latest: tuple = ()
+        threshold = max(float(trigger_m), 0.0)
+        counted: list[Contact] = []
+        touching: tuple = ()
         for substep in range(n):
             for body, positions, orientation in paths:
                 pybullet.resetBasePositionAndOrientation(body, positions[substep], orientation,
                                                          physicsClientId=client_id)
             pybullet.stepSimulation(physicsClientId=client_id)
             points = pybullet.getContactPoints(bodyA=robot, physicsClientId=client_id)
-            # Speculative points (apart, within Bullet's contact threshold) do not count.
-            if points and any(point[8] <= 0.0 for point in points):
-                latest = points
-        return self._contacts_of(latest) if latest else []
+            # Speculative points (apart, within Bullet's contact threshold) count only as triggers.
+            if not points or not any(point[8] <= threshold for point in points):
+                continue
+            if any(point[8] <= 0.0 for point in points):
+                touching = points
+            near = self._contacts_of(points, max_distance_m=threshold)
+            found = confirm(near, substep) if confirm is not None else [c for c in near if c.distance_m <= 0.0]
+            if found:
+                counted = found
+        return counted, (self._contacts_of(touching) if touching else [])
 
     def inverse_kinematics(
         self,

@@ -21,6 +21,7 @@ import sim.env.env
 from scenarios import get_scenario, scenario_names
 from sim.env.env import CLEARANCE_HORIZON_M
 from sim.errors import InvalidInputError, UnknownNameError
+from sim.robot.cad import BOUND_SLACK_M
 from sim.robot.kinematics import JOINT_LIMITS, forward_kinematics
 from sim.scene.obstacles import Obstacle, Scene
 
@@ -181,12 +182,16 @@ def test_driving_into_an_obstacle_reports_the_collision(kind):
     assert {contact.body for contact in contacts} == {"block"}
     assert {contact.link for contact in contacts} <= ROBOT_LINKS
     assert max(contact.normal_force_n for contact in contacts) > 0
-    # Before contact, the sphere model and PyBullet agree (collision.py: 1e-6 m for spheres and
-    # boxes, ~3e-5 m for cylinders).
+    # Contacts are the CAD's: PyBullet's points on the bound, measured again on the meshes.
+    assert all(contact.distance_m <= 0.0 for contact in contacts)
+    assert all(info["bound_contacts"] for info in touching)  # the bound encloses the meshes
+    # Before contact, the sphere bound and PyBullet (on the same spheres) agree (collision.py:
+    # 1e-6 m for spheres and boxes, ~3e-5 m for cylinders); the CAD lies beyond the bound.
     tolerance = 5e-5 if kind == "cylinder" else 2e-6
     for info in infos[: infos.index(touching[0])]:
-        if info["min_clearance_m"] < CLEARANCE_HORIZON_M:  # PyBullet is asked only about pairs this near
-            assert abs(info["min_clearance_m"] - info["pybullet_clearance_m"]) < tolerance
+        if info["bound_clearance_m"] < CLEARANCE_HORIZON_M:  # PyBullet is asked only about pairs this near
+            assert abs(info["bound_clearance_m"] - info["pybullet_clearance_m"]) < tolerance
+        assert info["min_clearance_m"] >= info["bound_clearance_m"] - BOUND_SLACK_M
         assert info["closest_obstacle"] == "block" and info["closest_link"] in ROBOT_LINKS
 
 
@@ -211,14 +216,17 @@ def test_sphere_model_and_pybullet_clearances_agree_along_random_episodes():
         env.action_space.seed(seed)
         for _ in range(150):
             *_, info = env.step(env.action_space.sample())
-            spheres, bullet = info["min_clearance_m"], info["pybullet_clearance_m"]
+            spheres, bullet = info["bound_clearance_m"], info["pybullet_clearance_m"]
+            assert info["min_clearance_m"] >= spheres - BOUND_SLACK_M  # the bound encloses the CAD
             if spheres >= CLEARANCE_HORIZON_M:  # PyBullet is asked only about pairs within the horizon
                 assert bullet == math.inf
             elif spheres > 1e-3:  # penetration depths are defined differently; compare clearances
                 assert abs(spheres - bullet) < 5e-5, (spheres, bullet)
                 compared += 1
-            if spheres < -1e-4:
+            if info["min_clearance_m"] < -1e-4:
                 assert info["collided"], "overlapping solids must be reported as a collision"
+            if info["collided"]:
+                assert info["bound_contacts"], "a CAD contact is a contact of the bound that encloses it"
     env.close()
     assert compared > 300
 
@@ -233,11 +241,12 @@ def test_clearance_modes_measure_what_they_say(mode):
         action = both.action_space.sample()
         *_, reference = both.step(action)
         *_, info = single.step(action)
-        assert info["collided"] == reference["collided"]  # contacts always come from PyBullet
+        assert info["collided"] == reference["collided"]  # contacts always come from PyBullet and the CAD
         if mode == "numpy":
             assert info["min_clearance_m"] == reference["min_clearance_m"] and math.isnan(info["pybullet_clearance_m"])
         else:
-            assert math.isnan(info["min_clearance_m"]) and info["closest_link"] == ""
+            assert math.isnan(info["min_clearance_m"]) and math.isnan(info["bound_clearance_m"])
+            assert info["closest_link"] == ""
             if reference["pybullet_clearance_m"] < math.inf:
                 assert info["pybullet_clearance_m"] == pytest.approx(reference["pybullet_clearance_m"], abs=1e-9)
     both.close()

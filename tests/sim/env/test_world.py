@@ -126,7 +126,7 @@ def drive_through_obstacles(world: World, seed: int) -> list[tuple]:
     records = []
     for target in rng.uniform(low, high, (15, 4)):
         world.set_position_targets(target)
-        contacts = world.step_watching_contacts(12)
+        contacts = world.step_watching_contacts(12)[0]
         q, qd = world.joint_state()
         records.append((q.tolist(), qd.tolist(), contacts))
     return records
@@ -151,12 +151,12 @@ def test_step_watching_contacts_moves_obstacles_and_keeps_the_latest_touch(world
     world.reset_joints([0.0, 0.3, 0.2, 0.3])
     world.add_obstacle("ball", "sphere", (0.03,), tip + [0.0, 0.0, 0.3])
     path = tip + np.linspace([0.0, 0.0, 0.3], [0.0, 0.0, 0.0], 12)  # down onto the gripper
-    contacts = world.step_watching_contacts(12, [("ball", path, (0.0, 0.0, 0.0, 1.0))])
+    contacts = world.step_watching_contacts(12, [("ball", path, (0.0, 0.0, 0.0, 1.0))])[0]
     np.testing.assert_allclose(world.body_pose("ball")[0], path[-1])
     assert contacts and {contact.body for contact in contacts} == {"ball"}
     assert contacts == world.contacts()  # the last substep touched, so it is the one returned
     away = np.tile(tip + [0.0, 0.0, 0.3], (12, 1))
-    assert world.step_watching_contacts(12, [("ball", away, (0.0, 0.0, 0.0, 1.0))]) == []
+    assert world.step_watching_contacts(12, [("ball", away, (0.0, 0.0, 0.0, 1.0))]) == ([], [])
 
 
 def test_pair_clearance_is_the_smallest_closest_point_distance(world):
@@ -192,7 +192,7 @@ def test_a_world_without_a_renderer_steps_the_same_and_refuses_to_draw():
             world.add_obstacle("ball", "sphere", (0.04,), (0.2, 0.0, 0.15))
             world.add_obstacle("post", "cylinder", (0.02, 0.1), (0.1, 0.15, 0.1))
             world.set_position_targets([0.3, 0.6, 0.2, -0.4])
-            contacts = world.step_watching_contacts(60)
+            contacts = world.step_watching_contacts(60)[0]
             results.append((world.joint_state()[0].tobytes(), world.joint_state()[1].tobytes(),
                             [(c.link, c.body, c.distance_m) for c in contacts],
                             [(p.link, p.body, p.distance_m) for p in world.closest_points(0.5)]))
