@@ -81,21 +81,31 @@ class ForwardKinematicsCheck:
 
 @dataclass(frozen=True)
 class SafetyCheck:
-    """(c) The safety model of :mod:`sim.robot.collision` on the logged states.
+    """(c) The logged states measured on ROBOTIS' CAD meshes (:mod:`sim.robot.cad`, the truth) and on
+    the sphere bound (:mod:`sim.robot.collision`, what planners use) beside them.
 
     Attributes:
-        self_collision_rows / self_collision_pct: states whose self clearance is negative.
-        below_table_rows / below_table_pct: states with a link below the table plane.
-        min_self_clearance_mm / min_table_clearance_mm: smallest clearance over the log (mm).
+        self_contact_rows / self_contact_pct: states where two SRDF-enabled links' meshes touch.
+        min_self_clearance_mm: smallest gap between them over the log (mm); ``None`` when no pair
+            comes within the CAD channel's horizon (:data:`sim.robot.cad.SELF_HORIZON_M`).
+        below_table_rows / below_table_pct: states with a mesh point below the table plane.
+        min_table_clearance_mm: lowest mesh point above the table over the log (mm).
+        bound_*: the same on the spheres (self clearance negative = the spheres overlap).
         table_z_m: height of the table plane (m, base frame).
     """
 
-    self_collision_rows: int
-    self_collision_pct: float
-    min_self_clearance_mm: float
+    self_contact_rows: int
+    self_contact_pct: float
+    min_self_clearance_mm: float | None
     below_table_rows: int
     below_table_pct: float
     min_table_clearance_mm: float
+    bound_self_collision_rows: int
+    bound_self_collision_pct: float
+    bound_min_self_clearance_mm: float
+    bound_below_table_rows: int
+    bound_below_table_pct: float
+    bound_min_table_clearance_mm: float
     table_z_m: float
 
 
@@ -201,15 +211,23 @@ def _infinite_tail(accuracy: IKAccuracy) -> IKAccuracy:
 
 
 def check_safety(log: RealLog, *, table_z_m: float = 0.0) -> SafetyCheck:
-    """(c) Self-collision and table clearance of the logged states (logged gripper opening)."""
+    """(c) Self-contact and table clearance of the logged states (logged gripper opening), on the
+    CAD meshes and on the sphere bound."""
+    from sim.robot.cad import measure_states
     from sim.robot.collision import self_clearance, table_clearance
 
     self_m = np.asarray(self_clearance(log.joints, log.gripper_m, validate=False), dtype=float)
     table_m = np.asarray(table_clearance(log.joints, log.gripper_m, table_z_m=table_z_m, validate=False), dtype=float)
-    colliding, below = int(np.sum(self_m < 0.0)), int(np.sum(table_m < 0.0))
+    cad = measure_states(log.joints, log.gripper_m, table_z_m=table_z_m)
     count = len(log.joints)
-    return SafetyCheck(colliding, 100.0 * colliding / count, float(self_m.min() * 1e3),
-                       below, 100.0 * below / count, float(table_m.min() * 1e3), float(table_z_m))
+    touching, below = int(np.sum(cad.self_m <= 0.0)), int(np.sum(cad.table_m < 0.0))
+    colliding, bound_below = int(np.sum(self_m < 0.0)), int(np.sum(table_m < 0.0))
+    nearest_self = float(cad.self_m.min())
+    return SafetyCheck(
+        touching, 100.0 * touching / count, nearest_self * 1e3 if math.isfinite(nearest_self) else None,
+        below, 100.0 * below / count, float(cad.table_m.min() * 1e3),
+        colliding, 100.0 * colliding / count, float(self_m.min() * 1e3),
+        bound_below, 100.0 * bound_below / count, float(table_m.min() * 1e3), float(table_z_m))
 
 
 def evaluate_real_log(directory: str | Path, *, solver_names: Sequence[str] | None = None,
@@ -305,11 +323,16 @@ def format_report(report: RealLogReport) -> str:
                      f"| {result.out_of_limits_pct:.1f} | {result.failed_pct:.1f} |")
     lines += [
         "",
-        "(c) the safety model on the logged states (a real arm is never in either)",
-        (f"in self-collision: {_share(safety.self_collision_rows, n)}; smallest self clearance "
-         f"{safety.min_self_clearance_mm:.3g} mm"),
-        (f"below the table (z = {safety.table_z_m:g} m): {_share(safety.below_table_rows, n)}; smallest table "
-         f"clearance {safety.min_table_clearance_mm:.3g} mm"),
+        "(c) the logged states on ROBOTIS' CAD meshes (the truth) and on the sphere bound (a real arm is never "
+        "in either)",
+        "| geometry | self-contact | smallest self gap mm | below the table | lowest point mm |",
+        "|---|---|---|---|---|",
+        (f"| CAD | {_share(safety.self_contact_rows, n)} | "
+         + (f"{safety.min_self_clearance_mm:.3g}" if safety.min_self_clearance_mm is not None else "> 30")
+         + f" | {_share(safety.below_table_rows, n)} | {safety.min_table_clearance_mm:.3g} |"),
+        (f"| sphere bound | {_share(safety.bound_self_collision_rows, n)} | {safety.bound_min_self_clearance_mm:.3g} "
+         f"| {_share(safety.bound_below_table_rows, n)} | {safety.bound_min_table_clearance_mm:.3g} |"),
+        f"(table plane z = {safety.table_z_m:g} m)",
     ]
     return "\n".join(lines)
 

@@ -267,8 +267,43 @@ def measure(q: Any, obstacles: Any, gripper_m: float = 0.0, *, bound_per_link: n
                          float(table_m), int(queries))
 
 
+class CadStates(NamedTuple):
+    """The truth channel of N configurations (m; see :class:`CadClearances`)."""
+
+    obstacle_m: np.ndarray  #: (N,) smallest signed arm-obstacle distance (+inf with no obstacle)
+    self_m: np.ndarray  #: (N,) smallest link-pair gap (+inf beyond the horizon)
+    table_m: np.ndarray  #: (N,) lowest point of link2 onwards above the table
+
+
+def measure_states(q: Any, gripper_m: Any = 0.0, *, obstacles: Any = None, table_z_m: float = 0.0,
+                   self_horizon_m: float = SELF_HORIZON_M) -> CadStates:
+    """:func:`measure` of many configurations (e.g. a real robot's log), culled by the bound.
+
+    Args:
+        q: (N, 4) joint angles (rad), any finite values.
+        gripper_m: finger position (m), scalar or (N,).
+        obstacles: an :class:`sim.robot.collision.ObstacleSet` (``None``: none).
+        table_z_m: the table surface's height (m).
+        self_horizon_m: link pairs are measured up to this gap (m).
+    """
+    from sim.robot.collision import ObstacleSet, arm_clearances
+
+    q = np.asarray(as_real_array(q, 4), dtype=np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(q)):
+        raise InvalidInputError("joint angles must be finite")
+    fingers = np.broadcast_to(np.asarray(gripper_m, dtype=np.float64), (len(q),))
+    obstacles = obstacles if obstacles is not None else ObstacleSet.from_list([], [], [])
+    out = np.empty((3, len(q)))
+    for index, (joints, finger) in enumerate(zip(q, fingers, strict=True)):
+        bound = arm_clearances(joints, obstacles, float(finger))
+        measured = measure(joints, obstacles, float(finger), bound_per_link=bound.per_link_m, bound_self_m=bound.self_m,
+                           self_horizon_m=self_horizon_m, table_z_m=table_z_m, validate=False)
+        out[:, index] = measured.obstacle_m, measured.self_m, measured.table_m
+    return CadStates(*out)
+
+
 __all__ = [
     "BOUND_SLACK_M", "LEAF_SIZE", "MAX_EDGE_M", "REFINE_TOLERANCE_M", "SELF_HORIZON_M", "SELF_TOLERANCE_M",
-    "CadClearances", "CadModel", "cad_model", "frames", "link_obstacle_distance", "link_pair_gap", "measure",
-    "table_heights",
+    "CadClearances", "CadModel", "CadStates", "cad_model", "frames", "link_obstacle_distance", "link_pair_gap", "measure",
+    "measure_states", "table_heights",
 ]

@@ -144,16 +144,23 @@ def test_full_report_on_a_log_with_out_of_limit_rows(mixed_log):
     assert abs(network.out_of_limits_pct - 100 * np.mean(~within_limits(answers, 1e-6))) < 1e-9
     reached_mm = 1e3 * np.linalg.norm(forward_kinematics(answers)[:, :3] - forward_kinematics(joints)[:, :3], axis=1)
     assert abs(network.position_error_mm_median - np.median(reached_mm)) < 1e-6  # raw answers, not clamped
-    # (c): the safety model on the logged states with their logged gripper opening
+    # (c): the logged states with their logged gripper opening, on the CAD and on the sphere bound
+    from sim.robot.cad import measure_states
     from sim.robot.collision import self_clearance, table_clearance
 
     self_m, table_m = self_clearance(joints, gripper), table_clearance(joints, gripper)
-    assert report.safety.self_collision_rows == int(np.sum(self_m < 0))
-    assert report.safety.below_table_rows == int(np.sum(table_m < 0))
-    assert report.safety.below_table_rows >= 1  # UNDER_TABLE
-    assert abs(report.safety.below_table_pct - 100 * report.safety.below_table_rows / count) < 1e-9
-    assert abs(report.safety.min_table_clearance_mm - 1e3 * table_m.min()) < 1e-9
-    assert abs(report.safety.min_self_clearance_mm - 1e3 * self_m.min()) < 1e-9
+    safety = report.safety
+    assert safety.bound_self_collision_rows == int(np.sum(self_m < 0))
+    assert safety.bound_below_table_rows == int(np.sum(table_m < 0))
+    assert abs(safety.bound_min_table_clearance_mm - 1e3 * table_m.min()) < 1e-9
+    assert abs(safety.bound_min_self_clearance_mm - 1e3 * self_m.min()) < 1e-9
+    cad = measure_states(joints, gripper)
+    assert safety.below_table_rows == int(np.sum(cad.table_m < 0)) >= 1  # UNDER_TABLE is below on the CAD too
+    assert abs(safety.below_table_pct - 100 * safety.below_table_rows / count) < 1e-9
+    assert abs(safety.min_table_clearance_mm - 1e3 * cad.table_m.min()) < 1e-9
+    assert safety.self_contact_rows == int(np.sum(cad.self_m <= 0))
+    # The CAD encloses less than the bound: it is never lower than the spheres (which grow by 1.2 mm to hold it).
+    assert np.all(cad.table_m >= table_m - 1.2e-3)
 
 
 def test_analytic_ik_recovers_logged_joints_exactly(tmp_path):
