@@ -296,8 +296,9 @@ def measure_states(q: Any, gripper_m: Any = 0.0, *, obstacles: Any = None, table
     out = np.empty((3, len(q)))
     for index, (joints, finger) in enumerate(zip(q, fingers, strict=True)):
         bound = arm_clearances(joints, obstacles, float(finger))
-        measured = measure(joints, obstacles, float(finger), bound_per_link=bound.per_link_m, bound_self_m=bound.self_m,
-                           self_horizon_m=self_horizon_m, table_z_m=table_z_m, validate=False)
+        measured = measure(joints, obstacles, float(finger), bound_per_link=bound.per_link_m,
+                           bound_self_m=bound.self_m, self_horizon_m=self_horizon_m, table_z_m=table_z_m,
+                           validate=False)
         out[:, index] = measured.obstacle_m, measured.self_m, measured.table_m
     return CadStates(*out)
 
