@@ -305,6 +305,6 @@ def measure_states(q: Any, gripper_m: Any = 0.0, *, obstacles: Any = None, table
 
 __all__ = [
     "BOUND_SLACK_M", "LEAF_SIZE", "MAX_EDGE_M", "REFINE_TOLERANCE_M", "SELF_HORIZON_M", "SELF_TOLERANCE_M",
-    "CadClearances", "CadModel", "CadStates", "cad_model", "frames", "link_obstacle_distance", "link_pair_gap", "measure",
-    "measure_states", "table_heights",
+    "CadClearances", "CadModel", "CadStates", "cad_model", "frames", "link_obstacle_distance", "link_pair_gap",
+    "measure", "measure_states", "table_heights",
 ]
