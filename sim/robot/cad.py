@@ -54,7 +54,7 @@ from sim.robot.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, mesh,
 
 #: Refinement tolerance of the arm-obstacle distance (m): a reported value is at most this much
 #: above the exact minimum over the mesh surface, never below it.
-REFINE_TOLERANCE_M: float = 1e-5
+REFINE_TOLERANCE_M: float = 5e-5
 #: Link pairs are measured on the meshes up to this gap (m); a pair farther apart reads +inf (the
 #: bound's own value is logged beside it). Exact search near contact, none where links are far.
 SELF_HORIZON_M: float = 0.03
