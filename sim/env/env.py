@@ -38,10 +38,12 @@ from sim.robot.cad import (
     link_obstacle_distance,
     link_pair_gap,
     measure,
+    step_contacts,
     table_heights,
 )
 from sim.robot.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
+from sim.robot.robot_geometry import self_collision_pairs
 from sim.robot.transforms import quat_to_matrix
 from sim.scene.obstacles import Scene
 from sim.scene.scenario_spec import ScenarioSpec
@@ -57,6 +59,9 @@ CLEARANCE_HORIZON_M: float = 0.1
 CLEARANCE_PAIR_MARGIN_M: float = 0.005
 #: Which clearance measurements every step makes (see the env's Arguments).
 CLEARANCE_MODES: tuple[str, ...] = ("both", "numpy", "pybullet")
+#: What contacts do to the motion (see the env's Arguments): ``"none"``, no force (the default), or
+#: ``"bound"``, Bullet's rigid contacts on the sphere bound.
+CONTACT_PHYSICS: tuple[str, ...] = ("none", "bound")
 #: A headless env keeps its PyBullet client across episodes (a reset removes the obstacles and adds
 #: the new scene's) and replaces it by a fresh one after this many episodes: PyBullet never frees
 #: a removed body's collision shape (~4 kB each), so memory stays within a few MB of flat. A fresh
@@ -182,6 +187,14 @@ class ObstacleReachEnv(gym.Env, EzPickle):
       redundant; ``pybullet_clearance_m`` is NaN) or ``"pybullet"`` (PyBullet's closest points of
       every pair up to 1 m only; the truth and bound entries are NaN and ``closest_*`` empty).
       Contacts always come from PyBullet, confirmed on the CAD.
+    * ``contact_physics``: what a contact does to the motion. ``"none"`` (default): nothing: Bullet
+      finds and reports the contacts on the bound but they exert no force, so the arm moves as
+      commanded until, and through, any contact, and the first CAD contact comes exactly where the
+      real arm, following the same commands, would first touch (the bound, up to 24 mm wider than
+      the CAD, would otherwise stop it early and hide the CAD's contact: measured in the README).
+      After a contact the arm does not push or get pushed (read the later motion as the commanded
+      motion a collision checker sees). ``"bound"``: Bullet's rigid contacts on the sphere bound
+      (the arm pushes and is stopped, a few mm before its CAD would touch).
     * ``render_width``, ``render_height``, ``camera``: frame size (480 x 360) and a
       :class:`sim.env.world.Camera` or preset name (default :data:`DEFAULT_CAMERA`). The goal is drawn
       as a green sphere, with a small blue one 3 cm behind it along the gripper's approach.
@@ -233,6 +246,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         camera: Camera | str = DEFAULT_CAMERA,
         renderer: str | None = None,
         clearance: str = "both",
+        contact_physics: str = "none",
     ) -> None:
         # Gymnasium's EzPickle: a pickle carries the constructor arguments; the copy is a fresh
         # env to be reset (a PyBullet client cannot be pickled).
@@ -256,7 +270,10 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             raise UnknownNameError("renderer", str(renderer), WORLD_RENDERERS)
         if clearance not in CLEARANCE_MODES:
             raise UnknownNameError("clearance mode", str(clearance), CLEARANCE_MODES)
+        if contact_physics not in CONTACT_PHYSICS:
+            raise UnknownNameError("contact physics", str(contact_physics), CONTACT_PHYSICS)
         self.clearance = clearance
+        self.contact_physics = contact_physics
         if render_mode == "human" and not gui_available():
             raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
         if not isinstance(scenario, ScenarioSpec):
@@ -343,20 +360,29 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             times = np.arange(first, first + self.substeps) / PHYSICS_FREQUENCY_HZ
             moves = [(obstacle.name, obstacle.position_at(times), obstacle.orientation)
                      for obstacle in self._scene.obstacles if obstacle.motion]
-        # The latest substep's contacts that had any, so a touch in mid-step counts: PyBullet's on
-        # the bound (within its slack) trigger the CAD measurement, whose verdict counts.
         first_substep = self._step_count * self.substeps + 1
-        contacts, bound_contacts = world.step_watching_contacts(
-            self.substeps, moves, trigger_m=BOUND_SLACK_M,
-            confirm=lambda near, substep: self._cad_contacts(near, (first_substep + substep) / PHYSICS_FREQUENCY_HZ))
-        # The task has no gripper: keep the fingers closed and rigid, so the sphere model
-        # (fingers at 0) and PyBullet measure the same solid even after impacts.
-        world.reset_gripper(0.0)
-        # Bullet finds contacts before it integrates a substep: refresh them for the final poses
-        # too, so an overlap the last substep moved into is not reported one step late.
-        world.detect_collisions()
-        self._step_count += 1
-        self._refresh_contacts(contacts, bound_contacts)
+        if self.contact_physics == "none":
+            # The arm collides with nothing in Bullet: every substep's joint angles go to the CAD
+            # channel, which finds the step's contacts (the bound culls, the meshes decide).
+            angles = world.step_recording_joints(self.substeps, moves)
+            world.reset_gripper(0.0)
+            self._step_count += 1
+            self._contacts, self._bound_contacts = self._kinematic_contacts(angles, moves, first_substep)
+        else:
+            # The latest substep's contacts that had any, so a touch in mid-step counts: PyBullet's
+            # on the bound (within its slack) trigger the CAD measurement, whose verdict counts.
+            contacts, bound_contacts = world.step_watching_contacts(
+                self.substeps, moves, trigger_m=BOUND_SLACK_M,
+                confirm=lambda near, substep: self._cad_contacts(near,
+                                                                 (first_substep + substep) / PHYSICS_FREQUENCY_HZ))
+            # The task has no gripper: keep the fingers closed and rigid, so the sphere model
+            # (fingers at 0) and PyBullet measure the same solid even after impacts.
+            world.reset_gripper(0.0)
+            # Bullet finds contacts before it integrates a substep: refresh them for the final poses
+            # too, so an overlap the last substep moved into is not reported one step late.
+            world.detect_collisions()
+            self._step_count += 1
+            self._refresh_contacts(contacts, bound_contacts)
         observation, info = self._observe()
         # The same arithmetic as compute_reward(achieved_goal, desired_goal, info), errors computed once.
         reward = self.reward_spec.step_reward(info["target_error_m"], info["orientation_error_rad"], info["collided"])
@@ -467,7 +493,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         else:
             self.close()
             self._world = World(gui=self.render_mode == "human", time_step_s=1.0 / PHYSICS_FREQUENCY_HZ,
-                                renderer=self.renderer)
+                                renderer=self.renderer, contact_forces=self.contact_physics == "bound")
             self._world.aim_gui_camera(self.camera)
         self._world_episodes += 1
         world = self._world
@@ -488,13 +514,44 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         world.detect_collisions()
         self._scene, self._step_count = scene, 0
         self._static_obstacles = scene.obstacle_set() if not scene.is_dynamic else None
-        self._refresh_contacts([], [])
+        if self.contact_physics == "none":
+            self._contacts, self._bound_contacts = self._kinematic_contacts(
+                np.array(scene.start_joints, dtype=np.float64)[None], (), 0)
+        else:
+            self._refresh_contacts([], [])
         self._episode += 1
         self._saved.clear()
         self._goal_pose = np.array(scene.goal_pose)
         self._goal_reference = None  # the desired goal's part of the errors, from the first observation
         if not scene.is_dynamic:
             self._packer.set_scene(self._goal_pose, obstacle_features(scene, 0.0, self.max_obstacles))
+
+    def _kinematic_contacts(self, angles: np.ndarray, moves: Any, first_substep: int) -> tuple[tuple, tuple]:
+        """The CAD contacts and the bound's touches of the substeps with joint angles ``angles``
+        (n, 4), obstacles where ``moves`` put them (static ones where they stand); one
+        :class:`Contact` per touching pair (the CAD's point and the other body's normal, 0 between
+        links; force 0: nothing pushes in this mode; the bound's touches carry their distance only)."""
+        scene = self.scene
+        obstacles = self._static_obstacles if self._static_obstacles is not None else scene.obstacle_set(
+            first_substep / PHYSICS_FREQUENCY_HZ)
+        origins = np.broadcast_to(obstacles.positions, (len(angles), *obstacles.positions.shape)).copy()
+        if moves:
+            slots = self._obstacle_slots()
+            for name, positions, _ in moves:
+                origins[:, slots[name]] = positions
+        found = step_contacts(angles, origins, obstacles)
+        self._cad_queries_in_step = found.queries
+        names = [obstacle.name for obstacle in scene.obstacles] + [TABLE_NAME] + [
+            SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs()]
+        zero = (0.0, 0.0, 0.0)
+        contacts, bound_contacts = [], []
+        for link, column in zip(*np.nonzero(np.isfinite(found.cad_m)), strict=True):
+            contacts.append(Contact(COLLISION_LINKS[link], names[column], tuple(found.witness[link, column].tolist()),
+                                    tuple(found.normal[link, column].tolist()), float(found.cad_m[link, column]), 0.0))
+        for link, column in zip(*np.nonzero(np.isfinite(found.bound_m)), strict=True):
+            bound_contacts.append(Contact(COLLISION_LINKS[link], names[column], zero, zero,
+                                          float(found.bound_m[link, column]), 0.0))
+        return tuple(contacts), tuple(bound_contacts)
 
     def _refresh_contacts(self, contacts: list[Contact], bound_contacts: list[Contact]) -> None:
         """The step's contacts (CAD-confirmed and PyBullet's touching ones on the bound) from the
@@ -607,6 +664,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         return observation, info
 
 __all__ = [
-    "CLEARANCE_HORIZON_M", "CLEARANCE_MODES", "CLEARANCE_PAIR_MARGIN_M", "DEFAULT_CAMERA", "EPISODES_PER_CLIENT",
+    "CLEARANCE_HORIZON_M", "CLEARANCE_MODES", "CLEARANCE_PAIR_MARGIN_M", "CONTACT_PHYSICS", "DEFAULT_CAMERA",
+    "EPISODES_PER_CLIENT",
     "ObstacleReachEnv", "PHYSICS_FREQUENCY_HZ",
 ]

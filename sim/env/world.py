@@ -130,6 +130,14 @@ class World:
             plugin, loaded before any body so every shape is drawn); see :data:`~sim.env.camera.RENDERERS`. Or
             ``"none"`` (:data:`~sim.env.camera.NO_RENDERER`): no drawing at all, bodies created ~3x
             faster, :meth:`render` refused (the physics is the same).
+        contact_forces: ``True``: the arm's collision shapes collide (Bullet's rigid contacts with
+            the obstacles, the table and its own links, reported by :meth:`contacts`). ``False``:
+            they collide with nothing (collision filter mask 0): the arm moves as commanded,
+            through everything, and :meth:`contacts` is empty; closest points are still measured.
+            The env uses this so its collision shapes, the sphere bound that encloses ROBOTIS' CAD,
+            never stop the arm where the real arm, narrower, would go on: it finds the contacts
+            itself, on the CAD, from the joint angles of every substep
+            (:meth:`step_recording_joints`).
 
     Raises:
         UnknownNameError: an unknown renderer.
@@ -149,6 +157,7 @@ class World:
         gravity_m_s2: float = 9.81,
         table: bool = True,
         renderer: str = "tiny",
+        contact_forces: bool = True,
     ) -> None:
         if renderer not in WORLD_RENDERERS:
             raise UnknownNameError("renderer", str(renderer), WORLD_RENDERERS)
@@ -203,6 +212,10 @@ class World:
         if table:
             self._add_body(TABLE_NAME, "box", (0.4, 0.4, 0.01), (0.15, 0.0, -0.01), (0, 0, 0, 1),
                            (0.78, 0.66, 0.50, 1.0), collide=True)
+        self.contact_forces = bool(contact_forces)
+        if not self.contact_forces:  # the arm collides with nothing: no contact, no force, no cost
+            for index in range(-1, p.getNumJoints(self.robot)):
+                p.setCollisionFilterGroupMask(self.robot, index, 0, 0)
         self.reset_joints(np.zeros(4))
 
     # ----------------------------------------------------------------------------- lifecycle
@@ -382,6 +395,23 @@ class World:
             if found:
                 counted = found
         return counted, (self._contacts_of(touching) if touching else [])
+
+    def step_recording_joints(self, n: int = 1, moves: Sequence[tuple[str, np.ndarray, Sequence[float]]] = (),
+                              ) -> np.ndarray:
+        """Advance the physics ``n`` time steps (moving obstacles as :meth:`step_watching_contacts`
+        does) and return the arm's joint angles after each: (n, 4) rad."""
+        client_id, robot, joints = self._id(), self.robot, self._arm_indices
+        paths = [(self._lookup(self._bodies, name, "body"), np.asarray(positions, dtype=float).tolist(),
+                  list(orientation)) for name, positions, orientation in moves]
+        angles = np.empty((n, 4))
+        for substep in range(n):
+            for body, positions, orientation in paths:
+                pybullet.resetBasePositionAndOrientation(body, positions[substep], orientation,
+                                                         physicsClientId=client_id)
+            pybullet.stepSimulation(physicsClientId=client_id)
+            for index, state in enumerate(pybullet.getJointStates(robot, joints, physicsClientId=client_id)):
+                angles[substep, index] = state[0]
+        return angles
 
     def inverse_kinematics(
         self,
@@ -711,6 +741,6 @@ class World:
             raise UnknownNameError(kind, name, [str(key) for key in table]) from None
 
 __all__ = [
-    "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_NAME", "World",
-    "gui_available",
+    "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_NAME",
+    "World", "gui_available",
 ]

@@ -27,7 +27,8 @@ import numpy as np
 from sim.robot._sphere_kernel import _sdf, configuration_frames
 
 _STACK = 256  # traversal stacks (tree depth ~16; triangle refinement depth ~24, 3 entries a level)
-_REFINE_LIMIT = 4096  # sub-triangles visited per triangle at most (a guard; never reached in tests)
+_REFINE_LIMIT = 4096
+_COARSE_CUTOFF_M = 0.03  # a link's ball this clear of an obstacle stands for its spheres (step_contacts)
 
 
 # ------------------------------------------------------------------------------------------ trees
@@ -186,6 +187,14 @@ def obstacle_in_link(link_position: np.ndarray, link_rotation: np.ndarray, origi
 
 
 @numba.njit(cache=True, inline="always")
+def _to_base(position: np.ndarray, rotation: np.ndarray, point: np.ndarray) -> tuple[float, float, float]:
+    """A frame-local point (3,) in the base frame, given the frame's position (3,) and rotation (3, 3)."""
+    return (position[0] + rotation[0, 0] * point[0] + rotation[0, 1] * point[1] + rotation[0, 2] * point[2],
+            position[1] + rotation[1, 0] * point[0] + rotation[1, 1] * point[1] + rotation[1, 2] * point[2],
+            position[2] + rotation[2, 0] * point[0] + rotation[2, 1] * point[1] + rotation[2, 2] * point[2])
+
+
+@numba.njit(cache=True, inline="always")
 def _field(px: float, py: float, pz: float, matrix: np.ndarray, offset: np.ndarray, kind: int, s0: float,
            s1: float, s2: float) -> float:
     x = matrix[0, 0] * px + matrix[0, 1] * py + matrix[0, 2] * pz + offset[0]
@@ -260,9 +269,11 @@ def _node_field_bound(node: int, centre: np.ndarray, half: np.ndarray, matrix: n
 def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, centre: np.ndarray, half: np.ndarray,
                           radius: np.ndarray, left: np.ndarray, right: np.ndarray, start: np.ndarray,
                           count: np.ndarray, matrix: np.ndarray, offset: np.ndarray, kind: int, s0: float, s1: float,
-                          s2: float, tolerance: float, witness: np.ndarray) -> float:
+                          s2: float, tolerance: float, witness: np.ndarray, cap: float = np.inf,
+                          stop: float = -np.inf) -> float:
     """The smallest signed distance (m) of the obstacle over one link's mesh surface (see the
-    module doc), found from scratch; ``witness`` takes its point (link frame).
+    module doc), or ``cap`` if none is below it; ``witness`` takes its point (link frame). The
+    search ends early once a value at or below ``stop`` is found (a touch, when only that matters).
 
     Args:
         root: the link's root node; triangles (T, 3, 3) and the tree arrays of every link (global indices).
@@ -270,7 +281,7 @@ def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, ce
         kind, s0, s1, s2: the obstacle's kind code and padded size.
         tolerance: refinement tolerance (m).
     """
-    best = np.inf
+    best = cap
     nodes = np.empty(_STACK, dtype=np.int64)
     bounds = np.empty(_STACK)
     work = np.empty((_STACK, 9))
@@ -286,6 +297,8 @@ def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, ce
             for k in range(start[node], start[node] + count[node]):
                 best = _triangle_minimum(triangles[k], matrix, offset, kind, s0, s1, s2, best, tolerance, witness,
                                          work)
+            if best <= stop:
+                return best
             continue
         a, b = left[node], right[node]
         bound_a = _node_field_bound(a, centre, half, matrix, offset, kind, s0, s1, s2)
@@ -439,7 +452,8 @@ def triangle_distance(first: np.ndarray, second: np.ndarray) -> float:
 @numba.njit(cache=True)
 def pair_gap(root_a: int, root_b: int, triangles: np.ndarray, spot: np.ndarray, centre: np.ndarray,
              half: np.ndarray, radius: np.ndarray, left: np.ndarray, right: np.ndarray, start: np.ndarray,
-             count: np.ndarray, rotation: np.ndarray, offset: np.ndarray, best: float, tolerance: float) -> float:
+             count: np.ndarray, rotation: np.ndarray, offset: np.ndarray, best: float, tolerance: float,
+             witness: np.ndarray) -> float:
     """min(best, distance between the surfaces of two links' meshes), 0 where they cross.
 
     A node pair is skipped once its bound is within ``min(tolerance, best / 2)`` of the best gap
@@ -453,6 +467,7 @@ def pair_gap(root_a: int, root_b: int, triangles: np.ndarray, spot: np.ndarray, 
         rotation, offset: link b's frame in link a's (``p_a = rotation @ p_b + offset``).
         best: a known upper bound (m).
         tolerance: the search tolerance (m).
+        witness: (3,) takes the centroid of link a's triangle of a new best pair (link a's frame).
     """
     stack_a = np.empty(_STACK, dtype=np.int64)
     stack_b = np.empty(_STACK, dtype=np.int64)
@@ -482,7 +497,10 @@ def pair_gap(root_a: int, root_b: int, triangles: np.ndarray, spot: np.ndarray, 
                     dx, dy, dz = mx - spot[ka, 0], my - spot[ka, 1], mz - spot[ka, 2]
                     if math.sqrt(dx * dx + dy * dy + dz * dz) - spot[ka, 3] - spot[kb, 3] >= best:
                         continue
-                    best = min(best, triangle_distance(triangles[ka], moved))
+                    value = triangle_distance(triangles[ka], moved)
+                    if value < best:
+                        best = value
+                        witness[0], witness[1], witness[2] = spot[ka, 0], spot[ka, 1], spot[ka, 2]
             if best <= 0.0:  # touching: nothing is nearer
                 return 0.0
             continue
@@ -607,7 +625,7 @@ def measure_configuration(
                     for k in range(3):
                         relative[i, j] += frame_rotations[0, fa, k, i] * frame_rotations[0, fb, k, j]
             value = pair_gap(roots[pairs[index, 0]], roots[pairs[index, 1]], triangles, spot, centre, half, radius,
-                             left, right, start, count, relative, offset, self_best, self_tolerance)
+                             left, right, start, count, relative, offset, self_best, self_tolerance, local)
             queries += 1
             if value < self_best:
                 self_best, self_pair = value, index
@@ -623,3 +641,232 @@ def measure_configuration(
                       + frame_rotations[0, frame, 2, 2] * hull_points[h, 2])
             table = min(table, height)
     return best, best_link, best_obstacle, witness, self_best, self_pair, table - table_z, queries
+
+
+# ----------------------------------------------------------------------------- contacts of a step
+@numba.njit(cache=True)
+def step_contacts(
+    q_steps: np.ndarray, gripper_m: float, origins: np.ndarray, rotations: np.ndarray, kinds: np.ndarray,
+    sizes: np.ndarray, sphere_local: np.ndarray, sphere_frame: np.ndarray, sphere_radius: np.ndarray,
+    sphere_link: np.ndarray, link_centre: np.ndarray, link_frame: np.ndarray, link_radius: np.ndarray,
+    table_links: np.ndarray, self_first: np.ndarray, self_second: np.ndarray,
+    self_pair_of: np.ndarray, reach: np.ndarray, slack: float, frames: np.ndarray, roots: np.ndarray,
+    triangles: np.ndarray, spot: np.ndarray, centre: np.ndarray, half: np.ndarray, radius: np.ndarray,
+    left: np.ndarray, right: np.ndarray, start: np.ndarray, count: np.ndarray, hull_points: np.ndarray,
+    hull_link: np.ndarray, pairs: np.ndarray, table_z: float, tolerance: float, self_tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Every contact of the arm during one control step, from its joint angles after each physics
+    substep: the sphere bound finds the pairs within its slack, the CAD meshes decide.
+
+    A substep is checked only if the arm may have come within the slack since the last check: no
+    point of the arm moves farther than ``sum_i |dq_i| * reach_i`` (each joint turns the points
+    beyond it about its axis, none farther than ``reach_i`` from it) and no obstacle farther than
+    its own displacement, so a clearance of the bound above that motion plus the slack proves no
+    contact in between.
+
+    Args:
+        q_steps: (n, 4) joint angles after each substep (rad); gripper_m: finger position (m).
+        origins: (n, M, 3) obstacle centres after each substep; rotations (M, 3, 3), kinds (M,), sizes (M, 3).
+        sphere_*: the sphere bound (local centres, frame, radius, link per sphere); link_*: per link a
+            ball holding its spheres (centre in the link's frame, frame, radius); table_links (L,) bool.
+        self_first, self_second: sphere index pairs of the SRDF-enabled link pairs; self_pair_of:
+            (P_spheres,) the index into ``pairs`` of each sphere pair.
+        reach: (4,) the reach of each joint (m); slack: how far the mesh may reach past its spheres (m).
+        frames ... pairs: the CAD forest (see :func:`measure_configuration`).
+
+    Returns:
+        ``(cad (L, M + 1 + P), witness (L, M + 1 + P, 3), normal (L, M + 1 + P, 3), bound
+        (L, M + 1 + P), checks, queries)``: per link and other body (obstacles, then the table,
+        then the link pairs ``pairs``, filed under their first link), a CAD touch's distance (<= 0,
+        the first found; +inf: no touch), its base-frame point on the arm and the other body's
+        normal there (towards the arm; 0 for link pairs), the deepest bound distance of a touch of
+        the spheres; substeps checked and mesh queries made.
+    """
+    steps, obstacles, links = q_steps.shape[0], kinds.shape[0], roots.shape[0]
+    columns = obstacles + 1 + pairs.shape[0]
+    cad = np.full((links, columns), np.inf)
+    bound = np.full((links, columns), np.inf)
+    witness = np.zeros((links, columns, 3))
+    normal = np.zeros((links, columns, 3))
+    local = np.zeros(3)
+    spheres = sphere_local.shape[0]
+    checks = queries = 0
+    last_q = np.zeros(4)
+    last_origins = np.zeros((obstacles, 3))
+    margin = -np.inf  # the bound's obstacle and table clearance at the last check, minus the slack
+    self_margin = -np.inf  # its link-pair clearance at the last check of those, minus twice the slack
+    self_q = np.zeros(4)
+    near = np.zeros((links, columns), dtype=np.bool_)
+    placed = np.empty((spheres, 3))
+    values = np.full((links, columns), np.inf)
+    far = np.zeros((links, max(obstacles, 1)), dtype=np.bool_)
+    ball = np.zeros(3)
+    for k in range(steps):
+        # Turning joint 1 moves no link relative to another: link pairs need only joints 2-4.
+        self_motion = 0.0
+        for i in range(1, 4):
+            self_motion += abs(q_steps[k, i] - self_q[i]) * reach[i]
+        check_self = checks == 0 or self_motion >= self_margin
+        if checks > 0:
+            motion = 0.0
+            for i in range(4):
+                motion += abs(q_steps[k, i] - last_q[i]) * reach[i]
+            moved = 0.0
+            for m in range(obstacles):
+                dx = origins[k, m, 0] - last_origins[m, 0]
+                dy = origins[k, m, 1] - last_origins[m, 1]
+                dz = origins[k, m, 2] - last_origins[m, 2]
+                moved = max(moved, math.sqrt(dx * dx + dy * dy + dz * dz))
+            if motion + moved < margin and not check_self:
+                continue
+        checks += 1
+        for i in range(4):
+            last_q[i] = q_steps[k, i]
+        for m in range(obstacles):
+            for i in range(3):
+                last_origins[m, i] = origins[k, m, i]
+        positions, frame_rotations = configuration_frames(q_steps[k], gripper_m)
+        for s in range(spheres):
+            f = sphere_frame[s]
+            for i in range(3):
+                placed[s, i] = (positions[0, f, i] + frame_rotations[0, f, i, 0] * sphere_local[s, 0]
+                                + frame_rotations[0, f, i, 1] * sphere_local[s, 1]
+                                + frame_rotations[0, f, i, 2] * sphere_local[s, 2])
+        # The bound: per (link, obstacle), per link above the table, per link pair (those kept from
+        # the last check of link pairs while it still proves them clear).
+        for link in range(links):
+            for column in range(obstacles + 1 if not check_self else columns):
+                values[link, column] = np.inf
+        # Each link's spheres lie in one ball about their link: where that ball is clear by more than
+        # the cutoff, it stands for them (a lower bound of theirs).
+        for link in range(links):
+            f = link_frame[link]
+            for i in range(3):
+                ball[i] = (positions[0, f, i] + frame_rotations[0, f, i, 0] * link_centre[link, 0]
+                           + frame_rotations[0, f, i, 1] * link_centre[link, 1]
+                           + frame_rotations[0, f, i, 2] * link_centre[link, 2])
+            for m in range(obstacles):
+                dx, dy, dz = ball[0] - origins[k, m, 0], ball[1] - origins[k, m, 1], ball[2] - origins[k, m, 2]
+                x = rotations[m, 0, 0] * dx + rotations[m, 1, 0] * dy + rotations[m, 2, 0] * dz
+                y = rotations[m, 0, 1] * dx + rotations[m, 1, 1] * dy + rotations[m, 2, 1] * dz
+                z = rotations[m, 0, 2] * dx + rotations[m, 1, 2] * dy + rotations[m, 2, 2] * dz
+                coarse = _sdf(x, y, z, kinds[m], sizes[m, 0], sizes[m, 1], sizes[m, 2]) - link_radius[link]
+                far[link, m] = coarse > _COARSE_CUTOFF_M
+                if far[link, m]:
+                    values[link, m] = coarse
+        for s in range(spheres):
+            link = sphere_link[s]
+            for m in range(obstacles):
+                if far[link, m]:
+                    continue
+                dx = placed[s, 0] - origins[k, m, 0]
+                dy = placed[s, 1] - origins[k, m, 1]
+                dz = placed[s, 2] - origins[k, m, 2]
+                x = rotations[m, 0, 0] * dx + rotations[m, 1, 0] * dy + rotations[m, 2, 0] * dz
+                y = rotations[m, 0, 1] * dx + rotations[m, 1, 1] * dy + rotations[m, 2, 1] * dz
+                z = rotations[m, 0, 2] * dx + rotations[m, 1, 2] * dy + rotations[m, 2, 2] * dz
+                value = _sdf(x, y, z, kinds[m], sizes[m, 0], sizes[m, 1], sizes[m, 2]) - sphere_radius[s]
+                values[link, m] = min(values[link, m], value)
+            if table_links[link]:
+                values[link, obstacles] = min(values[link, obstacles], placed[s, 2] - sphere_radius[s] - table_z)
+        for p in range(self_first.shape[0] if check_self else 0):
+            i, j = self_first[p], self_second[p]
+            dx = placed[i, 0] - placed[j, 0]
+            dy = placed[i, 1] - placed[j, 1]
+            dz = placed[i, 2] - placed[j, 2]
+            value = math.sqrt(dx * dx + dy * dy + dz * dz) - sphere_radius[i] - sphere_radius[j]
+            column = obstacles + 1 + self_pair_of[p]
+            link = sphere_link[i]
+            values[link, column] = min(values[link, column], value)
+        lowest = lowest_self = np.inf
+        for link in range(links):
+            for column in range(columns):
+                value = values[link, column]
+                if column > obstacles:
+                    lowest_self = min(lowest_self, value)
+                    near[link, column] = check_self and value <= 2.0 * slack
+                    if not check_self:
+                        continue
+                else:
+                    lowest = min(lowest, value)
+                    near[link, column] = value <= slack
+                bound[link, column] = min(bound[link, column], value) if value <= 0.0 else bound[link, column]
+        margin = lowest - slack
+        if check_self:
+            self_margin = lowest_self - 2.0 * slack
+            for i in range(4):
+                self_q[i] = q_steps[k, i]
+        # The meshes decide, where the bound is within its slack.
+        heights = np.empty(0)
+        lowest_point = np.zeros((0, 3))
+        for link in range(links):
+            for column in range(columns):
+                if not near[link, column] or cad[link, column] <= 0.0:
+                    continue  # clear, or already touching in this step
+                queries += 1
+                frame = frames[link]
+                value = np.inf
+                if column < obstacles:
+                    matrix, offset = obstacle_in_link(positions[0, frame], frame_rotations[0, frame],
+                                                      origins[k, column], rotations[column])
+                    # Only a touch matters here: capped just above 0, ended at the first point at or below it.
+                    value = link_obstacle_minimum(roots[link], triangles, spot, centre, half, radius, left, right,
+                                                  start, count, matrix, offset, kinds[column], sizes[column, 0],
+                                                  sizes[column, 1], sizes[column, 2], tolerance, local, 1e-9, 0.0)
+                    point_x, point_y, point_z = _to_base(positions[0, frame], frame_rotations[0, frame], local)
+                    # The field's gradient there: the obstacle's outward normal, towards the arm.
+                    gx = point_x - origins[k, column, 0]
+                    gy = point_y - origins[k, column, 1]
+                    gz = point_z - origins[k, column, 2]
+                    rot = rotations[column]
+                    _, nx, ny, nz = _sdf_gradient(rot[0, 0] * gx + rot[1, 0] * gy + rot[2, 0] * gz,
+                                                  rot[0, 1] * gx + rot[1, 1] * gy + rot[2, 1] * gz,
+                                                  rot[0, 2] * gx + rot[1, 2] * gy + rot[2, 2] * gz,
+                                                  kinds[column], sizes[column, 0], sizes[column, 1], sizes[column, 2])
+                    normal_x = rot[0, 0] * nx + rot[0, 1] * ny + rot[0, 2] * nz
+                    normal_y = rot[1, 0] * nx + rot[1, 1] * ny + rot[1, 2] * nz
+                    normal_z = rot[2, 0] * nx + rot[2, 1] * ny + rot[2, 2] * nz
+                elif column == obstacles:
+                    if heights.shape[0] == 0:  # every link's lowest hull vertex, once per substep
+                        heights = np.full(links, np.inf)
+                        lowest_point = np.zeros((links, 3))
+                        for h in range(hull_points.shape[0]):
+                            f = frames[hull_link[h]]
+                            z = (positions[0, f, 2] + frame_rotations[0, f, 2, 0] * hull_points[h, 0]
+                                 + frame_rotations[0, f, 2, 1] * hull_points[h, 1]
+                                 + frame_rotations[0, f, 2, 2] * hull_points[h, 2])
+                            if z < heights[hull_link[h]]:
+                                heights[hull_link[h]] = z
+                                for i in range(3):
+                                    lowest_point[hull_link[h], i] = (
+                                        positions[0, f, i] + frame_rotations[0, f, i, 0] * hull_points[h, 0]
+                                        + frame_rotations[0, f, i, 1] * hull_points[h, 1]
+                                        + frame_rotations[0, f, i, 2] * hull_points[h, 2])
+                    value = heights[link] - table_z
+                    point_x, point_y, point_z = lowest_point[link, 0], lowest_point[link, 1], lowest_point[link, 2]
+                    normal_x, normal_y, normal_z = 0.0, 0.0, 1.0
+                else:
+                    index = column - obstacles - 1
+                    fa, fb = frames[pairs[index, 0]], frames[pairs[index, 1]]
+                    relative = np.empty((3, 3))
+                    shift = np.empty(3)
+                    for i in range(3):
+                        shift[i] = 0.0
+                        for c in range(3):
+                            shift[i] += frame_rotations[0, fa, c, i] * (positions[0, fb, c] - positions[0, fa, c])
+                        for j in range(3):
+                            relative[i, j] = 0.0
+                            for c in range(3):
+                                relative[i, j] += frame_rotations[0, fa, c, i] * frame_rotations[0, fb, c, j]
+                    # Only a touch matters: the search stops at any gap above a micrometre.
+                    value = pair_gap(roots[pairs[index, 0]], roots[pairs[index, 1]], triangles, spot, centre, half,
+                                     radius, left, right, start, count, relative, shift, 1e-6, self_tolerance, local)
+                    point_x, point_y, point_z = _to_base(positions[0, fa], frame_rotations[0, fa], local)
+                    normal_x = normal_y = normal_z = 0.0
+                if value <= 0.0 and value < cad[link, column]:
+                    cad[link, column] = value
+                    witness[link, column, 0], witness[link, column, 1], witness[link, column, 2] = (
+                        point_x, point_y, point_z)
+                    normal[link, column, 0], normal[link, column, 1], normal[link, column, 2] = (
+                        normal_x, normal_y, normal_z)
+    return cad, witness, normal, bound, checks, queries

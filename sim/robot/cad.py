@@ -48,6 +48,7 @@ from sim.robot._cad_kernel import (
     pair_gap,
     triangle_spots,
 )
+from sim.robot._cad_kernel import step_contacts as kernel_step_contacts
 from sim.robot._sphere_kernel import configuration_frames
 from sim.robot.kinematics import LINK_NAMES, as_real_array
 from sim.robot.robot_geometry import COLLISION_LINKS, TABLE_CHECKED_LINKS, mesh, self_collision_pairs
@@ -212,7 +213,7 @@ def link_pair_gap(model: CadModel, positions: np.ndarray, rotations: np.ndarray,
     rotation, offset = _relative(positions, rotations, int(model.frames[first]), int(model.frames[second]))
     return float(pair_gap(int(model.roots[first]), int(model.roots[second]), *model.tree(),
                           np.ascontiguousarray(rotation), np.ascontiguousarray(offset), float(best),
-                          SELF_TOLERANCE_M))
+                          SELF_TOLERANCE_M, np.zeros(3)))
 
 
 def table_heights(model: CadModel, positions: np.ndarray, rotations: np.ndarray) -> np.ndarray:
@@ -267,6 +268,90 @@ def measure(q: Any, obstacles: Any, gripper_m: float = 0.0, *, bound_per_link: n
                          float(table_m), int(queries))
 
 
+#: Each kinematic frame's parent (index into LINK_NAMES; the end effector and fingers hang on link5).
+_PARENT = (-1, 0, 1, 2, 3, 4, 4, 4)
+
+
+@functools.cache
+def joint_reach() -> np.ndarray:
+    """(4,) for each joint, how far (m) any point of the sphere bound beyond it can lie from its axis,
+    in any configuration: the chain's fixed link lengths from the joint to the sphere's frame, plus
+    the sphere's offset in that frame and its radius. A joint turning by ``dq`` moves no point of the
+    arm farther than ``reach * |dq|``."""
+    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_RADII_M, sphere_frames
+
+    positions, _ = frames(np.zeros(4), 0.0)
+    length = [0.0] + [float(np.linalg.norm(positions[f] - positions[_PARENT[f]])) for f in range(1, len(_PARENT))]
+    reach = np.zeros(4)
+    for joint in range(4):  # joint i + 1 turns about an axis through frame i + 1's origin
+        origin = joint + 1
+        for centre, sphere_radius, frame in zip(SPHERE_CENTRES_M, SPHERE_RADII_M, sphere_frames(), strict=True):
+            chain, f = 0.0, int(frame)
+            while f > origin:
+                chain, f = chain + length[f], _PARENT[f]
+            if f == origin:
+                reach[joint] = max(reach[joint], chain + float(np.linalg.norm(centre)) + float(sphere_radius))
+    reach.setflags(write=False)
+    return reach
+
+
+@functools.cache
+def _link_balls() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per link, a ball holding all its spheres: ``(centre (L, 3) in the link frame, frame (L,), radius (L,))``."""
+    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_LINK, SPHERE_RADII_M
+
+    model = cad_model()
+    centres, radii = np.zeros((len(COLLISION_LINKS), 3)), np.zeros(len(COLLISION_LINKS))
+    for link in range(len(COLLISION_LINKS)):
+        mine = SPHERE_LINK == link
+        low = (SPHERE_CENTRES_M[mine] - SPHERE_RADII_M[mine, None]).min(0)
+        high = (SPHERE_CENTRES_M[mine] + SPHERE_RADII_M[mine, None]).max(0)
+        centres[link] = (low + high) / 2
+        radii[link] = (np.linalg.norm(SPHERE_CENTRES_M[mine] - centres[link], axis=1) + SPHERE_RADII_M[mine]).max()
+    return centres, np.array(model.frames), radii * (1 + 1e-12)
+
+
+class StepContacts(NamedTuple):
+    """The contacts of one control step (see :func:`step_contacts`)."""
+
+    cad_m: np.ndarray  #: (L, M + 1 + P) a CAD touch's signed distance (<= 0), +inf where none
+    witness: np.ndarray  #: (L, M + 1 + P, 3) its point on the arm, base frame
+    normal: np.ndarray  #: (L, M + 1 + P, 3) the other body's normal there, towards the arm (0 for link pairs)
+    bound_m: np.ndarray  #: (L, M + 1 + P) deepest bound distance of a touch of the spheres, +inf where none
+    checks: int  #: substeps whose configuration was measured (the others were proven clear)
+    queries: int  #: mesh queries
+
+
+def step_contacts(q_steps: np.ndarray, origins: np.ndarray, obstacles: Any, gripper_m: float = 0.0,
+                  table_z_m: float = 0.0) -> StepContacts:
+    """Every contact of the arm over one control step, from its joint angles after each substep.
+
+    Columns: the M obstacles, then the table, then the SRDF link pairs (filed under their first
+    link). The sphere bound finds the pairs within :data:`BOUND_SLACK_M`, the meshes decide; a
+    substep is skipped where the arm's motion since the last measured one (at most
+    :func:`joint_reach` times each joint's turn) and the obstacles' are less than the bound's
+    clearance there, which proves it clear (:func:`sim.robot._cad_kernel.step_contacts`).
+
+    Args:
+        q_steps: (n, 4) joint angles after each substep (rad).
+        origins: (n, M, 3) obstacle centres after each substep (m).
+        obstacles: the :class:`sim.robot.collision.ObstacleSet` (kinds, rotations, sizes).
+        gripper_m: finger position (m); table_z_m: table height (m).
+    """
+    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_LINK, SPHERE_RADII_M, self_pair_spheres, sphere_frames
+
+    model = cad_model()
+    first, second, pair_of = self_pair_spheres()
+    cad, witness, normal, bound, checks, queries = kernel_step_contacts(
+        np.ascontiguousarray(q_steps, dtype=np.float64), float(gripper_m),
+        np.ascontiguousarray(origins, dtype=np.float64), obstacles.rotations,
+        np.asarray(obstacles.kinds, dtype=np.int64), obstacles.sizes, SPHERE_CENTRES_M, sphere_frames(),
+        SPHERE_RADII_M, SPHERE_LINK, *_link_balls(), _TABLE_MASK, first, second, pair_of, joint_reach(), BOUND_SLACK_M,
+        model.frames, model.roots, *model.tree(), model.hull_points, model.hull_link, model.pairs, float(table_z_m),
+        REFINE_TOLERANCE_M, SELF_TOLERANCE_M)
+    return StepContacts(cad, witness, normal, bound, int(checks), int(queries))
+
+
 class CadStates(NamedTuple):
     """The truth channel of N configurations (m; see :class:`CadClearances`)."""
 
@@ -305,6 +390,6 @@ def measure_states(q: Any, gripper_m: Any = 0.0, *, obstacles: Any = None, table
 
 __all__ = [
     "BOUND_SLACK_M", "LEAF_SIZE", "MAX_EDGE_M", "REFINE_TOLERANCE_M", "SELF_HORIZON_M", "SELF_TOLERANCE_M",
-    "CadClearances", "CadModel", "CadStates", "cad_model", "frames", "link_obstacle_distance", "link_pair_gap",
-    "measure", "measure_states", "table_heights",
+    "CadClearances", "CadModel", "CadStates", "StepContacts", "cad_model", "frames", "joint_reach",
+    "link_obstacle_distance", "link_pair_gap", "measure", "measure_states", "step_contacts", "table_heights",
 ]

@@ -68,6 +68,29 @@ def _self_pairs() -> tuple[np.ndarray, np.ndarray]:
 _SELF_FIRST, _SELF_SECOND = _self_pairs()
 
 
+def _pair_of_sphere_pairs() -> np.ndarray:
+    """(P_spheres,) the index into ``self_collision_pairs()`` of each sphere pair of the self list."""
+    pairs = {(COLLISION_LINKS.index(a), COLLISION_LINKS.index(b)): index
+             for index, (a, b) in enumerate(self_collision_pairs())}
+    return np.array([pairs[(int(SPHERE_LINK[i]), int(SPHERE_LINK[j]))] for i, j in zip(_SELF_FIRST, _SELF_SECOND,
+                                                                                        strict=True)])
+
+
+_SELF_PAIR_OF = _pair_of_sphere_pairs()
+
+
+def self_pair_spheres() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The self-collision list of the bound: ``(first (P,), second (P,), link_pair (P,))`` sphere
+    indices of every sphere pair of the SRDF-enabled link pairs and the index of its link pair in
+    :func:`sim.robot.robot_geometry.self_collision_pairs` (read-only)."""
+    return _SELF_FIRST, _SELF_SECOND, _SELF_PAIR_OF
+
+
+def sphere_frames() -> np.ndarray:
+    """(S,) the kinematic frame (index into :data:`sim.robot.kinematics.LINK_NAMES`) of every sphere."""
+    return _SPHERE_FRAME
+
+
 @dataclass(frozen=True)
 class ObstacleSet:
     """M obstacles as arrays (NumPy), ready for batched distance queries.
@@ -417,5 +440,5 @@ __all__ = [
     "COLLISION_LINKS", "SPHERE_CENTRES_M", "SPHERE_LINK", "SPHERE_RADII_M", "ArmClearances", "Clearance",
     "ObstacleSet", "arm_clearances", "chosen_sphere_centres", "first_clear_obstacle", "first_free_configuration",
     "min_clearance", "overall_clearance", "per_link_minimum", "point_distances", "self_clearance",
-    "signed_distances", "sphere_centres", "sphere_distances", "table_clearance",
+    "self_pair_spheres", "signed_distances", "sphere_centres", "sphere_distances", "sphere_frames", "table_clearance",
 ]
