@@ -198,8 +198,9 @@ def physics_floor_rate(steps: int) -> Rate:
 
 def cluttered_physics_rate(steps: int, seed: int = 0) -> Rate:
     """Control steps per second of the physics of ``cluttered`` scenes alone: the env's commands,
-    12 substeps with a contact poll after each, the fingers held and the final contact refresh,
-    as ``ObstacleReachEnv.step`` does them, without resets, clearances or observations (a new
+    12 substeps with the joint angles read after each, the fingers held, as ``ObstacleReachEnv.step``
+    does them (``contact_physics="none"``), without the contact search, resets, clearances or
+    observations (a new
     scene every 100 steps, outside the timing)."""
     env = gym.make(OUR_ID, scenario="cluttered").unwrapped
     rng = np.random.default_rng(seed)
@@ -209,12 +210,10 @@ def cluttered_physics_rate(steps: int, seed: int = 0) -> Rate:
         env.reset(seed=seed + start)
         world = env.world
         wall, clock = time.perf_counter(), time.process_time()
-        for action in actions[start:start + 100]:
+        for action in actions[start:start + 100]:  # the default contact_physics="none": joints read per substep
             world.set_position_targets(env.action_to_joint_targets(action))
-            world.step_watching_contacts(env.substeps)
+            world.step_recording_joints(env.substeps)
             world.reset_gripper(0.0)
-            world.detect_collisions()
-            world.contacts()
         elapsed, cpu = elapsed + time.perf_counter() - wall, cpu + time.process_time() - clock
     env.close()
     return Rate(steps / elapsed, 1e6 * cpu / steps)
@@ -400,7 +399,7 @@ def main() -> None:
             print(f"| {name:32s} | {mode:18s} | {rate.steps_per_s:8.0f} | {peer:15.2f}x | {scaling:>12s} "
                   f"| {cpu_text:>11s} | {cpu_peer:>20s} | {bound:>15s} |")
     peer_single = best[(PEER_ID, SINGLE)]
-    for key, label in (("floor", "floor: our bare physics"), ("cluttered floor", "floor: cluttered physics+polls")):
+    for key, label in (("floor", "floor: our bare physics"), ("cluttered floor", "floor: cluttered physics+joints")):
         floor = best[(key, SINGLE)]
         print(f"| {label:32s} | {SINGLE:18s} | {floor.steps_per_s:8.0f} | "
               f"{floor.steps_per_s / peer_single.steps_per_s:15.2f}x | {'':>12s} | {floor.main_cpu_us:11.0f} "
