@@ -186,6 +186,21 @@ def obstacle_in_link(link_position: np.ndarray, link_rotation: np.ndarray, origi
     return matrix, offset
 
 
+@numba.njit(cache=True)
+def _relative_frame(positions: np.ndarray, rotations: np.ndarray, first: int, second: int, rotation: np.ndarray,
+                    offset: np.ndarray) -> None:
+    """Frame ``second`` in frame ``first`` (of frames (F, 3), (F, 3, 3)), into ``rotation`` (3, 3) and
+    ``offset`` (3,): ``p_first = rotation @ p_second + offset``."""
+    for i in range(3):
+        offset[i] = 0.0
+        for k in range(3):
+            offset[i] += rotations[first, k, i] * (positions[second, k] - positions[first, k])
+        for j in range(3):
+            rotation[i, j] = 0.0
+            for k in range(3):
+                rotation[i, j] += rotations[first, k, i] * rotations[second, k, j]
+
+
 @numba.njit(cache=True, inline="always")
 def _to_base(position: np.ndarray, rotation: np.ndarray, point: np.ndarray) -> tuple[float, float, float]:
     """A frame-local point (3,) in the base frame, given the frame's position (3,) and rotation (3, 3)."""
@@ -615,15 +630,8 @@ def measure_configuration(
         relative = np.empty((3, 3))
         offset = np.empty(3)
         for index in range(pairs.shape[0]):
-            fa, fb = frames[pairs[index, 0]], frames[pairs[index, 1]]
-            for i in range(3):
-                offset[i] = 0.0
-                for k in range(3):
-                    offset[i] += frame_rotations[0, fa, k, i] * (positions[0, fb, k] - positions[0, fa, k])
-                for j in range(3):
-                    relative[i, j] = 0.0
-                    for k in range(3):
-                        relative[i, j] += frame_rotations[0, fa, k, i] * frame_rotations[0, fb, k, j]
+            _relative_frame(positions[0], frame_rotations[0], frames[pairs[index, 0]], frames[pairs[index, 1]],
+                            relative, offset)
             value = pair_gap(roots[pairs[index, 0]], roots[pairs[index, 1]], triangles, spot, centre, half, radius,
                              left, right, start, count, relative, offset, self_best, self_tolerance, local)
             queries += 1
@@ -847,17 +855,10 @@ def step_contacts(
                     normal_x, normal_y, normal_z = 0.0, 0.0, 1.0
                 else:
                     index = column - obstacles - 1
-                    fa, fb = frames[pairs[index, 0]], frames[pairs[index, 1]]
+                    fa = frames[pairs[index, 0]]
                     relative = np.empty((3, 3))
                     shift = np.empty(3)
-                    for i in range(3):
-                        shift[i] = 0.0
-                        for c in range(3):
-                            shift[i] += frame_rotations[0, fa, c, i] * (positions[0, fb, c] - positions[0, fa, c])
-                        for j in range(3):
-                            relative[i, j] = 0.0
-                            for c in range(3):
-                                relative[i, j] += frame_rotations[0, fa, c, i] * frame_rotations[0, fb, c, j]
+                    _relative_frame(positions[0], frame_rotations[0], fa, frames[pairs[index, 1]], relative, shift)
                     # Only a touch matters: the search stops at any gap above a micrometre.
                     value = pair_gap(roots[pairs[index, 0]], roots[pairs[index, 1]], triangles, spot, centre, half,
                                      radius, left, right, start, count, relative, shift, 1e-6, self_tolerance, local)
