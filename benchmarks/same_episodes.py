@@ -17,7 +17,12 @@ whose change is intended (e.g. the CAD's ``collided``): episodes differing only 
 reward and flags that follow from them, are counted as explained, not as failures.
 
 Run: ``python benchmarks/same_episodes.py [--before 01e1a13] [--episodes 20] [--renamed OLD=NEW]
-[--expect KEY]``
+[--expect KEY] [--this-tree contact_physics=bound]``
+
+Against the commit before #23 (``--before f305bad``), this tree with ``--this-tree
+contact_physics=bound`` (the earlier physics) must differ only in the CAD channel's intended
+fields; with the default physics (``"none"``) the motion differs too, from the first step the
+sphere bound would have touched something (it no longer pushes the arm).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ import numpy as np
 import sim
 
 out, episodes, cases = sys.argv[1], int(sys.argv[2]), pickle.loads(bytes.fromhex(sys.argv[3]))
+extra = pickle.loads(bytes.fromhex(sys.argv[4]))
 
 def plain(value):
     # Exact, comparable: arrays and floats as bytes, containers recursively, namedtuples as tuples.
@@ -73,7 +79,7 @@ def plain(value):
 
 records = {}
 for label, kwargs in cases:
-    env = gym.make(sim.ENV_IDS[0], max_episode_steps=100, **kwargs)
+    env = gym.make(sim.ENV_IDS[0], max_episode_steps=100, **kwargs, **extra)
     episodes_of_case = []
     for seed in range(episodes):
         rng = np.random.default_rng(seed + 10_000)
@@ -91,11 +97,12 @@ with open(out, "wb") as file:
 """
 
 
-def record(tree: Path, out: Path, episodes: int) -> dict[str, list]:
-    """The recorded episodes of every case, run in a child process on ``tree``."""
+def record(tree: Path, out: Path, episodes: int, extra: dict | None = None) -> dict[str, list]:
+    """The recorded episodes of every case, run in a child process on ``tree`` (its envs made with
+    the keyword arguments ``extra`` too)."""
     environment = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-c", CHILD, str(out), str(episodes), pickle.dumps(CASES).hex()], cwd=tree,
-                   env=environment, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", CHILD, str(out), str(episodes), pickle.dumps(CASES).hex(),
+                    pickle.dumps(extra or {}).hex()], cwd=tree, env=environment, check=True, capture_output=True)
     with open(out, "rb") as file:
         return pickle.load(file)
 
@@ -153,6 +160,9 @@ def main() -> int:
                         help="an info key the earlier tree named OLD, compared as NEW (repeatable; default: "
                              "the CAD channel's renames, "
                              + ", ".join(f"{a}={b}" for a, b in CAD_RENAMES.items()) + ")")
+    parser.add_argument("--this-tree", action="append", default=[], metavar="KEY=VALUE",
+                        help="an env keyword argument for this tree's envs only (repeatable), e.g. "
+                             "contact_physics=bound: the earlier physics with the CAD channel")
     parser.add_argument("--expect", action="append", default=None, metavar="KEY",
                         help="a field whose change is intended (repeatable; default with the CAD renames: "
                              + ", ".join(CAD_CHANGES) + ")")
@@ -164,18 +174,23 @@ def main() -> int:
     except ValueError:
         parser.error("--renamed takes OLD=NEW")
     expected = set(args.expect if args.expect is not None else (CAD_CHANGES if args.renamed is None else ()))
+    try:
+        extra = dict(item.split("=", 1) for item in args.this_tree)
+    except ValueError:
+        parser.error("--this-tree takes KEY=VALUE")
     with tempfile.TemporaryDirectory() as folder:
         try:
             tree = export(args.before, Path(folder))
         except subprocess.CalledProcessError:
             parser.error(f"--before {args.before!r} is not a commit of this repository")
         before = record(tree, Path(folder) / "before.pkl", args.episodes)
-        after = record(REPOSITORY, Path(folder) / "after.pkl", args.episodes)
+        after = record(REPOSITORY, Path(folder) / "after.pkl", args.episodes, extra)
     print(f"this tree against commit {args.before}: {args.episodes} seeded episodes x <= 100 steps per case, "
           "every observation, reward, flag and info value compared bit for bit")
     print("info keys compared under their new names: " + (", ".join(f"{a} -> {b}" for a, b in renamed.items())
                                                         or "none"))
-    print("intended changes: " + (", ".join(sorted(expected)) or "none") + "\n")
+    print("intended changes: " + (", ".join(sorted(expected)) or "none"))
+    print("this tree's envs also take: " + (", ".join(f"{k}={v}" for k, v in extra.items()) or "nothing") + "\n")
     unexplained = 0
     for label, _ in CASES:
         pairs = list(zip(before[label], after[label], strict=True))
