@@ -79,11 +79,12 @@ class CpuClock(gym.Wrapper):
 class Ours:
     """Picklable env factory (AsyncVectorEnv workers are started with fork or spawn)."""
 
-    def __init__(self, scenario: str, clearance: str = "both") -> None:
-        self.scenario, self.clearance = scenario, clearance
+    def __init__(self, scenario: str, clearance: str = "both", contact_physics: str = "none") -> None:
+        self.scenario, self.clearance, self.contact_physics = scenario, clearance, contact_physics
 
     def __call__(self) -> gym.Env:
-        return CpuClock(gym.make(OUR_ID, scenario=self.scenario, clearance=self.clearance))
+        return CpuClock(gym.make(OUR_ID, scenario=self.scenario, clearance=self.clearance,
+                                 contact_physics=self.contact_physics))
 
 
 class Panda:
@@ -319,6 +320,30 @@ def sampling_cpu_us(steps: int) -> float:
     return 1e6 * (time.process_time() - cpu) / steps
 
 
+def quick(steps: int, repeats: int) -> None:
+    """One process: PandaReach-v3 and ours in ``cluttered`` with either contact physics, interleaved."""
+    makes = {PEER_ID: Panda(PEER_ID), "ours cluttered": Ours("cluttered"),
+             "ours cluttered, contact_physics=bound": Ours("cluttered", contact_physics="bound")}
+    best: dict[str, Rate] = {}
+    load_before = os.getloadavg()[0]
+    for _ in range(repeats):
+        for name, make in makes.items():
+            rate = single_rate(make, steps)
+            kept = best.get(name, rate)
+            best[name] = Rate(max(kept.steps_per_s, rate.steps_per_s), min(kept.main_cpu_us, rate.main_cpu_us))
+    cad = cad_channel_cost(steps)
+    print(f"one process, best of {repeats} interleaved rounds x {steps} steps, random actions, resets included; "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}\n")
+    print(f"| environment | steps/s | vs {PEER_ID} | CPU us/step | CPU vs {PEER_ID} |")
+    print("|---|---|---|---|---|")
+    peer = best[PEER_ID]
+    for name, rate in best.items():
+        print(f"| {name} | {rate.steps_per_s:.0f} | {rate.steps_per_s / peer.steps_per_s:.2f}x "
+              f"| {rate.main_cpu_us:.0f} | {peer.main_cpu_us / rate.main_cpu_us:.2f}x |")
+    print(f"\nthe CAD truth channel: {cad.culled_us:.1f} us CPU per step culled by the bound ({cad.queries_mean:.2f} "
+          f"mesh queries, p99 {cad.queries_p99:.0f}), {cad.unculled_us:.1f} us unculled ({cad.queries_unculled:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="steps per measurement (default 3000)")
@@ -328,9 +353,15 @@ def main() -> None:
                         help="sub-environments per process of the grouped HybridVectorEnv rows "
                              f"(default {PER_PROCESS})",
                         )
+    parser.add_argument("--quick", action="store_true",
+                        help="only the one-process rows of PandaReach-v3 and ours in cluttered, both contact physics "
+                             "(about a minute), and the CAD channel's cost")
     args = parser.parse_args()
     if args.steps < 10 or args.repeats < 1 or args.per_process < 1:
         parser.error("--steps must be >= 10, --repeats >= 1 and --per-process >= 1")
+    if args.quick:
+        quick(args.steps, args.repeats)
+        return
     grouped = f"HybridVectorEnv 2x{args.per_process}"
     envs: dict[str, Callable[[], gym.Env]] = {
         PEER_ID: Panda(PEER_ID), OTHER_PEER_ID: Panda(OTHER_PEER_ID),
