@@ -217,9 +217,11 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
     if args.video is False and args.video_episodes is not None:
         parser.error("--video-episodes asks for videos; it contradicts --no-video")
     video = bool(args.video) or args.video_episodes is not None
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else DEFAULT_POLICIES
-    if not models:
-        parser.error("--models needs at least one policy name")
+    models = DEFAULT_POLICIES
+    if args.models is not None:
+        models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    if not models:  # --models "" (or " ", ",,") names no policy: refused, not read as the default
+        parser.error(f"--models needs at least one policy name, got {args.models!r}")
     if len(set(models)) != len(models):
         parser.error(f"--models lists a policy twice: {args.models}")
     if args.shap and not any(model.startswith("iknet:") for model in models):
@@ -327,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(parser, argv)
     created = _check_before_writing(parser, config)
     from evaluation.pipeline import run_pipeline
+    from evaluation.results_io import locked_folder
+    from evaluation.runner import check_output_folder
     from evaluation.schema import remove_unstarted_run
     from sim.errors import ProjectError, one_line
 
@@ -338,10 +342,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scenario {config.scenario} | seed {config.seed} | {config.episodes} episodes x "
               f"{len(config.policies)} policies | output {config.out_dir}", flush=True)
     try:
-        report = run_pipeline(config)
+        # One writer per folder: a run started on the same --out meanwhile is refused and touches nothing.
+        with locked_folder(config.out_dir):
+            check_output_folder(config, cli=True)  # again, now that no other run can change the folder
+            try:
+                report = run_pipeline(config)
+            except ProjectError:
+                if not config.resume:  # a start that failed before its first episode leaves no run behind
+                    remove_unstarted_run(config.out_dir, created=created)
+                raise
     except ProjectError as error:
-        if not config.resume:  # a start that failed before its first episode leaves no run behind
-            remove_unstarted_run(config.out_dir, created=created)
         parser.exit(2, f"{parser.prog}: error: {one_line(str(error))}\n")
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)

@@ -6,14 +6,21 @@ resume. Nothing already written is ever rewritten except by :func:`filter_csv` o
 writes a temporary file and renames it atomically. Rows are appended only to a file that starts
 with the same header (one this project wrote), never to someone else's CSV file; a file that is
 not UTF-8 CSV is reported as an :class:`~sim.errors.OutputFolderError`, never a traceback.
+
+Nothing is written through a symbolic link: files are opened with ``O_NOFOLLOW`` and a link where a
+results file belongs is refused in one line. One process at a time writes a results folder
+(:func:`locked_folder`: an exclusive ``flock`` on :data:`LOCK_FILE` inside it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import fcntl
 import io
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sim.errors import OutputFolderError
@@ -45,7 +52,7 @@ def append_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, obj
             raise OutputFolderError(f"{path} was not written by this project (its header differs); not appending to it")
     if not text:
         return
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    descriptor = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         data = text.encode()
         written = 0
@@ -125,7 +132,8 @@ def filter_csv(path: Path, keep: Callable[[dict[str, str]], bool]) -> int:
     if len(kept) == len(rows):
         return 0
     temporary = path.with_suffix(path.suffix + ".tmp")
-    with open(temporary, "w", newline="") as handle:
+    refuse_link(path)
+    with os.fdopen(open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(kept)
@@ -133,3 +141,160 @@ def filter_csv(path: Path, keep: Callable[[dict[str, str]], bool]) -> int:
         os.fsync(handle.fileno())
     os.replace(temporary, path)
     return len(rows) - len(kept)
+
+
+# ------------------------------------------------------------------------------- no links, one writer
+#: The lock file inside a results folder, held (``flock``) by the one process writing the folder.
+LOCK_FILE: str = ".lock"
+
+
+class FolderLockedError(OutputFolderError):
+    """Another process is writing the results folder (it holds the folder's lock)."""
+
+
+def refuse_link(path: str | os.PathLike[str]) -> None:
+    """Refuse (one line) to write ``path`` if it is a symbolic link: a results file is never written through one.
+
+    Raises:
+        OutputFolderError: ``path`` is a symbolic link.
+    """
+    if os.path.islink(path):
+        raise OutputFolderError(f"{os.fspath(path)} is a symbolic link; results are never written through a link "
+                                "(remove it or choose another --out)")
+
+
+def open_no_follow(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """``os.open(path, flags | O_NOFOLLOW)``: a descriptor, never one of a link's target.
+
+    Raises:
+        OutputFolderError: ``path`` is a symbolic link, or cannot be opened (the message names why).
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            refuse_link(path)
+        raise OutputFolderError(f"cannot write {os.fspath(path)}: {error.strerror or error}") from None
+
+
+#: The folders this process holds the lock of: resolved path -> [descriptor, depth, created].
+_HELD: dict[str, list] = {}
+
+
+@contextlib.contextmanager
+def locked_folder(folder: str | os.PathLike[str]) -> Iterator[bool]:
+    """Hold the results folder ``folder``'s exclusive lock (creating the folder if missing).
+
+    The lock is an ``flock`` on :data:`LOCK_FILE` in the folder, taken without waiting; it is
+    re-entrant within a process. On release the lock file is removed, and so is the folder if this
+    call created it and nothing else is in it, so a run leaves its folder as it would without a lock.
+
+    Yields:
+        True if the outermost holder created ``folder``.
+
+    Raises:
+        FolderLockedError: another process holds the lock (nothing is written or removed).
+        OutputFolderError: the folder cannot be created, or its lock file is a symbolic link.
+    """
+    folder = Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield _HELD[key][2]
+        finally:
+            _HELD[key][1] -= 1
+        return
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
+    descriptor = _acquire(folder)
+    _HELD[key] = [descriptor, 1, created]
+    try:
+        yield created
+    finally:
+        del _HELD[key]
+        try:  # removed while still held: a process waiting on this file retries on the new one
+            os.unlink(folder / LOCK_FILE)
+            if created:
+                folder.rmdir()  # only if the run left nothing
+        except OSError:
+            pass
+        os.close(descriptor)
+
+
+def _acquire(folder: Path) -> int:
+    path = folder / LOCK_FILE
+    for _attempt in range(100):
+        descriptor = open_no_follow(path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(descriptor)
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise OutputFolderError(f"cannot lock output folder {folder}: {error.strerror or error}") from None
+            raise FolderLockedError(f"output folder {folder} is being written by another run (it holds "
+                                    f"{path}); wait for it to finish or choose another --out") from None
+        try:  # the holder we waited on may have removed the file before we locked it: lock the current one
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino:
+                return descriptor
+        except FileNotFoundError:
+            pass
+        os.close(descriptor)
+    raise FolderLockedError(f"output folder {folder} is being written by another run; choose another --out")
+
+
+# ------------------------------------------------------------------------------- damaged tails
+def repair_tail(path: Path) -> int:
+    """Drop malformed rows at the end of CSV ``path`` (a writer killed mid-row, a damaged disk):
+    rows without a newline, with NUL bytes, not UTF-8, or with another number of fields than the
+    header; every complete row before them is kept. Returns how many rows were dropped.
+
+    Raises:
+        OutputFolderError: a malformed row is followed by a complete one (the damage is not a torn
+            tail; the file is left as it is), or ``path`` is a symbolic link.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    refuse_link(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")  # the last item is what follows the last newline (b"" if none)
+    width = _fields(lines[0]) if data.endswith(b"\n") or len(lines) > 1 else None
+    if width is None:
+        raise OutputFolderError(f"{path} is not a CSV file this project wrote (its header is malformed)")
+    offset, first_bad, bad_offset = len(lines[0]) + 1, None, None
+    for number, line in enumerate(lines[1:], start=2):
+        last = number == len(lines)
+        good = not last and _fields(line) == width
+        if last and not line:
+            break
+        if not good and first_bad is None:
+            first_bad, bad_offset = number, offset
+        elif good and first_bad is not None:
+            raise OutputFolderError(f"{path}: row {first_bad} is malformed but row {number} after it is complete; "
+                                    "not a torn tail, so it is not repaired: move the folder aside and start anew")
+        offset += len(line) + 1
+    if first_bad is None:
+        return 0
+    dropped = sum(1 for line in lines[first_bad - 1:] if line)
+    descriptor = open_no_follow(path, os.O_WRONLY)
+    try:
+        os.ftruncate(descriptor, bad_offset)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return dropped
+
+
+def _fields(line: bytes) -> int | None:
+    """The number of CSV fields of one physical line; None if it is not a whole UTF-8 row."""
+    if b"\x00" in line:
+        return None
+    try:
+        rows = list(csv.reader([line.decode("utf-8")], strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    return len(rows[0]) if len(rows) == 1 else None

@@ -13,6 +13,8 @@ scenarios of n fixed scenes, e.g. ``benchmark``), so policies are compared on id
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -25,7 +27,7 @@ import numpy as np
 from evaluation.backends import RunResources, build_resources, make_backend
 from evaluation.config import RunConfig
 from evaluation.metrics import EpisodeLog, StepRecord
-from evaluation.results_io import append_rows, filter_csv
+from evaluation.results_io import LOCK_FILE, append_rows, filter_csv, locked_folder, open_no_follow, repair_tail
 from evaluation.schema import (
     EPISODE_COLUMNS,
     EPISODES_FILE,
@@ -239,7 +241,7 @@ def check_output_folder(config: RunConfig, *, cli: bool = False) -> None:
     resume = config.resume
     if resume and not cli:
         try:
-            resume = any(True for _ in config.out_dir.iterdir())
+            resume = any(entry.name != LOCK_FILE for entry in config.out_dir.iterdir())  # our lock: empty
         except OSError:  # missing (a new run), or not a folder (refused below)
             resume = config.out_dir.exists()
     check_results_folder(config.out_dir, config.to_json(), resume=resume,
@@ -247,11 +249,13 @@ def check_output_folder(config: RunConfig, *, cli: bool = False) -> None:
 
 
 def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
-    """Check (:func:`check_output_folder`) and create the results folder; return the keys of
-    episodes already finished (as strings).
+    """Check (:func:`check_output_folder`) and create the results folder, drop malformed last rows of
+    its CSV files (one line on stderr says so); return the keys of episodes already finished (as
+    strings). The caller holds the folder's lock (:func:`~evaluation.results_io.locked_folder`).
 
     Raises:
-        OutputFolderError: the folder cannot be written, or :func:`check_output_folder` refuses it.
+        OutputFolderError: the folder cannot be written, :func:`check_output_folder` refuses it, or a
+            CSV file has a malformed row before a complete one.
         UnknownNameError, SceneFileError: a scenario cannot be resolved.
     """
     check_output_folder(config)
@@ -259,11 +263,19 @@ def prepare(config: RunConfig) -> set[tuple[str, str, str, str]]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
-        probe.write_text("")
+        os.close(open_no_follow(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
         probe.unlink()
     except OSError as error:
         raise OutputFolderError(f"cannot write to output folder {out}: {error.strerror or error}") from None
-    (out / RUN_FILE).write_text(json.dumps(config.to_json(), indent=2))
+    # A writer killed mid-row (or a damaged disk) leaves malformed rows at the end: drop them, keep the rest.
+    for name in (EPISODES_FILE, STEPS_FILE):
+        dropped = repair_tail(out / name)
+        if dropped:
+            print(f"repaired {out / name}: dropped {dropped} incomplete last row{'s' if dropped > 1 else ''}, "
+                  "kept every complete row", file=sys.stderr, flush=True)
+    descriptor = open_no_follow(out / RUN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(config.to_json(), indent=2))
     done = {tuple(row[c] for c in KEY_COLUMNS) for row in read_episodes(out)}
     # Steps of episodes that never reached episodes.csv are dropped: they will run again.
     steps = out / STEPS_FILE
@@ -315,15 +327,22 @@ def run(config: RunConfig) -> Path:
     written as episodes finish, by this process only; one progress bar shows episodes/s and the ETA.
 
     A start that fails before its first episode finishes takes back what it wrote (its ``run.json``,
-    and the folder if it made it), so the same call can be made again.
+    and the folder if it made it), so the same call can be made again. One process at a time writes
+    a folder: the run holds its lock (:func:`~evaluation.results_io.locked_folder`) throughout.
 
     Raises:
+        FolderLockedError: another process is writing ``config.out_dir`` (nothing is touched).
         InvalidInputError: see :func:`prepare`.
         BackendError, DependencyNotInstalled: see :func:`iterate_results`.
     """
+    check_output_folder(config)  # before the lock creates the folder: a file or a foreign folder is refused as is
+    with locked_folder(config.out_dir) as created:
+        return _run_locked(config, created)
+
+
+def _run_locked(config: RunConfig, created: bool) -> Path:
     from tqdm import tqdm
 
-    created = not config.out_dir.exists()
     done = prepare(config)
     keys = config.episode_keys()
     pending = [key for key in keys if key.as_strings() not in done]

@@ -27,7 +27,7 @@ from typing import Any
 from agents.ik_policy.interface import EPISODE_INFO_KEYS
 from evaluation.explain.core import FEATURE_NAMES
 from evaluation.metrics import EpisodeMetrics, StepRecord
-from evaluation.results_io import read_header, read_rows
+from evaluation.results_io import LOCK_FILE, read_header, read_rows
 from sim.errors import InvalidInputError, OutputFolderError, show_value
 from sim.robot.kinematics import JOINT_NAMES
 
@@ -86,9 +86,10 @@ def _check_columns(path: Path, columns: tuple[str, ...]) -> None:
 #: Every name this project writes at the top of a results folder.
 PROJECT_ENTRIES: frozenset[str] = frozenset(
     (EPISODES_FILE, STEPS_FILE, RUN_FILE, SUMMARY_FILE, REPORT_FILE, PLOTS_DIR, SHAP_DIR, VIDEOS_DIR))
-#: Names of the temporary files the writers rename into place (``.write-test``: the write probe).
+#: Names of the temporary files the writers rename into place (``.write-test``: the write probe), and
+#: the lock file of the run writing the folder (left behind by a killed run: not a file of another program).
 _TEMPORARY_ENTRIES: frozenset[str] = frozenset(
-    {".write-test"} | {f"{name}.tmp" for name in (STEPS_FILE, EPISODES_FILE, SUMMARY_FILE, RUN_FILE)})
+    {".write-test", LOCK_FILE} | {f"{name}.tmp" for name in (STEPS_FILE, EPISODES_FILE, SUMMARY_FILE, RUN_FILE)})
 
 
 def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *, resume: bool,
@@ -128,6 +129,8 @@ def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *
         entries = sorted(os.listdir(folder))
     except OSError as error:
         raise OutputFolderError(f"cannot read output folder {folder}: {error.strerror or error}") from None
+    entries = [name for name in entries if name != LOCK_FILE]
+    _refuse_links(folder, entries)
     foreign = [name for name in entries if name not in PROJECT_ENTRIES | _TEMPORARY_ENTRIES]
     previous = _read_run_file(folder) if RUN_FILE in entries else None
     if not resume:
@@ -157,6 +160,22 @@ def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *
         if header is not None and header != list(columns):
             raise OutputFolderError(f"cannot resume: {folder / name} was written by another version or program "
                                     "(its columns differ)")
+
+
+def _refuse_links(folder: Path, entries: Sequence[str]) -> None:
+    """Refuse a symbolic link anywhere a run writes (the folder's files, plots/, shap/, videos/):
+    a run never writes through one into a user's file."""
+    for name in entries:
+        path = folder / name
+        if path.is_symlink():
+            raise OutputFolderError(f"{path} is a symbolic link; results are never written through a link "
+                                    "(remove it or choose another --out)")
+        if name in (PLOTS_DIR, SHAP_DIR, VIDEOS_DIR) and path.is_dir():
+            for root, directories, files in os.walk(path):
+                for child in directories + files:
+                    if os.path.islink(os.path.join(root, child)):
+                        raise OutputFolderError(f"{os.path.join(root, child)} is a symbolic link; results are never "
+                                                "written through a link (remove it or choose another --out)")
 
 
 def _check_scenario_digests(previous: Any, current: Any) -> None:

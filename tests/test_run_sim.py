@@ -62,6 +62,9 @@ def test_small_run_writes_the_results_folder(tmp_path):
         (["--models", "analytic+turbo"], "safe"),
         (["--episodes", "0"], "--episodes"),
         (["--workers", "0"], "--workers"),
+        (["--models", ""], "--models needs at least one policy"),
+        (["--models", "  "], "--models needs at least one policy"),
+        (["--models", ",,"], "--models needs at least one policy"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
