@@ -23,7 +23,7 @@ mesh vertex; between vertices the surface reaches up to 1.08 mm beyond them (lin
 distance minus that slack is at least the best CAD value found so far cannot hold the minimum:
 pairs are visited in the order of their bound and the visit stops there. Culled and unculled
 measurements return identical numbers (a test checks it); a step of ``cluttered`` measures
-about 1.7 pairs.
+1.8 pairs (37 unculled).
 
 Geometry facts: the geometry *is* the mesh (long triangles split, the same surface), so every
 vertex is on it (0 mm) and its surface is the mesh's (0 mm two-sided Hausdorff); distances are
