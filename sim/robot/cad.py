@@ -41,6 +41,7 @@ import numpy as np
 
 from sim.errors import InvalidInputError
 from sim.robot._cad_kernel import (
+    _relative_frame,
     build_tree,
     link_obstacle_minimum,
     measure_configuration,
@@ -187,12 +188,6 @@ def frames(q: np.ndarray, gripper_m: float = 0.0) -> tuple[np.ndarray, np.ndarra
     return positions[0], rotations[0]
 
 
-def _relative(positions: np.ndarray, rotations: np.ndarray, frame_a: int, frame_b: int) -> tuple[np.ndarray, ...]:
-    """Link b's frame in link a's: ``(R_a^T R_b, R_a^T (t_b - t_a))``."""
-    rotation_a = rotations[frame_a]
-    return rotation_a.T @ rotations[frame_b], rotation_a.T @ (positions[frame_b] - positions[frame_a])
-
-
 def link_obstacle_distance(model: CadModel, positions: np.ndarray, rotations: np.ndarray, link: int,
                            kind: int, origin: np.ndarray, rotation: np.ndarray, size: np.ndarray
                            ) -> tuple[float, np.ndarray]:
@@ -210,9 +205,10 @@ def link_obstacle_distance(model: CadModel, positions: np.ndarray, rotations: np
 def link_pair_gap(model: CadModel, positions: np.ndarray, rotations: np.ndarray, first: int, second: int,
                   best: float = np.inf) -> float:
     """Exact gap (m) between two links' mesh surfaces (0 where they cross), or ``best`` if not below it."""
-    rotation, offset = _relative(positions, rotations, int(model.frames[first]), int(model.frames[second]))
+    rotation, offset = np.empty((3, 3)), np.empty(3)  # link b's frame in link a's
+    _relative_frame(positions, rotations, int(model.frames[first]), int(model.frames[second]), rotation, offset)
     return float(pair_gap(int(model.roots[first]), int(model.roots[second]), *model.tree(),
-                          np.ascontiguousarray(rotation), np.ascontiguousarray(offset), float(best),
+                          rotation, offset, float(best),
                           SELF_TOLERANCE_M, np.zeros(3)))
 
 

@@ -68,6 +68,7 @@ from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
 
 import assets
 from sim.errors import DependencyNotInstalled, InvalidInputError
+from sim.robot._cad_kernel import _point_triangle
 from sim.robot.robot_geometry import COLLISION_LINKS, MESH_ORIGINS_M, mesh
 
 #: Where the shipped hulls live (one OBJ per link and ``manifest.json``).
@@ -130,53 +131,7 @@ DEFAULT_SETTING = "coarse"
 
 
 # --------------------------------------------------------------------------------------- exact distances
-@numba.njit(cache=True, inline="always")
-def _point_triangle_sq(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):  # type: ignore[no-untyped-def]
-    """Squared distance from a point to a triangle (Ericson, Real-Time Collision Detection 5.1.5)."""
-    abx, aby, abz = bx - ax, by - ay, bz - az
-    acx, acy, acz = cx - ax, cy - ay, cz - az
-    apx, apy, apz = px - ax, py - ay, pz - az
-    d1 = abx * apx + aby * apy + abz * apz
-    d2 = acx * apx + acy * apy + acz * apz
-    if d1 <= 0.0 and d2 <= 0.0:
-        qx, qy, qz = ax, ay, az
-    else:
-        bpx, bpy, bpz = px - bx, py - by, pz - bz
-        d3 = abx * bpx + aby * bpy + abz * bpz
-        d4 = acx * bpx + acy * bpy + acz * bpz
-        if d3 >= 0.0 and d4 <= d3:
-            qx, qy, qz = bx, by, bz
-        else:
-            vc = d1 * d4 - d3 * d2
-            if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
-                t = d1 / (d1 - d3)
-                qx, qy, qz = ax + t * abx, ay + t * aby, az + t * abz
-            else:
-                cpx, cpy, cpz = px - cx, py - cy, pz - cz
-                d5 = abx * cpx + aby * cpy + abz * cpz
-                d6 = acx * cpx + acy * cpy + acz * cpz
-                if d6 >= 0.0 and d5 <= d6:
-                    qx, qy, qz = cx, cy, cz
-                else:
-                    vb = d5 * d2 - d1 * d6
-                    if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
-                        t = d2 / (d2 - d6)
-                        qx, qy, qz = ax + t * acx, ay + t * acy, az + t * acz
-                    else:
-                        va = d3 * d6 - d5 * d4
-                        if va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
-                            t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-                            qx, qy, qz = bx + t * (cx - bx), by + t * (cy - by), bz + t * (cz - bz)
-                        else:
-                            denominator = 1.0 / (va + vb + vc)
-                            v = vb * denominator
-                            w = vc * denominator
-                            qx = ax + abx * v + acx * w
-                            qy = ay + aby * v + acy * w
-                            qz = az + abz * v + acz * w
-    return (px - qx) ** 2 + (py - qy) ** 2 + (pz - qz) ** 2
-
-
+# (point to triangle: sim.robot._cad_kernel._point_triangle, the CAD channel's own)
 @numba.njit(cache=True, parallel=True)
 def _points_to_triangles(points, corners, lows, highs, bounds_sq):  # type: ignore[no-untyped-def]
     """Exact distance of each point to the nearest triangle; ``bounds_sq``: an upper bound per point
@@ -192,7 +147,7 @@ def _points_to_triangles(points, corners, lows, highs, bounds_sq):  # type: igno
             if dx * dx + dy * dy + dz * dz >= best:
                 continue
             c = corners[t]
-            d = _point_triangle_sq(px, py, pz, c[0, 0], c[0, 1], c[0, 2], c[1, 0], c[1, 1], c[1, 2],
+            d = _point_triangle(px, py, pz, c[0, 0], c[0, 1], c[0, 2], c[1, 0], c[1, 1], c[1, 2],
                                    c[2, 0], c[2, 1], c[2, 2])
             if d < best:
                 best = d
