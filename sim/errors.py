@@ -104,13 +104,31 @@ def _show(value: Any, limit: int, depth: int) -> str:
     return f"{type(value).__name__} {_shorten(text, limit)}".strip()
 
 
+def _rebuild_error(error_type: type[ProjectError], args: tuple, state: dict[str, Any] | None) -> ProjectError:
+    """A pickled :class:`ProjectError` rebuilt from its ``args`` and attributes without calling its
+    ``__init__`` (whose parameters may differ from ``args``: ``UnknownNameError(kind, name, valid)``)."""
+    error = error_type.__new__(error_type, *args)
+    error.args = args
+    if state:
+        error.__dict__.update(state)
+    return error
+
+
 class ProjectError(Exception):
-    """Base class of every error this project raises on purpose; its message is one short line."""
+    """Base class of every error this project raises on purpose; its message is one short line.
+
+    Every subclass pickles with its type, message and attributes, whatever its ``__init__``'s
+    parameters, so an error raised in a worker process (a vector env's, a process pool's) is raised
+    in the calling process as itself.
+    """
 
     def __init__(self, *args: object) -> None:
         if args and isinstance(args[0], str):
             args = (one_line(args[0]), *args[1:])
         super().__init__(*args)
+
+    def __reduce__(self) -> tuple:
+        return _rebuild_error, (type(self), self.args, dict(self.__dict__) or None)
 
 
 class InvalidInputError(ProjectError, ValueError):
@@ -138,9 +156,6 @@ class UnknownNameError(InvalidInputError):
         super().__init__(f"unknown {kind} {show_value(name)}; valid choices: {', '.join(valid)}.{hint}")
         self.kind, self.name, self.valid = kind, name, valid
 
-    def __reduce__(self) -> tuple:  # pickles across worker processes with its own arguments
-        return type(self), (self.kind, self.name, self.valid)
-
 
 class SceneFileError(InvalidInputError):
     """A scenario TOML file is missing, unreadable or has a malformed field."""
@@ -167,5 +182,8 @@ class DependencyNotInstalled(ProjectError, ImportError):
         super().__init__(f"{package} is not installed; install it with: pip install '.[{extra}]'")
         self.package, self.extra = package, extra
 
-    def __reduce__(self) -> tuple:
-        return type(self), (self.package, self.extra)
+
+class WorkerDiedError(ProjectError, RuntimeError):
+    """A worker process of a vector env ended while it was in use (killed by the operating system, out
+    of memory, crashed): the message names the worker, its sub-environments and its exit signal or
+    status. The vector env cannot go on; close it (that ends its other workers)."""

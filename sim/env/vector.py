@@ -42,6 +42,7 @@ import functools
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import time
 import traceback
@@ -61,15 +62,15 @@ from gymnasium.vector.utils import (
 )
 from gymnasium.vector.vector_env import AutoresetMode
 
-from sim.errors import InvalidInputError
+from sim.errors import InvalidInputError, ProjectError, WorkerDiedError, show_value
 
-__all__ = ["HybridVectorEnv", "available_cores", "make_vector_env"]
+__all__ = ["HybridVectorEnv", "available_cores", "make_vector_env", "max_num_envs", "max_processes"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PLAIN_NUMBERS = (int, float, bool)  # the types Gymnasium batches into arrays of that type
 # Commands of the pipe protocol: a pickled (command, data) to the worker; the worker answers a
-# pickled (True, result) or (False, (exception type, message, traceback)). A step's answer is
-# (reward, terminated, truncated, info), its observation in shared memory.
+# pickled (True, result) or (False, (pickled exception or None, exception type name, message, traceback)).
+# A step's answer is (reward, terminated, truncated, info), its observation in shared memory.
 _STEP, _RESET, _CALL, _SET_ATTR, _CLOSE, _STEP_SHARED = range(6)
 #: A step whose action the worker reads from shared memory (a batch of Box actions of the space's dtype
 #: and shape).
@@ -78,6 +79,18 @@ _STEP_SHARED_MESSAGE = pickle.dumps((_STEP_SHARED, None), _PROTOCOL)
 SPIN_S: float = 0.0005
 #: Seconds :meth:`HybridVectorEnv.close` waits for a worker to close its sub-environment and exit.
 CLOSE_TIMEOUT_S: float = 10.0
+#: Seconds a vector env waits for the exit status of a worker whose pipe closed (it is exiting).
+EXIT_STATUS_WAIT_S: float = 2.0
+#: The most sub-environments one vector env runs: each is a PyBullet world of its own, stepped in turn.
+MAX_NUM_ENVS: int = 1024
+#: Memory (bytes) one more sub-environment takes: its PyBullet client with the arm, table and obstacles, and its
+#: env (measured: 29 MB per cluttered sub-environment from the 8th to the 16th in one process).
+ENV_MEMORY_BYTES: int = 32 * 2**20
+#: Memory (bytes) a worker process takes with its first sub-environment: interpreter, NumPy, PyBullet, Gymnasium,
+#: the robot's meshes (measured: 513 MB resident after one cluttered sub-environment; forked workers share part).
+WORKER_MEMORY_BYTES: int = 512 * 2**20
+#: Processes per available core: more only take turns on the cores, and each vector step waits for the last.
+PROCESSES_PER_CORE: int = 4
 
 
 def _write(views: Any, value: Any) -> None:
@@ -147,6 +160,20 @@ def _step_group(envs: list[gym.Env], autoreset: list[bool], actions: Any, views:
     return results
 
 
+def _failure(error: BaseException) -> bytes:
+    """A worker's answer reporting ``error`` (the exception being handled): the exception itself when it
+    survives pickling (the calling process raises it with its own type, message and attributes), else its
+    type's name and message; and the worker's traceback."""
+    try:
+        sent: bytes | None = pickle.dumps(error, _PROTOCOL)
+        pickle.loads(sent)  # noqa: S301  (our own bytes, just made: the calling process must rebuild them too)
+    except Exception:  # noqa: BLE001  (an exception that does not pickle is described instead)
+        sent = None
+    kind = type(error)
+    return pickle.dumps((False, (sent, f"{kind.__module__}.{kind.__qualname__}", str(error), traceback.format_exc())),
+                        _PROTOCOL)
+
+
 def _worker(indices: range, env_fns: CloudpickleWrapper, pipe: Connection, parent_pipe: Connection,
             observation_buffer: Any, action_buffer: Any, spaces: tuple[gym.Space, gym.Space], count: int,
             spin_s: float) -> None:
@@ -164,7 +191,7 @@ def _worker(indices: range, env_fns: CloudpickleWrapper, pipe: Connection, paren
         pipe.send_bytes(pickle.dumps((True, [(env.observation_space == observation_space,
                                               env.action_space == action_space) for env in envs]), _PROTOCOL))
     except BaseException as error:  # noqa: BLE001  (reported to the calling process, which raises it)
-        pipe.send_bytes(pickle.dumps((False, (type(error), str(error), traceback.format_exc())), _PROTOCOL))
+        pipe.send_bytes(_failure(error))
         for env in envs:
             env.close()
         return
@@ -203,7 +230,7 @@ def _worker(indices: range, env_fns: CloudpickleWrapper, pipe: Connection, paren
                     return
                 message = pickle.dumps((True, result), _PROTOCOL)
             except Exception as error:  # noqa: BLE001  (reported to the calling process, which raises it)
-                message = pickle.dumps((False, (type(error), str(error), traceback.format_exc())), _PROTOCOL)
+                message = _failure(error)
             pipe.send_bytes(message)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):  # the calling process went away or was interrupted
         pass
@@ -220,7 +247,9 @@ class HybridVectorEnv(VectorEnv):
         env_fns: functions creating the sub-environments (all with the same spaces); the first
             group's are called here, the others in the workers (pickled with cloudpickle, so lambdas work).
         num_processes: processes the sub-environments are spread over, this one included, in
-            contiguous groups of sizes differing by at most one (``None``: one per sub-environment).
+            contiguous groups of sizes differing by at most one (``None``: one per sub-environment, at
+            most :func:`max_processes`: :data:`PROCESSES_PER_CORE` per available core, and what the
+            available memory holds at :data:`WORKER_MEMORY_BYTES` a worker).
             Several sub-environments per process amortise the lockstep of a vector step (one message
             each way and one wake-up per worker, whatever the group size): with two cores, two
             processes of several sub-environments each come closest to twice one process.
@@ -236,13 +265,19 @@ class HybridVectorEnv(VectorEnv):
         daemon: workers end with this process.
 
     Raises:
-        InvalidInputError: no ``env_fns``; ``num_processes`` not in ``1..len(env_fns)``; ``spin_s``
-            not in [0, 1); a sub-environment with other spaces than the first.
+        InvalidInputError: no ``env_fns`` or more than :func:`max_num_envs`; ``num_processes`` not an
+            integer in ``1..max_processes(len(env_fns))``; ``spin_s`` not in [0, 1); a
+            sub-environment with other spaces than the first.
+        WorkerDiedError: (from any call) a worker process ended (killed by a signal, crashed): the
+            message names it, its sub-environments and its exit signal or status; every later call
+            but :meth:`close` raises it again, and :meth:`close` ends the other workers.
 
     Results equal :class:`gymnasium.vector.SyncVectorEnv`'s for the same ``env_fns``, seeds and
     actions (observations, rewards, flags, infos), autoreset in ``NEXT_STEP`` mode, whatever
-    ``num_processes``. An exception in a worker's sub-environment is raised here with the worker's
-    message and traceback; the vector env must then be closed.
+    ``num_processes``. An exception in a worker's sub-environment is raised here as itself (its
+    type, message and attributes: every :class:`~sim.errors.ProjectError` pickles), the worker's
+    traceback in its notes (and on stderr unless it is a ``ProjectError``, a user's bad input); an
+    exception that does not pickle arrives as a :class:`RuntimeError` naming its type.
     """
 
     metadata: dict[str, Any]
@@ -252,18 +287,24 @@ class HybridVectorEnv(VectorEnv):
                  daemon: bool = True) -> None:
         super().__init__()
         self._closed_here = True  # until the workers exist (close() then has nothing to end)
+        self._failed: str | None = None  # a dead worker's message: every later call but close() raises it
         self._pipes: list[Connection] = []
         self._processes: list[Any] = []
         self.env_fns = list(env_fns)
         if not self.env_fns:
             raise InvalidInputError("HybridVectorEnv needs at least one env_fn")
+        most_envs, why = _num_envs_bound()
+        if len(self.env_fns) > most_envs:
+            raise InvalidInputError(f"HybridVectorEnv takes at most {most_envs} env_fns ({why}), "
+                                    f"got {len(self.env_fns)}")
         self.num_envs = len(self.env_fns)
+        most, why = _processes_bound(self.num_envs)
         if num_processes is None:
-            num_processes = self.num_envs
+            num_processes = most
         if (isinstance(num_processes, bool) or not isinstance(num_processes, (int, np.integer))
-                or not 1 <= num_processes <= self.num_envs):
-            raise InvalidInputError(f"num_processes must be an integer in 1..{self.num_envs} (the number of "
-                                    f"env_fns) or None, got {num_processes!r}")
+                or not 1 <= num_processes <= most):
+            raise InvalidInputError(f"num_processes must be an integer in 1..{most} or None ({why}), "
+                                    f"got {show_value(num_processes)}")
         self.num_processes = int(num_processes)
         if spin_s is None:
             spin_s = SPIN_S if self.num_processes <= available_cores() else 0.0
@@ -320,7 +361,7 @@ class HybridVectorEnv(VectorEnv):
             self._pipes.append(parent_pipe)
             self._processes.append(process)
         try:
-            same = [self._receive(pipe) for pipe in self._pipes]
+            same = [self._receive(worker) for worker in range(len(self._pipes))]
         except BaseException:
             self.close()
             raise
@@ -334,27 +375,69 @@ class HybridVectorEnv(VectorEnv):
                                         "sub-environment 0; HybridVectorEnv batches identical spaces only")
 
     # ----------------------------------------------------------------------------- protocol
-    @staticmethod
-    def _send(pipe: Connection, command: int, data: Any) -> None:
-        pipe.send_bytes(pickle.dumps((command, data), _PROTOCOL))
+    def _send(self, worker: int, command: int, data: Any) -> None:
+        self._send_bytes(worker, pickle.dumps((command, data), _PROTOCOL))
 
-    def _receive(self, pipe: Connection) -> Any:
-        """A worker's answer; its exception is raised here (and a dead worker's end as RuntimeError)."""
+    def _send_bytes(self, worker: int, message: bytes) -> None:
+        try:
+            self._pipes[worker].send_bytes(message)
+        except (BrokenPipeError, ConnectionError, EOFError) as error:
+            raise self._died(worker) from error
+
+    def _receive(self, worker: int) -> Any:
+        """Worker ``worker``'s answer; its exception is raised here (a dead worker's as :class:`WorkerDiedError`)."""
+        pipe = self._pipes[worker]
         try:
             _await(pipe, self.spin_s)
             ok, result = pickle.loads(pipe.recv_bytes())
         except (EOFError, ConnectionError) as error:
-            raise RuntimeError("a HybridVectorEnv worker process ended unexpectedly; close the vector env") from error
+            raise self._died(worker) from error
         if not ok:
-            error_type, message, trace = result
-            sys.stderr.write(f"HybridVectorEnv worker: {trace}")
-            raise error_type(message)
+            raise self._worker_exception(worker, *result)
         return result
 
-    def _gather(self, pipes: list[Connection], here: Callable[[], Any]) -> tuple[Any, list[Any]]:
-        """Run ``here`` in this process while the workers of ``pipes`` carry out the command just
-        sent to them; then read every answer. Every answer is read before an exception (here or
-        from a worker) is raised, so the next command meets no stale answer."""
+    def _worker_exception(self, worker: int, sent: bytes | None, kind: str, message: str,
+                          trace: str) -> BaseException:
+        """The exception a worker reported: itself (its type, message and attributes), else a
+        :class:`RuntimeError` naming its type; the worker's traceback added as a note."""
+        error: Any = None
+        if sent is not None:
+            try:
+                error = pickle.loads(sent)  # noqa: S301  (a worker of ours pickled it)
+            except Exception:  # noqa: BLE001  (a class this process cannot import: described instead)
+                error = None
+        if not isinstance(error, BaseException):
+            error = RuntimeError(f"{kind} in HybridVectorEnv worker {worker + 1}: {message}")
+        error.add_note(f"raised in HybridVectorEnv worker {worker + 1} (pid {self._processes[worker].pid}):\n{trace}")
+        if not isinstance(error, ProjectError):  # a bug, not bad input: its traceback helps whoever reads stderr
+            sys.stderr.write(f"HybridVectorEnv worker {worker + 1}: {trace}")
+        return error
+
+    def _died(self, worker: int) -> WorkerDiedError:
+        """The error for worker ``worker``, whose pipe closed: its sub-environments, pid and exit signal or
+        status in one line. The vector env refuses every later call but :meth:`close`."""
+        process = self._processes[worker]
+        process.join(EXIT_STATUS_WAIT_S)  # its pipe closed as it exited: its status follows at once
+        code = process.exitcode
+        if code is None:
+            how = "closed its pipe but is still running"
+        elif code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "an unknown signal"
+            how = f"was killed by signal {-code} ({name})"
+        else:
+            how = f"exited with status {code}"
+        indices = self._worker_groups[worker]
+        self._failed = (f"HybridVectorEnv worker {worker + 1} (sub-environments {indices.start}..{indices.stop - 1}, "
+                        f"pid {process.pid}) {how}; the vector env cannot go on: close it")
+        return WorkerDiedError(self._failed)
+
+    def _gather(self, workers: Sequence[int], here: Callable[[], Any]) -> tuple[Any, list[Any]]:
+        """Run ``here`` in this process while ``workers`` carry out the command just sent to them; then
+        read every answer. Every answer is read before an exception (here or from a worker) is raised,
+        so the next command meets no stale answer (a dead worker's error is raised before any other)."""
         error: BaseException | None = None
         mine = None
         try:
@@ -362,11 +445,15 @@ class HybridVectorEnv(VectorEnv):
         except BaseException as caught:  # noqa: BLE001  (raised below, after the workers' answers)
             error = caught
         answers: list[Any] = []
-        for pipe in pipes:
+        for worker in workers:
             try:
-                answers.append(self._receive(pipe))
+                answers.append(self._receive(worker))
+            except WorkerDiedError as caught:
+                error = caught
+                answers.append(None)
             except BaseException as caught:  # noqa: BLE001  (the first error is raised below)
-                error = error or caught
+                if not isinstance(error, WorkerDiedError):
+                    error = error or caught
                 answers.append(None)
         if error is not None:
             raise error
@@ -375,6 +462,13 @@ class HybridVectorEnv(VectorEnv):
     def _running(self) -> None:
         if self._closed_here:
             raise InvalidInputError("this HybridVectorEnv is closed")
+        if self._failed is not None:
+            raise WorkerDiedError(self._failed)
+
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """Process ids of the worker processes, in the order of ``process_groups[1:]`` (read-only)."""
+        return tuple(process.pid for process in self._processes)
 
     # ----------------------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
@@ -400,13 +494,13 @@ class HybridVectorEnv(VectorEnv):
                 raise ValueError(f"`options['reset_mask']` must be a bool numpy array of shape ({self.num_envs},)")
             if not mask.any():
                 raise ValueError("`options['reset_mask']` must contain at least one True value")
-        sent = []  # (indices to reset, pipe) of the workers with any
-        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
+        sent = []  # (indices to reset, worker) of the workers with any
+        for worker, indices in enumerate(self._worker_groups):
             chosen = [index for index in indices if mask[index]]
             if chosen:
-                self._send(pipe, _RESET, [(index - indices.start, {"seed": seeds[index], "options": options})
+                self._send(worker, _RESET, [(index - indices.start, {"seed": seeds[index], "options": options})
                                           for index in chosen])
-                sent.append((chosen, pipe))
+                sent.append((chosen, worker))
 
         def reset_here() -> list[tuple[int, dict[str, Any]]]:
             infos = []
@@ -418,7 +512,7 @@ class HybridVectorEnv(VectorEnv):
                     infos.append((index, info))
             return infos
 
-        infos, answers = self._gather([pipe for _, pipe in sent], reset_here)
+        infos, answers = self._gather([worker for _, worker in sent], reset_here)
         for (chosen, _), answer in zip(sent, answers, strict=True):
             infos.extend(zip(chosen, answer, strict=True))
         self._terminations[mask] = False
@@ -435,17 +529,17 @@ class HybridVectorEnv(VectorEnv):
             # A batch of the space's dtype and shape: the workers read their rows from shared memory.
             own_actions: Any = actions[local.start:local.stop]  # the rows SyncVectorEnv passes (iterate's items)
             shared[local.stop:] = actions[local.stop:]
-            for pipe in self._pipes:
-                pipe.send_bytes(_STEP_SHARED_MESSAGE)
+            for worker in range(len(self._pipes)):
+                self._send_bytes(worker, _STEP_SHARED_MESSAGE)
         else:  # any other batch (another dtype, a list, ...): rows pickled, so the workers get them exactly
             rows = list(iterate(self.action_space, actions))
             if len(rows) != self.num_envs:
                 raise ValueError(f"expected actions for {self.num_envs} sub-environments, got {len(rows)}")
             own_actions = rows[local.start:local.stop]
-            for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
-                self._send(pipe, _STEP, rows[indices.start:indices.stop])
-        results, answers = self._gather(
-            self._pipes, lambda: _step_group(self.local_envs, self._autoreset, own_actions, self._own_views))
+            for worker, indices in enumerate(self._worker_groups):
+                self._send(worker, _STEP, rows[indices.start:indices.stop])
+        results, answers = self._gather(range(len(self._pipes)), lambda: _step_group(
+            self.local_envs, self._autoreset, own_actions, self._own_views))
         for answer in answers:
             results.extend(answer)
         infos = []
@@ -458,8 +552,8 @@ class HybridVectorEnv(VectorEnv):
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """Call method ``name`` of every sub-environment (or read attribute ``name``): one result each."""
         self._running()
-        for pipe in self._pipes:
-            self._send(pipe, _CALL, (name, args, kwargs))
+        for worker in range(len(self._pipes)):
+            self._send(worker, _CALL, (name, args, kwargs))
 
         def call_here() -> list[Any]:
             results = []
@@ -468,7 +562,7 @@ class HybridVectorEnv(VectorEnv):
                 results.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
             return results
 
-        results, answers = self._gather(self._pipes, call_here)
+        results, answers = self._gather(range(len(self._pipes)), call_here)
         for answer in answers:
             results.extend(answer)
         return tuple(results)
@@ -485,13 +579,13 @@ class HybridVectorEnv(VectorEnv):
         if len(values) != self.num_envs:
             raise ValueError("Values must be a list or tuple with length equal to the number of environments. "
                              f"Got `{len(values)}` values for {self.num_envs} environments.")
-        for indices, pipe in zip(self._worker_groups, self._pipes, strict=True):
-            self._send(pipe, _SET_ATTR, (name, list(values[indices.start:indices.stop])))
+        for worker, indices in enumerate(self._worker_groups):
+            self._send(worker, _SET_ATTR, (name, list(values[indices.start:indices.stop])))
         def set_here() -> None:
             for env, value in zip(self.local_envs, values[self._local.start:self._local.stop], strict=True):
                 env.set_wrapper_attr(name, value)
 
-        self._gather(self._pipes, set_here)
+        self._gather(range(len(self._pipes)), set_here)
 
     def render(self) -> tuple[Any, ...]:
         """Every sub-environment's frame."""
@@ -514,8 +608,8 @@ class HybridVectorEnv(VectorEnv):
         self._closed_here = True
         for pipe in self._pipes:
             try:
-                self._send(pipe, _CLOSE, None)
-            except (BrokenPipeError, OSError):
+                pipe.send_bytes(pickle.dumps((_CLOSE, None), _PROTOCOL))
+            except (BrokenPipeError, OSError):  # a dead worker: nothing to tell
                 pass
         for pipe, process in zip(self._pipes, self._processes, strict=True):
             try:
@@ -597,6 +691,71 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _available_memory_bytes() -> int | None:
+    """Memory new processes can have without swapping (Linux ``MemAvailable``; else free pages), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _num_envs_bound() -> tuple[int, str]:
+    """:func:`max_num_envs` and why, for a message."""
+    memory = _available_memory_bytes()
+    why = (f"each sub-environment is a PyBullet world of its own, about {ENV_MEMORY_BYTES >> 20} MB: "
+           f"at most {MAX_NUM_ENVS}")
+    most = MAX_NUM_ENVS
+    if memory is not None:
+        most = min(most, memory // ENV_MEMORY_BYTES)
+        why += f", and {memory // ENV_MEMORY_BYTES} in the {memory / 2**30:.1f} GB of memory available"
+    return max(1, most), why
+
+
+def _processes_bound(num_envs: int) -> tuple[int, str]:
+    """:func:`max_processes` for ``num_envs`` sub-environments and why, for a message."""
+    cores, memory = available_cores(), _available_memory_bytes()
+    most = min(num_envs, PROCESSES_PER_CORE * cores)
+    why = (f"one per env_fn at most; each is a process with its own PyBullet clients: {PROCESSES_PER_CORE} per "
+           f"core at most ({cores} here; more only take turns)")
+    if memory is not None:
+        most = min(most, memory // WORKER_MEMORY_BYTES)
+        why += (f", and {memory // WORKER_MEMORY_BYTES} of about {WORKER_MEMORY_BYTES / 2**30:.1g} GB in the "
+                f"{memory / 2**30:.1f} GB available")
+    return max(1, most), why
+
+
+def max_num_envs() -> int:
+    """The most sub-environments a vector env takes here: :data:`MAX_NUM_ENVS`, and no more than the available
+    memory holds at :data:`ENV_MEMORY_BYTES` each."""
+    return _num_envs_bound()[0]
+
+
+def max_processes(num_envs: int) -> int:
+    """The most processes (this one included) ``num_envs`` sub-environments may be spread over here: one per
+    sub-environment, :data:`PROCESSES_PER_CORE` per available core, and what the available memory holds at
+    :data:`WORKER_MEMORY_BYTES` each."""
+    return _processes_bound(num_envs)[0]
+
+
+def _check_num_envs(num_envs: Any) -> int:
+    """``num_envs`` as an int, or the one-line error saying what is valid and why."""
+    most, why = _num_envs_bound()
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
+        got = f"{type(num_envs).__name__} {show_value(num_envs)}"
+    elif not 1 <= num_envs <= most:
+        got = show_value(num_envs)
+    else:
+        return int(num_envs)
+    raise InvalidInputError(f"num_envs must be a positive integer of at most {most} ({why}), got {got}")
+
+
 def make_vector_env(num_envs: int = 1, *, num_processes: int | None = None, context: str | None = None,
                     copy: bool = True, env_id: str | None = None, **env_kwargs: Any) -> HybridVectorEnv:
     """The registry's vector entry point: ``gym.make_vec(ENV_ID, num_envs, **kwargs)`` builds this.
@@ -609,6 +768,11 @@ def make_vector_env(num_envs: int = 1, *, num_processes: int | None = None, cont
         env_id: the registered id (default the obstacle-reach env).
         env_kwargs: the env's keyword arguments (``scenario``, ``clearance``, ``max_episode_steps``, ...).
 
+    Raises:
+        InvalidInputError: ``num_envs`` not an integer in ``1..max_num_envs()`` (bools, strings and
+            fractions refused; :data:`MAX_NUM_ENVS` at most, and what the available memory holds at
+            :data:`ENV_MEMORY_BYTES` a sub-environment); as :class:`HybridVectorEnv`.
+
     Example::
 
         envs = gym.make_vec("OpenManipulatorX-ObstacleReach-v0", num_envs=8, scenario="cluttered")
@@ -617,9 +781,8 @@ def make_vector_env(num_envs: int = 1, *, num_processes: int | None = None, cont
     """
     from sim import ENV_IDS
 
-    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-        raise InvalidInputError(f"num_envs must be a positive integer, got {num_envs!r}")
+    num_envs = _check_num_envs(num_envs)
     if num_processes is None:
-        num_processes = min(int(num_envs), available_cores())
+        num_processes = min(num_envs, available_cores())
     make = functools.partial(gym.make, env_id or ENV_IDS[0], **env_kwargs)
-    return HybridVectorEnv([make] * int(num_envs), num_processes=num_processes, context=context, copy=copy)
+    return HybridVectorEnv([make] * num_envs, num_processes=num_processes, context=context, copy=copy)
