@@ -18,9 +18,11 @@ ROBOTIS_SRDF_PATH = ROBOTIS_DIR / "open_manipulator_x.srdf"
 COLLISION_SPHERES_PATH = ASSETS_DIR / "collision_spheres.json"
 
 
-def urdf_path() -> Path:
-    """Path of the OpenManipulator-X URDF (ROBOTIS' meshes as visuals, fitted spheres as collision shapes)."""
-    return ASSETS_DIR / "urdf" / "open_manipulator_x.urdf"
+def urdf_path(rigid_fingers: bool = False) -> Path:
+    """Path of the OpenManipulator-X URDF (ROBOTIS' meshes as visuals, fitted spheres as collision
+    shapes); with ``rigid_fingers``, its twin whose finger joints are fixed (closed)."""
+    name = "open_manipulator_x_rigid_fingers.urdf" if rigid_fingers else "open_manipulator_x.urdf"
+    return ASSETS_DIR / "urdf" / name
 
 
 def checkpoint_path(name: str) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 
 import assets
 from sim.env.camera import CAMERA_PRESETS, NO_RENDERER, WORLD_RENDERERS, Camera
-from sim.errors import InvalidInputError, UnknownNameError
+from sim.errors import InvalidInputError, UnknownNameError, show_value
 from sim.robot.kinematics import GRIPPER_LIMITS_M, JOINT_NAMES, MAX_JOINT_VELOCITY_RAD_S, check_joints
 from sim.robot.obstacle_kinds import OBSTACLE_KINDS, SIZE_FIELDS, ObstacleKind
 from sim.robot.robot_geometry import self_collision_pairs, srdf_disabled_pairs
@@ -137,7 +137,9 @@ class World:
             The env uses this so its collision shapes, the sphere bound that encloses ROBOTIS' CAD,
             never stop the arm where the real arm, narrower, would go on: it finds the contacts
             itself, on the CAD, from the joint angles of every substep
-            (:meth:`step_recording_joints`).
+            (:meth:`step_recording_joints`). Nothing pushes the fingers then: they are welded
+            closed (``rigid_fingers``; the URDF's twin with fixed finger joints, 2 degrees of
+            freedom fewer to simulate), and a finger position other than 0 is refused.
 
     Raises:
         UnknownNameError: an unknown renderer.
@@ -183,8 +185,12 @@ class World:
         p.setGravity(0.0, 0.0, -gravity_m_s2)
         if gui:
             p.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+        self.contact_forces = bool(contact_forces)
+        # Without contact forces nothing pushes the fingers: they are welded closed (the URDF's
+        # rigid-finger twin; same links, shapes and joint indices, two degrees of freedom fewer).
+        self.rigid_fingers = not self.contact_forces
         self.robot: int = p.loadURDF(
-            str(assets.urdf_path()), basePosition=(0, 0, 0), useFixedBase=True,
+            str(assets.urdf_path(rigid_fingers=self.rigid_fingers)), basePosition=(0, 0, 0), useFixedBase=True,
             flags=pybullet.URDF_USE_INERTIA_FROM_FILE | pybullet.URDF_USE_SELF_COLLISION,
         )
         self._joint_index: dict[str, int] = {}
@@ -212,7 +218,6 @@ class World:
         if table:
             self._add_body(TABLE_NAME, "box", (0.4, 0.4, 0.01), (0.15, 0.0, -0.01), (0, 0, 0, 1),
                            (0.78, 0.66, 0.50, 1.0), collide=True)
-        self.contact_forces = bool(contact_forces)
         if not self.contact_forces:  # the arm collides with nothing: no contact, no force, no cost
             for index in range(-1, p.getNumJoints(self.robot)):
                 p.setCollisionFilterGroupMask(self.robot, index, 0, 0)
@@ -280,10 +285,17 @@ class World:
         p = self.client
         for index, angle in zip(self.arm_joints, q, strict=False):
             p.resetJointState(self.robot, index, float(angle), 0.0)
-        for index in self.gripper_joints:
-            p.resetJointState(self.robot, index, float(gripper_m), 0.0)
+        self._check_rigid_fingers(gripper_m)
+        if not self.rigid_fingers:
+            for index in self.gripper_joints:
+                p.resetJointState(self.robot, index, float(gripper_m), 0.0)
         self._gripper_target_m = None  # command the fingers' motors again
         self.set_position_targets(q, gripper_m=gripper_m)
+
+    def _check_rigid_fingers(self, gripper_m: float) -> None:
+        if self.rigid_fingers and float(gripper_m) != 0.0:
+            raise InvalidInputError(f"this world's fingers are rigid and closed (no contact forces), so gripper_m "
+                                    f"must be 0, got {show_value(gripper_m)}; World(contact_forces=True) moves them")
 
     def set_position_targets(
         self, q: Sequence[float], *, gripper_m: float = 0.0, max_velocity_rad_s: float = MAX_JOINT_VELOCITY_RAD_S
@@ -296,15 +308,21 @@ class World:
             control(robot, index, pybullet.POSITION_CONTROL, targetPosition=angle, force=4.1,
                     maxVelocity=max_velocity_rad_s, physicsClientId=client_id)
         gripper_m = min(max(float(gripper_m), GRIPPER_LIMITS_M[0]), GRIPPER_LIMITS_M[1])
-        if gripper_m != self._gripper_target_m:
+        if self.rigid_fingers:
+            self._check_rigid_fingers(gripper_m)
+        elif gripper_m != self._gripper_target_m:
             for index in self.gripper_joints:
                 control(robot, index, pybullet.POSITION_CONTROL, targetPosition=gripper_m, force=10.0,
                         physicsClientId=client_id)
             self._gripper_target_m = gripper_m
 
     def reset_gripper(self, gripper_m: float = 0.0) -> None:
-        """Teleport both fingers to ``gripper_m`` (m) at rest, undoing pushes from contacts."""
+        """Teleport both fingers to ``gripper_m`` (m) at rest, undoing pushes from contacts (rigid
+        fingers stay closed: nothing to do)."""
         gripper_m = float(gripper_m)
+        if self.rigid_fingers:
+            self._check_rigid_fingers(gripper_m)
+            return
         # One call for both fingers (resetJointState's effect on each, bit-identical episodes).
         pybullet.resetJointStatesMultiDof(self.robot, self.gripper_joints, [[gripper_m], [gripper_m]],
                                           _FINGERS_AT_REST, physicsClientId=self._id())

@@ -306,7 +306,7 @@ def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, ce
     while top > 0:
         top -= 1
         node = nodes[top]
-        if bounds[top] >= best:
+        if bounds[top] >= best - tolerance:
             continue
         if left[node] < 0:
             for k in range(start[node], start[node] + count[node]):
@@ -323,10 +323,10 @@ def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, ce
             bound_a, bound_b = bound_b, bound_a
         if top + 2 > _STACK:
             raise RuntimeError("tree deeper than the traversal stack")
-        if bound_b < best:
+        if bound_b < best - tolerance:
             nodes[top], bounds[top] = b, bound_b
             top += 1
-        if bound_a < best:
+        if bound_a < best - tolerance:
             nodes[top], bounds[top] = a, bound_a
             top += 1
     return best
@@ -667,10 +667,12 @@ def step_contacts(
     substep: the sphere bound finds the pairs within its slack, the CAD meshes decide.
 
     A substep is checked only if the arm may have come within the slack since the last check: no
-    point of the arm moves farther than ``sum_i |dq_i| * reach_i`` (each joint turns the points
-    beyond it about its axis, none farther than ``reach_i`` from it) and no obstacle farther than
-    its own displacement, so a clearance of the bound above that motion plus the slack proves no
-    contact in between.
+    point of link ``l`` moves farther than ``sum_i |dq_i| * reach[i, l]`` (each joint turns the
+    points beyond it about its axis, none of link ``l`` farther than ``reach[i, l]`` from it) and no
+    obstacle farther than its own displacement, so where every link's bound clearance (obstacles
+    and table) exceeds its own motion plus the slack, no contact happened in between. Link pairs
+    are checked again once the arm's relative motion (joints 2-4, at their largest reach) may have
+    closed the bound's smallest link-pair gap.
 
     Args:
         q_steps: (n, 4) joint angles after each substep (rad); gripper_m: finger position (m).
@@ -679,7 +681,8 @@ def step_contacts(
             ball holding its spheres (centre in the link's frame, frame, radius); table_links (L,) bool.
         self_first, self_second: sphere index pairs of the SRDF-enabled link pairs; self_pair_of:
             (P_spheres,) the index into ``pairs`` of each sphere pair.
-        reach: (4,) the reach of each joint (m); slack: how far the mesh may reach past its spheres (m).
+        reach: (4, L) how far (m) each joint can move each link's spheres per radian (0 where it moves
+            none of them); slack: how far the mesh may reach past its spheres (m).
         frames ... pairs: the CAD forest (see :func:`measure_configuration`).
 
     Returns:
@@ -701,7 +704,11 @@ def step_contacts(
     checks = queries = 0
     last_q = np.zeros(4)
     last_origins = np.zeros((obstacles, 3))
-    margin = -np.inf  # the bound's obstacle and table clearance at the last check, minus the slack
+    margins = np.full(links, -np.inf)  # per link: the bound's obstacle and table clearance at the last check - slack
+    joint_reach = np.zeros(4)  # per joint, its farthest reach over all links
+    for i in range(4):
+        for link in range(links):
+            joint_reach[i] = max(joint_reach[i], reach[i, link])
     self_margin = -np.inf  # its link-pair clearance at the last check of those, minus twice the slack
     self_q = np.zeros(4)
     near = np.zeros((links, columns), dtype=np.bool_)
@@ -713,19 +720,24 @@ def step_contacts(
         # Turning joint 1 moves no link relative to another: link pairs need only joints 2-4.
         self_motion = 0.0
         for i in range(1, 4):
-            self_motion += abs(q_steps[k, i] - self_q[i]) * reach[i]
+            self_motion += abs(q_steps[k, i] - self_q[i]) * joint_reach[i]
         check_self = checks == 0 or self_motion >= self_margin
-        if checks > 0:
-            motion = 0.0
-            for i in range(4):
-                motion += abs(q_steps[k, i] - last_q[i]) * reach[i]
+        if checks > 0 and not check_self:
             moved = 0.0
             for m in range(obstacles):
                 dx = origins[k, m, 0] - last_origins[m, 0]
                 dy = origins[k, m, 1] - last_origins[m, 1]
                 dz = origins[k, m, 2] - last_origins[m, 2]
                 moved = max(moved, math.sqrt(dx * dx + dy * dy + dz * dz))
-            if motion + moved < margin and not check_self:
+            clear = True  # every link's own motion below its own margin: no link can have come near
+            for link in range(links):
+                motion = 0.0
+                for i in range(4):
+                    motion += abs(q_steps[k, i] - last_q[i]) * reach[i, link]
+                if motion + moved >= margins[link]:
+                    clear = False
+                    break
+            if clear:
                 continue
         checks += 1
         for i in range(4):
@@ -786,8 +798,9 @@ def step_contacts(
             column = obstacles + 1 + self_pair_of[p]
             link = sphere_link[i]
             values[link, column] = min(values[link, column], value)
-        lowest = lowest_self = np.inf
+        lowest_self = np.inf
         for link in range(links):
+            lowest = np.inf
             for column in range(columns):
                 value = values[link, column]
                 if column > obstacles:
@@ -799,7 +812,7 @@ def step_contacts(
                     lowest = min(lowest, value)
                     near[link, column] = value <= slack
                 bound[link, column] = min(bound[link, column], value) if value <= 0.0 else bound[link, column]
-        margin = lowest - slack
+            margins[link] = lowest - slack
         if check_self:
             self_margin = lowest_self - 2.0 * slack
             for i in range(4):

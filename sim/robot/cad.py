@@ -269,24 +269,39 @@ _PARENT = (-1, 0, 1, 2, 3, 4, 4, 4)
 
 
 @functools.cache
-def joint_reach() -> np.ndarray:
-    """(4,) for each joint, how far (m) any point of the sphere bound beyond it can lie from its axis,
-    in any configuration: the chain's fixed link lengths from the joint to the sphere's frame, plus
-    the sphere's offset in that frame and its radius. A joint turning by ``dq`` moves no point of the
-    arm farther than ``reach * |dq|``."""
-    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_RADII_M, sphere_frames
+def link_joint_reach() -> np.ndarray:
+    """(4, L) for each joint and each of :data:`COLLISION_LINKS`, how far (m) any point of that
+    link's mesh can lie from the joint's axis, in any configuration (0 where the joint does not
+    move the link): the chain's fixed link lengths from the joint to a sphere's frame, plus the
+    sphere's offset in that frame, its radius and :data:`BOUND_SLACK_M` (the mesh lies in the
+    spheres grown by it). A joint turning by ``dq`` moves no point of the link farther than
+    ``reach * |dq|``."""
+    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_LINK, SPHERE_RADII_M, sphere_frames
 
     positions, _ = frames(np.zeros(4), 0.0)
     length = [0.0] + [float(np.linalg.norm(positions[f] - positions[_PARENT[f]])) for f in range(1, len(_PARENT))]
-    reach = np.zeros(4)
+    reach = np.zeros((4, len(COLLISION_LINKS)))
     for joint in range(4):  # joint i + 1 turns about an axis through frame i + 1's origin
         origin = joint + 1
-        for centre, sphere_radius, frame in zip(SPHERE_CENTRES_M, SPHERE_RADII_M, sphere_frames(), strict=True):
+        for centre, sphere_radius, frame, link in zip(SPHERE_CENTRES_M, SPHERE_RADII_M, sphere_frames(), SPHERE_LINK,
+                                                      strict=True):
             chain, f = 0.0, int(frame)
             while f > origin:
                 chain, f = chain + length[f], _PARENT[f]
             if f == origin:
-                reach[joint] = max(reach[joint], chain + float(np.linalg.norm(centre)) + float(sphere_radius))
+                reach[joint, link] = max(reach[joint, link],
+                                         chain + float(np.linalg.norm(centre)) + float(sphere_radius)
+                                         + BOUND_SLACK_M)
+    reach.setflags(write=False)
+    return reach
+
+
+@functools.cache
+def joint_reach() -> np.ndarray:
+    """(4,) for each joint, how far (m) any point of the arm's mesh beyond it can lie from its
+    axis, in any configuration (the largest of :func:`link_joint_reach` over the links). A joint
+    turning by ``dq`` moves no point of the arm farther than ``reach * |dq|``."""
+    reach = link_joint_reach().max(axis=1)
     reach.setflags(write=False)
     return reach
 
@@ -324,9 +339,9 @@ def step_contacts(q_steps: np.ndarray, origins: np.ndarray, obstacles: Any, grip
 
     Columns: the M obstacles, then the table, then the SRDF link pairs (filed under their first
     link). The sphere bound finds the pairs within :data:`BOUND_SLACK_M`, the meshes decide; a
-    substep is skipped where the arm's motion since the last measured one (at most
-    :func:`joint_reach` times each joint's turn) and the obstacles' are less than the bound's
-    clearance there, which proves it clear (:func:`sim.robot._cad_kernel.step_contacts`).
+    substep is skipped where every link's motion since the last measured one (at most
+    :func:`link_joint_reach` times each joint's turn) plus the obstacles' is less than that link's
+    bound clearance there, which proves it clear (:func:`sim.robot._cad_kernel.step_contacts`).
 
     Args:
         q_steps: (n, 4) joint angles after each substep (rad).
@@ -342,7 +357,8 @@ def step_contacts(q_steps: np.ndarray, origins: np.ndarray, obstacles: Any, grip
         np.ascontiguousarray(q_steps, dtype=np.float64), float(gripper_m),
         np.ascontiguousarray(origins, dtype=np.float64), obstacles.rotations,
         np.asarray(obstacles.kinds, dtype=np.int64), obstacles.sizes, SPHERE_CENTRES_M, sphere_frames(),
-        SPHERE_RADII_M, SPHERE_LINK, *_link_balls(), _TABLE_MASK, first, second, pair_of, joint_reach(), BOUND_SLACK_M,
+        SPHERE_RADII_M, SPHERE_LINK, *_link_balls(), _TABLE_MASK, first, second, pair_of, link_joint_reach(),
+        BOUND_SLACK_M,
         model.frames, model.roots, *model.tree(), model.hull_points, model.hull_link, model.pairs, float(table_z_m),
         REFINE_TOLERANCE_M, SELF_TOLERANCE_M)
     return StepContacts(cad, witness, normal, bound, int(checks), int(queries))
@@ -386,6 +402,6 @@ def measure_states(q: Any, gripper_m: Any = 0.0, *, obstacles: Any = None, table
 
 __all__ = [
     "BOUND_SLACK_M", "LEAF_SIZE", "MAX_EDGE_M", "REFINE_TOLERANCE_M", "SELF_HORIZON_M", "SELF_TOLERANCE_M",
-    "CadClearances", "CadModel", "CadStates", "StepContacts", "cad_model", "frames", "joint_reach",
+    "CadClearances", "CadModel", "CadStates", "StepContacts", "cad_model", "frames", "joint_reach", "link_joint_reach",
     "link_obstacle_distance", "link_pair_gap", "measure", "measure_states", "step_contacts", "table_heights",
 ]

@@ -177,7 +177,8 @@ def fit_link(link: str, volume_ratio: float, seed: int) -> dict:
 
 
 def write_urdf(path: Path, spheres: dict[str, list[list[float]]]) -> None:
-    """Rewrite the URDF's visuals (ROBOTIS' meshes) and collisions (``spheres``) in place."""
+    """Rewrite the URDF's visuals (ROBOTIS' meshes) and collisions (``spheres``) in place, and
+    write its rigid-finger twin (:func:`write_rigid_finger_urdf`)."""
     tree = ElementTree.parse(path)
     mesh_dir = Path("..") / assets.ROBOTIS_MESH_DIR.relative_to(assets.ASSETS_DIR)
     for element in tree.getroot().iter("link"):
@@ -210,6 +211,25 @@ def write_urdf(path: Path, spheres: dict[str, list[list[float]]]) -> None:
               "assets/collision_spheres.json (sim/robot/collision.py\n     measures the same spheres). -->\n")
     body = ElementTree.tostring(tree.getroot(), encoding="unicode")
     path.write_text(header + body + "\n", encoding="utf-8")
+    write_rigid_finger_urdf(path, assets.urdf_path(rigid_fingers=True) if path == assets.urdf_path()
+                            else path.with_name(path.stem + "_rigid_fingers.urdf"))
+
+
+def write_rigid_finger_urdf(source: Path, path: Path) -> None:
+    """Write ``source`` (a URDF of this arm) to ``path`` with both finger joints fixed (closed, at
+    0 m): the same links, shapes, masses and joint indices, two degrees of freedom fewer. A world
+    where nothing pushes the fingers (no contact forces) simulates this one; every other joint and
+    link is the source's, byte for byte."""
+    text = source.read_text(encoding="utf-8")
+    for joint in ("gripper_left_joint", "gripper_right_joint"):
+        prismatic = f'<joint name="{joint}" type="prismatic">'
+        if text.count(prismatic) != 1:
+            raise ValueError(f"{source}: expected one prismatic joint {joint!r}")
+        text = text.replace(prismatic, f'<joint name="{joint}" type="fixed">')
+    note = ("<!-- Rigid-finger twin of open_manipulator_x.urdf (both finger joints fixed, closed), written with it by\n"
+            "     sim.robot.geometry_fit.write_rigid_finger_urdf: the physics of worlds without contact forces. -->\n")
+    first_line_end = text.index("\n") + 1
+    path.write_text(text[:first_line_end] + note + text[first_line_end:], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
 __all__ = [
     "GRID_STEP_M", "MAX_SPHERES", "SURFACE_SAMPLES", "VOLUME_GRID_M", "fit_link", "fit_spheres", "main", "solid_grid",
-    "surface_samples", "union_volume", "worst_outside_m", "write_urdf",
+    "surface_samples", "union_volume", "worst_outside_m", "write_rigid_finger_urdf", "write_urdf",
 ]
 
 

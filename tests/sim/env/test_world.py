@@ -201,3 +201,46 @@ def test_a_world_without_a_renderer_steps_the_same_and_refuses_to_draw():
                     world.render(64, 48)
     assert results[0] == results[1]
     assert results[0][2], "the arm must touch the ball so contacts are compared"
+
+
+def test_a_world_without_contact_forces_has_rigid_closed_fingers_and_the_same_arm(tmp_path):
+    """The rigid-finger URDF is the shipped one with the finger joints fixed (regenerated here, equal
+    byte for byte); its world simulates 4 degrees of freedom, keeps the joint and link indices, puts
+    the fingers' links where a closed gripper has them, and refuses to open them."""
+    import shutil
+
+    import assets
+    from sim.robot.geometry_fit import write_rigid_finger_urdf
+
+    source = tmp_path / "arm.urdf"
+    shutil.copy(assets.urdf_path(), source)
+    write_rigid_finger_urdf(source, tmp_path / "rigid.urdf")
+    assert (tmp_path / "rigid.urdf").read_text() == assets.urdf_path(rigid_fingers=True).read_text()
+
+    forced, rigid = World(contact_forces=True), World(contact_forces=False)
+    try:
+        assert not forced.rigid_fingers and rigid.rigid_fingers
+        assert rigid.link_names() == forced.link_names() and rigid.gripper_joints == forced.gripper_joints
+        moving = [sum(pybullet.getJointInfo(world.robot, index, physicsClientId=world.client_id)[2]
+                      != pybullet.JOINT_FIXED for index in range(pybullet.getNumJoints(world.robot,
+                                                                                       physicsClientId=world.client_id)))
+                  for world in (forced, rigid)]
+        assert moving == [6, 4]
+        q = np.array([0.4, -0.6, 0.5, 0.3])
+        for world in (forced, rigid):
+            world.reset_joints(q)
+        for link in ("gripper_left_link", "gripper_right_link", "link5"):
+            index = forced._link_index[link]
+            here = [pybullet.getLinkState(world.robot, index, physicsClientId=world.client_id)[4]
+                    for world in (forced, rigid)]
+            np.testing.assert_allclose(here[0], here[1], atol=1e-9)
+        rigid.reset_gripper(0.0)
+        with pytest.raises(InvalidInputError, match="rigid"):
+            rigid.reset_gripper(0.01)
+        with pytest.raises(InvalidInputError, match="rigid"):
+            rigid.reset_joints(q, gripper_m=0.01)
+        forced.reset_gripper(0.01)  # a world with contact forces still opens them
+        assert forced.gripper_position() == pytest.approx(0.01)
+    finally:
+        forced.close()
+        rigid.close()

@@ -10,6 +10,7 @@ from sim.robot.cad import (
     cad_model,
     frames,
     joint_reach,
+    link_joint_reach,
     link_obstacle_distance,
     link_pair_gap,
     step_contacts,
@@ -88,19 +89,36 @@ def test_step_contacts_are_the_cads_at_every_substep_and_skips_are_proven_clear(
     assert skipped > 0  # and some substeps were proven clear rather than measured
 
 
-def test_the_reach_bounds_how_far_a_joint_moves_the_arm():
-    """No point of the bound moves farther than sum(|dq| * reach) between two configurations."""
-    from sim.robot.collision import sphere_centres
+def test_the_reach_bounds_how_far_a_joint_moves_each_link():
+    """No point of a link's mesh or spheres moves farther than sum(|dq| * reach[:, link]) between two
+    configurations; a joint moves no link before it; the arm's reach is the largest of its links'."""
+    from sim.robot.collision import SPHERE_LINK, sphere_centres
 
     rng = np.random.default_rng(8)
     limits = np.array(JOINT_LIMITS)
-    reach = joint_reach()
-    for _ in range(500):
+    model = cad_model()
+    reach = link_joint_reach()
+    vertices = [model.triangles[model.start[root]:model.start[root] + model.count[root]].reshape(-1, 3)[::7]
+                for root in model.roots]
+
+    def mesh_points(q: np.ndarray, link: int) -> np.ndarray:
+        positions, rotations = frames(q)
+        frame = model.frames[link]
+        return positions[frame] + vertices[link] @ rotations[frame].T
+
+    for index in range(500):
         q = rng.uniform(limits[:, 0], limits[:, 1])
-        moved = q + rng.uniform(-0.3, 0.3, 4)
-        shift = np.linalg.norm(sphere_centres(moved) - sphere_centres(q), axis=-1).max()
-        assert shift <= np.abs(moved - q) @ reach + 1e-12
-    assert reach[0] > reach[1] > reach[2] > reach[3] > 0.1
+        moved = q + rng.uniform(-0.3, 0.3, 4) * (rng.random(4) < 0.6)
+        spheres = np.linalg.norm(sphere_centres(moved) - sphere_centres(q), axis=-1)
+        for link in range(len(COLLISION_LINKS)):
+            allowed = np.abs(moved - q) @ reach[:, link] + 1e-12
+            assert spheres[SPHERE_LINK == link].max() <= allowed
+            if index < 100:
+                assert np.linalg.norm(mesh_points(moved, link) - mesh_points(q, link), axis=-1).max() <= allowed
+    assert np.all(reach[:, 0] == 0.0)  # the base link moves with no joint
+    assert np.all(np.diff(np.count_nonzero(reach, axis=1)) < 0)  # each joint moves fewer links than the one before
+    assert np.array_equal(joint_reach(), reach.max(axis=1))
+    assert joint_reach()[0] > joint_reach()[1] > joint_reach()[2] > joint_reach()[3] > 0.1
 
 
 @pytest.mark.parametrize("still", [True, False])
