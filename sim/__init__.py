@@ -29,8 +29,12 @@ from gymnasium.envs.registration import register, registry
 #: Ids of the environments this package registers.
 ENV_IDS: tuple[str, ...] = ("OpenManipulatorX-ObstacleReach-v0",)
 
+# No PassiveEnvChecker by default (``gymnasium.make(..., disable_env_checker=False)`` still adds it): Gymnasium
+# 1.x's marks its first reset checked before calling it, so after a refused first reset (a bad seed or option)
+# its first step unpacks the missing reset data and crashes, and the env could not be used again through
+# gymnasium.make. The tests run Gymnasium's and SB3's full checkers on every scenario instead.
 if ENV_IDS[0] not in registry:
     register(id=ENV_IDS[0], entry_point="scenarios.env_factory:make_obstacle_reach_env", max_episode_steps=100,
-             vector_entry_point="sim.env.vector:make_vector_env")
+             vector_entry_point="sim.env.vector:make_vector_env", disable_env_checker=True)
 
 __all__ = ["ENV_IDS"]

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
 from agents.iknet.models import build_model
 from scenarios import EXAMPLES_DIR, get_scenario, scenario_from_dict
+from sim.env.camera import Camera
 from sim.errors import MAX_MESSAGE_CHARS, InvalidInputError
 from sim.scene.obstacles import Motion, Obstacle, Scene
 from sim.scene.scenario_spec import ConfigurationSpec, GateSpec, MotionSpec, ObstacleGroup, Region, ShelfSpec
@@ -419,7 +420,7 @@ def test_fuzz_forward_kinematics_of_any_floats(q):
 @fuzz(20)
 @example(seed=-1)
 @given(seed=st.one_of(st.integers(-5, 2**70), st.sampled_from([1.5, "1", np.int64(3), True])))
-def test_fuzz_env_seeds(seed):
+def test_fuzz_env_seeds(warm_env, seed):
     import gymnasium as gym
 
     import sim
@@ -427,6 +428,77 @@ def test_fuzz_env_seeds(seed):
     env = gym.make(sim.ENV_IDS[0], scenario="empty")
     try:
         attempt("API env.reset", lambda: env.reset(seed=seed))
+    finally:
+        env.close()
+
+
+# The env's keyword arguments (through the factory, gym.make's entry point), reset options and actions
+# (issue 25): each mostly sensible, sometimes anything; a misspelled keyword now and then. A refused
+# reset or step must leave the env usable: a valid step follows every case that reset.
+ENV_KEYWORDS: dict[str, tuple[st.SearchStrategy, list]] = {  # valid values, and near misses
+    "render_mode": (st.sampled_from([None, "rgb_array"]), ["human", "ansi", "rgb_array_list"]),
+    "max_episode_steps": (st.one_of(st.none(), st.integers(1, 5)), [0, 2.5, -1, 10**12]),
+    "control_frequency_hz": (st.sampled_from([10, 20.0, 30, 60, 240, np.int64(20)]), [7, 0, -20, 480, "20"]),
+    "action_mode": (st.sampled_from(["absolute", "delta"]), ["joint", "Absolute"]),
+    "reward_type": (st.sampled_from(["dense", "sparse"]), ["shaped", ""]),
+    "terminate_on_collision": (st.booleans(), ["false", "True", 0, 1, None]),
+    "terminate_on_success": (st.booleans(), ["false", np.bool_(True), 1.0]),
+    "max_obstacles": (st.integers(0, 32), [-1, 33, 8.0, True]),
+    "success_distance_m": (st.floats(1e-4, 0.1), [0.0, -0.01, 2.0, "0.01"]),
+    "success_angle_rad": (st.floats(1e-3, 3.14), [0.0, 3.2, -0.1]),
+    "orientation_weight_m_per_rad": (st.floats(0.0, 1.0), [-0.05, 11.0]),
+    "collision_penalty": (st.floats(0.0, 10.0), [-1.0, 1e4, "1"]),
+    "render_width": (st.integers(1, 64), [0, 4097, 48.5, "64"]), "render_height": (st.integers(1, 64), [0, 1e9]),
+    "camera": (st.sampled_from(["front", "top", Camera(distance_m=0.5)]),
+               ["nowhere", Camera(distance_m=-1.0), Camera(fov_deg=math.nan), Camera(target=(0.0, math.inf, 0.0))]),
+    "renderer": (st.sampled_from([None, "tiny", "none"]), ["vulkan", 1]),
+    "clearance": (st.sampled_from(["both", "numpy", "pybullet"]), ["all", None]),
+    "contact_physics": (st.sampled_from(["none", "bound"]), ["rigid", True]),
+}
+env_arguments = st.tuples(
+    st.fixed_dictionaries({}, optional={
+        key: mostly(valid, st.one_of(st.sampled_from(misses), scalars, anything), odds=12)
+        for key, (valid, misses) in ENV_KEYWORDS.items()}),
+    mostly(st.just({}), st.dictionaries(st.sampled_from(["max_obstacle", "rendermode", "Seed", "bogus"]), scalars,
+                                        max_size=1), odds=8),
+).map(lambda parts: {**parts[0], **parts[1]})
+actions = mostly(st.lists(st.floats(-2.0, 2.0), min_size=4, max_size=4).map(np.array),
+                 st.one_of(anything, small_lists, st.text(max_size=8), st.lists(numbers, min_size=4, max_size=4),
+                           st.sampled_from([np.zeros(4, dtype=complex), np.ones(4, dtype=bool), np.zeros((4, 1)),
+                                            np.array([0.1, None, 0.2, 0.3], dtype=object)])), odds=2)
+
+
+@pytest.fixture(scope="module")
+def warm_env() -> None:
+    """One reset and step first: numba compiles the CAD channel's kernels on first use in a fresh checkout
+    (seconds, not a case's time)."""
+    from scenarios.env_factory import make_obstacle_reach_env
+
+    env = make_obstacle_reach_env("single")
+    try:
+        env.reset(seed=0)
+        env.step(np.zeros(4))
+    finally:
+        env.close()
+
+
+@fuzz(80)
+@given(arguments=env_arguments, seed=mostly(st.integers(0, 2**32), st.one_of(anything, st.integers(-3, -1)), odds=3),
+       options=mostly(st.none(), st.one_of(anything, st.dictionaries(st.sampled_from(["scene", "scene_index", "bogus"]),
+                                                                     anything, min_size=1, max_size=2)), odds=3),
+       steps=st.lists(actions, min_size=1, max_size=3))
+def test_fuzz_env_arguments_and_actions(warm_env, arguments, seed, options, steps):
+    from scenarios.env_factory import make_obstacle_reach_env
+
+    env = attempt("API env arguments", lambda: make_obstacle_reach_env("empty", **arguments))
+    if env is None:
+        return
+    try:
+        if attempt("API env.reset", lambda: env.reset(seed=seed, options=options)) is None:
+            attempt("API env.reset", lambda: env.reset(seed=0))  # a refused reset leaves the env usable
+        for action in steps:
+            attempt("API env.step", lambda action=action: env.step(action))
+        assert attempt("API env.step", lambda: env.step(np.zeros(4))) is not None, "a valid step after any case"
     finally:
         env.close()
 
@@ -454,5 +526,5 @@ def test_every_surface_saw_both_outcomes():
     if not STATS:
         pytest.skip("run with the fuzz tests above")
     for label in ("scenario file", "sampling", "command line", "API constructors", "API scenario_from_dict",
-                  "checkpoints", "API RunConfig"):
+                  "checkpoints", "API RunConfig", "API env arguments", "API env.reset", "API env.step"):
         assert STATS[f"{label} accepted"] > 0 and STATS[f"{label} refused"] > 0, (label, dict(STATS))

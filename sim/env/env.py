@@ -15,6 +15,17 @@ import numpy as np
 from gymnasium.utils import EzPickle
 
 from sim.env.camera import NO_RENDERER, WORLD_RENDERERS, Camera
+from sim.env.env_arguments import (
+    MAX_EPISODE_STEPS,
+    MAX_RENDER_SIDE,
+    check_camera,
+    check_choice,
+    check_control_frequency,
+    check_count,
+    check_flag,
+    check_reset_options,
+    check_seed,
+)
 from sim.env.env_spaces import (
     ActionMode,
     ObservationPacker,
@@ -30,7 +41,7 @@ from sim.env.env_spaces import (
     obstacle_features,
 )
 from sim.env.world import SELF_CONTACT_PREFIX, TABLE_NAME, Contact, World, gui_available
-from sim.errors import InvalidInputError, UnknownNameError
+from sim.errors import InvalidInputError, show_value
 from sim.robot.cad import (
     BOUND_SLACK_M,
     cad_model,
@@ -45,7 +56,7 @@ from sim.robot.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
 from sim.robot.robot_geometry import self_collision_pairs
 from sim.robot.transforms import quat_to_matrix
-from sim.scene.obstacles import Scene
+from sim.scene.obstacles import MAX_SCENE_OBSTACLES, Scene
 from sim.scene.scenario_spec import ScenarioSpec
 from sim.scene.scene_sampling import scene_for_episode
 
@@ -204,8 +215,18 @@ class ObstacleReachEnv(gym.Env, EzPickle):
       cheaper in ``cluttered``). Default ``None``: ``"none"`` without a render mode, else ``"tiny"``;
       pass ``"tiny"`` to draw ``env.world`` with your own cameras while ``render_mode`` is None.
 
+    Every argument is checked when the env is made (:mod:`sim.env.env_arguments`), with one line naming it,
+    its value and what is valid: names from their lists; flags True or False only (never ``"false"``);
+    counts integers (never bools or fractions): ``max_episode_steps`` in [1, 1e6], ``max_obstacles`` in
+    [0, 32], ``render_width`` and ``render_height`` in [1, 4096]; numbers finite (never strings or bools):
+    ``success_distance_m`` in (0, 1] m, ``success_angle_rad`` in (0, pi], ``orientation_weight_m_per_rad``
+    in [0, 10], ``collision_penalty`` in [0, 1000]; a camera's fields finite. ``gymnasium.make`` and
+    ``scenarios.env_factory.make_obstacle_reach_env`` refuse an unknown keyword with the valid ones and
+    the closest. ``gymnasium.make`` adds no ``PassiveEnvChecker`` (see ``sim/__init__.py``).
+
     Reset options: ``{"scene": Scene}`` uses that scene; ``{"scene_index": i}`` picks fixed scene
-    ``i`` of a scenario that has them (``benchmark``).
+    ``i`` of a scenario that has them (``benchmark``); any other key is refused. A refused ``reset`` or
+    ``step`` changes nothing: the env goes on as before, also through ``gymnasium.make``'s wrappers.
 
     ## Version History
     * v0: initial version.
@@ -252,33 +273,33 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         # env to be reset (a PyBullet client cannot be pickled).
         EzPickle.__init__(self, **{key: value for key, value in locals().items() if key not in ("self", "__class__")})
         self._world: World | None = None
-        if render_mode is not None and render_mode not in _RENDER_MODES:
-            raise UnknownNameError("render mode", str(render_mode), _RENDER_MODES)
-        if action_mode not in ("absolute", "delta"):
-            raise UnknownNameError("action mode", str(action_mode), ("absolute", "delta"))
-        if reward_type not in ("dense", "sparse"):
-            raise UnknownNameError("reward type", str(reward_type), ("dense", "sparse"))
-        substeps = PHYSICS_FREQUENCY_HZ / control_frequency_hz if control_frequency_hz > 0 else math.nan
-        if not (math.isfinite(substeps) and substeps >= 1 and abs(substeps - round(substeps)) < 1e-9):
-            raise InvalidInputError(f"control_frequency_hz must divide {PHYSICS_FREQUENCY_HZ:g} Hz "
-                                    f"(e.g. 10, 20, 30, 60), got {control_frequency_hz}")
-        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
-            raise InvalidInputError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps}")
-        if not isinstance(max_obstacles, int) or max_obstacles < 0:
-            raise InvalidInputError(f"max_obstacles must be a non-negative integer, got {max_obstacles}")
-        if renderer is not None and renderer not in WORLD_RENDERERS:
-            raise UnknownNameError("renderer", str(renderer), WORLD_RENDERERS)
-        if clearance not in CLEARANCE_MODES:
-            raise UnknownNameError("clearance mode", str(clearance), CLEARANCE_MODES)
-        if contact_physics not in CONTACT_PHYSICS:
-            raise UnknownNameError("contact physics", str(contact_physics), CONTACT_PHYSICS)
+        # Every argument checked (one line naming it, its value and what is valid) and normalised.
+        if render_mode is not None:
+            render_mode = check_choice("render mode", render_mode, _RENDER_MODES)
+        action_mode = check_choice("action mode", action_mode, ("absolute", "delta"))  # type: ignore[assignment]
+        reward_type = check_choice("reward type", reward_type, ("dense", "sparse"))  # type: ignore[assignment]
+        control_frequency_hz, substeps = check_control_frequency(control_frequency_hz, PHYSICS_FREQUENCY_HZ)
+        if max_episode_steps is not None:
+            max_episode_steps = check_count("max_episode_steps", max_episode_steps, 1, MAX_EPISODE_STEPS)
+        max_obstacles = check_count("max_obstacles", max_obstacles, 0, MAX_SCENE_OBSTACLES)
+        terminate_on_collision = check_flag("terminate_on_collision", terminate_on_collision)
+        terminate_on_success = check_flag("terminate_on_success", terminate_on_success)
+        render_width = check_count("render_width", render_width, 1, MAX_RENDER_SIDE)
+        render_height = check_count("render_height", render_height, 1, MAX_RENDER_SIDE)
+        camera = check_camera(camera)
+        if renderer is not None:
+            renderer = check_choice("renderer", renderer, WORLD_RENDERERS)
+        clearance = check_choice("clearance mode", clearance, CLEARANCE_MODES)
+        contact_physics = check_choice("contact physics", contact_physics, CONTACT_PHYSICS)
+        reward_spec = RewardSpec(reward_type, success_distance_m, success_angle_rad,  # checks its values
+                                 orientation_weight_m_per_rad, collision_penalty)
         self.clearance = clearance
         self.contact_physics = contact_physics
         if render_mode == "human" and not gui_available():
             raise InvalidInputError("render_mode='human' opens PyBullet's GUI and needs a display; use 'rgb_array'")
         if not isinstance(scenario, ScenarioSpec):
             raise InvalidInputError(
-                f"ObstacleReachEnv takes a ScenarioSpec, got {type(scenario).__name__} {scenario!r}; for a "
+                f"ObstacleReachEnv takes a ScenarioSpec, got {type(scenario).__name__} {show_value(scenario)}; for a "
                 "scenario name or TOML path use gymnasium.make(sim.ENV_IDS[0], scenario=...) or "
                 "scenarios.env_factory.make_obstacle_reach_env")
         self.scenario: ScenarioSpec = scenario
@@ -290,15 +311,14 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self.render_mode = render_mode
         self.action_mode: ActionMode = action_mode
         self.max_episode_steps = max_episode_steps
-        self.substeps = int(round(substeps))
+        self.substeps = substeps
         self.control_period_s = self.substeps / PHYSICS_FREQUENCY_HZ
         self._max_step_rad = MAX_JOINT_VELOCITY_RAD_S * self.control_period_s  # delta mode, action 1
         self.max_obstacles = max_obstacles
-        self.terminate_on_collision = bool(terminate_on_collision)
-        self.terminate_on_success = bool(terminate_on_success)
-        self.reward_spec = RewardSpec(reward_type, success_distance_m, success_angle_rad,
-                                      orientation_weight_m_per_rad, collision_penalty)
-        self.render_width, self.render_height, self.camera = int(render_width), int(render_height), camera
+        self.terminate_on_collision = terminate_on_collision
+        self.terminate_on_success = terminate_on_success
+        self.reward_spec = reward_spec
+        self.render_width, self.render_height, self.camera = render_width, render_height, camera
         if renderer is None:  # what the render mode needs: no drawing meshes unless frames are asked for
             renderer = NO_RENDERER if render_mode is None else "tiny"
         self.renderer = "tiny" if render_mode == "human" else renderer
@@ -331,12 +351,12 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         ``options["scene"]`` / ``options["scene_index"]``; returns ``(observation, info)``.
 
         Raises:
-            InvalidInputError: ``seed`` is not None or a non-negative integer.
+            InvalidInputError: ``seed`` is not None or a non-negative integer; ``options`` is not None or a
+                dict with one of ``scene``, ``scene_index`` (an unknown key: :class:`UnknownNameError`), or
+                names a bad scene; both checked before anything changes.
         """
-        if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise InvalidInputError(f"seed must be a non-negative integer or None, got {str(seed)[:40]!r}")
-            seed = int(seed)  # Gymnasium takes Python ints only
+        seed = check_seed(seed)  # a Python int: Gymnasium takes those only
+        check_reset_options(options)  # both checked before anything changes: a refused reset changes nothing
         super().reset(seed=seed)
         scene = scene_for_episode(self.scenario, self.np_random, options)
         if len(scene.obstacles) > self.max_obstacles:
@@ -347,7 +367,12 @@ class ObstacleReachEnv(gym.Env, EzPickle):
 
     def step(self, action: Any):  # type: ignore[override]
         """Command the joint targets of ``action`` (4,), advance one control period (fixed physics
-        substeps, moving obstacles moved), measure; returns ``(obs, reward, terminated, truncated, info)``."""
+        substeps, moving obstacles moved), measure; returns ``(obs, reward, terminated, truncated, info)``.
+
+        Raises:
+            InvalidInputError: no reset yet, or ``action`` is not 4 finite real numbers (strings, dicts,
+                None, bools, complex and object values refused), before anything moves.
+        """
         if self._world is None or self._scene is None:
             raise InvalidInputError("call reset() before step()")
         started = time.perf_counter() if self.render_mode == "human" else 0.0

@@ -9,6 +9,7 @@ tested on their own.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,7 +17,14 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 
-from sim.errors import InvalidInputError
+from sim.env.env_arguments import (
+    MAX_COLLISION_PENALTY,
+    MAX_ORIENTATION_WEIGHT_M_PER_RAD,
+    MAX_SUCCESS_DISTANCE_M,
+    check_choice,
+    check_number,
+)
+from sim.errors import InvalidInputError, invalid_value
 from sim.robot.kinematics import JOINT_LIMITS, MAX_JOINT_VELOCITY_RAD_S
 from sim.robot.obstacle_kinds import KIND_CODES
 from sim.scene.obstacles import MAX_OBSTACLE_SIZE_M, MAX_OBSTACLE_SPEED_M_S, WORKSPACE_BOUND_M, Scene
@@ -61,10 +69,9 @@ def action_to_joint_target_list(action: Any, action_mode: ActionMode, joints_now
     if type(action) is np.ndarray and action.shape == (4,) and action.dtype in _FLOAT_DTYPES:
         values = action.tolist()  # float32 and float64 convert exactly, as through float64 arrays
     else:
-        action = np.asarray(action, dtype=np.float64)
-        values = action.tolist() if action.shape == (4,) else None
+        values = _real_values(action, "action")
     if values is None or not all(math.isfinite(value) for value in values):
-        raise InvalidInputError(f"action must be 4 finite values, got shape {np.shape(action)}")
+        raise invalid_value("action", action, ACTION_EXPECTED)
     # Per joint in Python floats, the arithmetic of
     # clip(low + (clip(action, -1, 1) + 1) * 0.5 * (high - low), low, high) in NumPy, in the same order.
     clipped = [min(max(value, -1.0), 1.0) for value in values]
@@ -77,15 +84,41 @@ def action_to_joint_target_list(action: Any, action_mode: ActionMode, joints_now
 
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: What an action must be, as error messages say it.
+ACTION_EXPECTED = "4 finite real numbers, shape (4,), within [-1, 1] (farther values are clipped)"
+
+
+def _real_values(values: Any, what: str, expected: str = ACTION_EXPECTED) -> list[float] | None:
+    """``values`` as 4 Python floats (through a float64 array, as NumPy converts them), None if they are
+    not 4 of them; strings, mappings, None, bools, complex and non-numeric (object) values are refused."""
+    if values is None or isinstance(values, (str, bytes, Mapping)):
+        raise invalid_value(what, values, expected)
+    try:
+        kind = np.asarray(values).dtype.kind
+        if kind == "O" and not isinstance(values, np.ndarray) and all(  # Python ints beyond int64
+                isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) for value in values):
+            kind = "f"
+        if kind not in "iuf":  # bool, complex, strings, objects
+            raise invalid_value(what, values, expected)
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as error:  # ragged lists, broken array-likes
+        if isinstance(error, InvalidInputError):
+            raise
+        raise invalid_value(what, values, expected) from None
+    return array.tolist() if array.shape == (4,) else None
+
+
+_JOINTS_EXPECTED = "4 finite joint angles (rad), shape (4,)"
 
 
 def joint_targets_to_action(joints: Any, action_mode: ActionMode, joints_now: np.ndarray | None,
                             max_step_rad: float) -> np.ndarray:
     """(4,) float32 action in [-1, 1] commanding targets ``joints`` (4,) rad: the inverse of
     :func:`action_to_joint_targets` (in delta mode, as far as one step reaches)."""
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.shape != (4,) or not np.all(np.isfinite(joints)):
-        raise InvalidInputError(f"joints must be 4 finite angles (rad), got shape {joints.shape}")
+    values = _real_values(joints, "joints", _JOINTS_EXPECTED)
+    if values is None or not all(math.isfinite(value) for value in values):
+        raise invalid_value("joints", joints, _JOINTS_EXPECTED)
+    joints = np.array(values)
     low, high = JOINT_LIMITS[:, 0], JOINT_LIMITS[:, 1]
     if action_mode == "absolute":
         action = 2.0 * (joints - low) / (high - low) - 1.0
@@ -246,6 +279,11 @@ class RewardSpec:
         success_angle_rad: ... and the orientation error below this (rad).
         orientation_weight_m_per_rad: metres of position error one radian of orientation error costs.
         collision_penalty: subtracted from either reward while the robot touches an obstacle or the table.
+
+    Raises:
+        InvalidInputError: an unknown reward type, or a value that is not a finite number within its range:
+            success distance (0, 1] m, success angle (0, pi] rad, orientation weight [0, 10] m/rad,
+            collision penalty [0, 1000] (strings and bools refused; the values are kept as Python floats).
     """
 
     reward_type: RewardType = "dense"
@@ -253,6 +291,21 @@ class RewardSpec:
     success_angle_rad: float = 0.1745
     orientation_weight_m_per_rad: float = 0.05
     collision_penalty: float = 1.0
+
+    def __post_init__(self) -> None:  # each value checked and kept as a Python float (identical arithmetic)
+        check_choice("reward type", self.reward_type, ("dense", "sparse"))
+        checked = {
+            "success_distance_m": check_number("success_distance_m", self.success_distance_m, 0.0,
+                                               MAX_SUCCESS_DISTANCE_M, low_open=True, unit="m"),
+            "success_angle_rad": check_number("success_angle_rad", self.success_angle_rad, 0.0, math.pi,
+                                              low_open=True, unit="rad"),
+            "orientation_weight_m_per_rad": check_number("orientation_weight_m_per_rad",
+                                                         self.orientation_weight_m_per_rad, 0.0,
+                                                         MAX_ORIENTATION_WEIGHT_M_PER_RAD, unit="m/rad"),
+            "collision_penalty": check_number("collision_penalty", self.collision_penalty, 0.0, MAX_COLLISION_PENALTY),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     def is_success(self, achieved_goal: Any, desired_goal: Any) -> np.ndarray:
         """(...,) bool: position and orientation errors both under their thresholds."""
