@@ -343,6 +343,8 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._bound_contacts: tuple = ()
         self._slots: dict[str, int] = {}
         self._slots_scene: Scene | None = None
+        self._names: list[str] = []
+        self._names_scene: Scene | None = None
         self._goal_reference: tuple[list[float], list[float]] | None = None
 
     # ----------------------------------------------------------------------------- Gymnasium API
@@ -389,8 +391,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         if self.contact_physics == "none":
             # The arm collides with nothing in Bullet: every substep's joint angles go to the CAD
             # channel, which finds the step's contacts (the bound culls, the meshes decide).
-            angles = world.step_recording_joints(self.substeps, moves)
-            world.reset_gripper(0.0)
+            angles = world.step_recording_joints(self.substeps, moves)  # the fingers are rigid in this mode
             self._step_count += 1
             self._contacts, self._bound_contacts = self._kinematic_contacts(angles, moves, first_substep)
         else:
@@ -566,17 +567,29 @@ class ObstacleReachEnv(gym.Env, EzPickle):
                 origins[:, slots[name]] = positions
         found = step_contacts(angles, origins, obstacles)
         self._cad_queries_in_step = found.queries
-        names = [obstacle.name for obstacle in scene.obstacles] + [TABLE_NAME] + [
-            SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs()]
+        touching, cad_touching = np.isfinite(found.bound_m), np.isfinite(found.cad_m)
+        if not (touching.any() or cad_touching.any()):
+            return (), ()
+        names = self._contact_names()
         zero = (0.0, 0.0, 0.0)
         contacts, bound_contacts = [], []
-        for link, column in zip(*np.nonzero(np.isfinite(found.cad_m)), strict=True):
+        for link, column in zip(*np.nonzero(cad_touching), strict=True):
             contacts.append(Contact(COLLISION_LINKS[link], names[column], tuple(found.witness[link, column].tolist()),
                                     tuple(found.normal[link, column].tolist()), float(found.cad_m[link, column]), 0.0))
-        for link, column in zip(*np.nonzero(np.isfinite(found.bound_m)), strict=True):
+        for link, column in zip(*np.nonzero(touching), strict=True):
             bound_contacts.append(Contact(COLLISION_LINKS[link], names[column], zero, zero,
                                           float(found.bound_m[link, column]), 0.0))
         return tuple(contacts), tuple(bound_contacts)
+
+    def _contact_names(self) -> list[str]:
+        """The other body of each column of :func:`sim.robot.cad.step_contacts` (this scene's obstacles,
+        the table, the link pairs' second links), built once per scene."""
+        scene = self.scene
+        if self._names_scene is not scene:
+            self._names = [obstacle.name for obstacle in scene.obstacles] + [TABLE_NAME] + [
+                SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs()]
+            self._names_scene = scene
+        return self._names
 
     def _refresh_contacts(self, contacts: list[Contact], bound_contacts: list[Contact]) -> None:
         """The step's contacts (CAD-confirmed and PyBullet's touching ones on the bound) from the
