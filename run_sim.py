@@ -9,14 +9,17 @@ Example:
 
 The results folder holds episodes.csv (one row per episode, appended as each finishes),
 steps.csv (the per-step log), summary.json (per-policy figures), plots/ and report.html.
-Bad input exits with status 2 and one line naming the problem; Ctrl-C (SIGINT) or SIGTERM keeps
-every finished episode and exits with status 130 or 143 and one line; --resume completes the
-run without duplicates. A new run writes only into a missing or empty --out folder.
+Bad input exits with status 2 and one line naming the problem, and so does a results file that
+cannot be written (disk full, file too large, permission refused: every finished episode is kept,
+--resume completes the run); Ctrl-C (SIGINT) or SIGTERM keeps every finished episode and exits
+with status 130 or 143 and one line; --resume completes the run without duplicates. A new run
+writes only into a missing or empty --out folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -320,8 +323,15 @@ def _check_before_writing(parser: argparse.ArgumentParser, config: RunConfig) ->
     return not config.out_dir.exists()
 
 
+#: Errors of a write that failed for want of room or rights: reported in one line, exit status 2.
+WRITE_ERRNOS: frozenset[int] = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM,
+                                          errno.EROFS, errno.EIO})
+
+
 def main(argv: list[str] | None = None) -> int:
     _install_stop_handlers()
+    if hasattr(signal, "SIGXFSZ"):  # a file over the size limit fails with EFBIG (one line) rather than killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window; set once, here
@@ -353,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise
     except ProjectError as error:
         parser.exit(2, f"{parser.prog}: error: {one_line(str(error))}\n")
+    except OSError as error:  # a summary, plot or report that cannot be written (rows are ResultsWriteError)
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        message = (f"cannot write {error.filename or config.out_dir}: {error.strerror}; finished episodes are kept "
+                   f"in {config.out_dir} (free space or fix the folder, then rerun with --resume)")
+        parser.exit(2, f"{parser.prog}: error: {one_line(message)}\n")
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)
         parser.exit(128 + signum, f"\n{_STOP_WORDS[signum]}: finished episodes are saved in {config.out_dir}; "

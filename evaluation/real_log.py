@@ -361,9 +361,52 @@ states the safety model finds in self-collision or below the table. Bad files: o
 """
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with error lines folded to one short line (argparse echoes the values it refuses)."""
+
+    def error(self, message: str):  # type: ignore[no-untyped-def]
+        from sim.errors import one_line
+
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+#: Largest --time-tolerance-ms: a wider window pairs rows of unrelated moments (the logs run at ~100 Hz).
+MAX_TIME_TOLERANCE_MS: float = 10_000.0
+#: --table-z-m bounds (m, base frame): the arm reaches ~0.45 m, a table beyond this is a typo.
+TABLE_Z_RANGE_M: tuple[float, float] = (-1.0, 1.0)
+
+
+def _check_json_target(path: Path) -> str | None:
+    """Why ``--json PATH`` must not be written (None if it may): its folder is missing, it is a link,
+    not a regular file (a FIFO would block), or an existing file that is not a JSON report."""
+    import os
+    import stat
+
+    if not path.parent.is_dir():
+        return f"--json: folder {path.parent} does not exist"
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        return f"--json: cannot use {path} ({getattr(error, 'strerror', None) or error})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"--json: {path} is a symbolic link; the report is never written through a link"
+    if not stat.S_ISREG(info.st_mode):
+        return f"--json: {path} exists and is not a regular file"
+    try:
+        with open(path, "rb") as handle:
+            previous = json.loads(handle.read(16_000_001).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        previous = None
+    if not isinstance(previous, dict) or "matched_rows" not in previous:
+        return f"--json: {path} exists and is not a report of this command; not overwriting it"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m evaluation.real_log``."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m evaluation.real_log", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Evaluate the project's kinematics, IK solvers and safety model on a real "
                     "OpenManipulator-X log.", epilog=_EPILOG)
@@ -386,14 +429,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0, or 2 after one error line on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (math.isfinite(args.time_tolerance_ms) and args.time_tolerance_ms >= 0):
-        parser.error(f"--time-tolerance-ms must be a finite number >= 0, got {args.time_tolerance_ms}")
+    if not (math.isfinite(args.time_tolerance_ms) and 0 <= args.time_tolerance_ms <= MAX_TIME_TOLERANCE_MS):
+        parser.error(f"--time-tolerance-ms must be a finite number within [0, {MAX_TIME_TOLERANCE_MS:g}], got "
+                     f"{args.time_tolerance_ms}")
     if not 0.0 <= args.max_unpaired_fraction <= 1.0:
         parser.error(f"--max-unpaired-fraction must lie within [0, 1], got {args.max_unpaired_fraction}")
-    if not math.isfinite(args.table_z_m):
-        parser.error(f"--table-z-m must be finite, got {args.table_z_m}")
-    if args.json is not None and not args.json.parent.is_dir():
-        parser.error(f"--json: folder {args.json.parent} does not exist")
+    if not (math.isfinite(args.table_z_m) and TABLE_Z_RANGE_M[0] <= args.table_z_m <= TABLE_Z_RANGE_M[1]):
+        parser.error(f"--table-z-m must be finite and within [{TABLE_Z_RANGE_M[0]:g}, {TABLE_Z_RANGE_M[1]:g}] m, "
+                     f"got {args.table_z_m}")
+    if args.json is not None and (problem := _check_json_target(args.json)) is not None:
+        parser.error(problem)
     solvers = None
     if args.solvers is not None:
         solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]

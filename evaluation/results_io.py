@@ -10,6 +10,12 @@ not UTF-8 CSV is reported as an :class:`~sim.errors.OutputFolderError`, never a 
 Nothing is written through a symbolic link: files are opened with ``O_NOFOLLOW`` and a link where a
 results file belongs is refused in one line. One process at a time writes a results folder
 (:func:`locked_folder`: an exclusive ``flock`` on :data:`LOCK_FILE` inside it).
+
+A full disk, a file over the size limit (``RLIMIT_FSIZE``) or a refused permission while rows are
+appended ends in :class:`ResultsWriteError` (one line); a row the failed write left half-written is
+cut off, so every row written before stays whole. Names read from files that become file or folder
+names go through :func:`check_file_name` and :func:`check_relative_path`: they cannot leave the
+folder they name.
 """
 
 from __future__ import annotations
@@ -23,7 +29,18 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from sim.errors import OutputFolderError
+from sim.errors import OutputFolderError, invalid_value
+
+
+class ResultsWriteError(OutputFolderError):
+    """Writing a results file failed (disk full, file too large, permission refused); every row written
+    before the failure is kept whole."""
+
+
+def write_error(path: str | os.PathLike[str], error: OSError) -> ResultsWriteError:
+    """The one-line error of a failed write of ``path`` (disk full, file too large, permission...)."""
+    return ResultsWriteError(f"cannot write {os.fspath(path)}: {error.strerror or error}; everything written "
+                             "before is kept (free space or fix the folder, then rerun with --resume)")
 
 
 def _format_row(values: Sequence[object]) -> str:
@@ -54,13 +71,48 @@ def append_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, obj
         return
     descriptor = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
+        size = os.fstat(descriptor).st_size
         data = text.encode()
         written = 0
-        while written < len(data):
-            written += os.write(descriptor, data[written:])
-        os.fsync(descriptor)
+        try:
+            while written < len(data):
+                written += os.write(descriptor, data[written:])
+            os.fsync(descriptor)
+        except OSError as error:  # disk full, file too large (EFBIG), quota, permission, I/O
+            with contextlib.suppress(OSError):  # a partly written row is cut off: the rows before stay whole
+                os.ftruncate(descriptor, size)
+            raise write_error(path, error) from None
     finally:
         os.close(descriptor)
+
+
+def check_file_name(field: str, name: object) -> str:
+    """``name`` (read from a file or an option) checked to be one file or folder name: a non-empty
+    string without ``/``, ``\\``, NUL or control characters, not ``.`` or ``..``, at most 200
+    characters; so it cannot leave the folder it is put in.
+
+    Raises:
+        InvalidInputError: the message names ``field``, the value and what is valid.
+    """
+    valid = "a file name (non-empty, at most 200 characters, no '/', '\\', NUL or control characters, not '..')"
+    if (not isinstance(name, str) or not name.strip() or name in (".", "..") or len(name) > 200
+            or any(char in "/\\" or not char.isprintable() for char in name)):
+        raise invalid_value(field, name, valid)
+    return name
+
+
+def check_relative_path(field: str, path: object) -> str:
+    """``path`` (read from a file) checked to stay inside the folder it is relative to: a non-empty
+    string, not absolute, without a ``..`` part, NUL or control characters.
+
+    Raises:
+        InvalidInputError: the message names ``field``, the value and what is valid.
+    """
+    valid = "a relative path inside its folder (no absolute path, no '..' part, no NUL or control characters)"
+    if (not isinstance(path, str) or not path.strip() or os.path.isabs(path) or path.startswith("~")
+            or any(not char.isprintable() for char in path) or ".." in path.replace("\\", "/").split("/")):
+        raise invalid_value(field, path, valid)
+    return path
 
 
 def _cell(value: object) -> object:

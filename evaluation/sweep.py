@@ -5,7 +5,7 @@ and episode count, and the whole sweep is one deterministic list of :class:`Epis
 ``episodes.csv`` key: policy, scenario, seed, episode) that ``run_sim.py --sweep FILE`` runs on any
 backend into one results folder (``--resume`` skips the keys already there). Example::
 
-    name = "smoke"          # optional label
+    name = "smoke"          # optional label (one file name: no '/', '..' or NUL)
     max_steps = 150         # optional; control steps per episode (default 150)
 
     [checkpoints]           # optional named checkpoint sets, e.g. training seeds of one variant
@@ -39,6 +39,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from evaluation.results_io import check_file_name
 from sim.errors import InvalidInputError, show_value
 
 _TOP_KEYS = ("name", "max_steps", "checkpoints", "grid")
@@ -187,6 +188,10 @@ def sweep_from_dict(data: dict[str, Any], source: str = "<sweep>", base_dir: str
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
         raise fail("name must be a non-empty string")
+    try:  # it names the default results folder results/<name>-<time>: it cannot leave results/
+        check_file_name("name", name)
+    except InvalidInputError as error:
+        raise fail(str(error)) from None
     max_steps = data.get("max_steps")
     if max_steps is not None and not _is_int(max_steps, least=1, most=MAX_STEPS):
         raise fail(f"max_steps must be an integer within [1, {MAX_STEPS}], got {show_value(max_steps)}")

@@ -528,3 +528,144 @@ def test_every_surface_saw_both_outcomes():
     for label in ("scenario file", "sampling", "command line", "API constructors", "API scenario_from_dict",
                   "checkpoints", "API RunConfig", "API env arguments", "API env.reset", "API env.step"):
         assert STATS[f"{label} accepted"] > 0 and STATS[f"{label} refused"] > 0, (label, dict(STATS))
+
+
+# ------------------------------------------------------------------------------ study designs (issue 25)
+STUDY_DESIGN = ROOT / "studies" / "claims.toml"
+#: What the mutations put in place of a design's value: near misses first (a fraction, a bool, a
+#: string of the number, zero, a negative, huge), then anything.
+design_values = mostly(
+    # plausible values (some name what does not exist: a scenario or policy only the full check finds)
+    st.sampled_from([1, 3, 10, 199, 2000, 0.5, 0.01, "empty", "cluttered", "clutered", "improved", "analytc",
+                     ["analytic"], ["analytc"], ["improved"], [0, 1], [], "min_clearance_mm", "holm"]),
+    st.one_of(
+        st.sampled_from([0, -1, 2.5, 0.0, True, False, "", "0", "../up", "/abs", "a/b", "nul\x00", 2**32, 2**63 - 1,
+                         10**12, math.nan, math.inf, -math.inf, [0.5], [True], {}, {"x": 1}]),
+        scalars, st.lists(st.sampled_from(["original", "improved", "x", "../y", "", "analytic+safe"]), max_size=3)),
+    odds=2)
+design_typos = st.sampled_from(["seed", "seeds", "epoch", "episodes", "bootstrap_resample", "analysys", "names",
+                                "checkpoint_dirs", "primary", "Alpha", "variants"])
+
+
+@st.composite
+def mutated_design(draw: Any) -> dict[str, Any]:
+    """The shipped design (a JSON-like dict), its values replaced, keys deleted, misspelled or added."""
+    import tomllib
+
+    data = tomllib.loads(STUDY_DESIGN.read_text())
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3]))):
+        tables = [value for value in data.values() if isinstance(value, dict)] + [
+            item for value in data.values() if isinstance(value, list) for item in value if isinstance(item, dict)]
+        target = draw(mostly(st.sampled_from(tables), st.just(data), odds=8))  # rarely a whole table
+        keys = sorted(target)
+        action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "typo", "add"]))
+        if action == "add" or not keys:
+            target[draw(design_typos)] = draw(design_values)
+            continue
+        key = draw(st.sampled_from(keys))
+        if action == "replace":
+            target[key] = draw(design_values)
+        elif action == "delete":
+            del target[key]
+        else:
+            target[draw(design_typos)] = target.pop(key)
+    return data
+
+
+def check_accepted_design(design: Any) -> None:
+    """An accepted design holds only values a study can run: counts are integers within bounds, names stay inside
+    their folders."""
+    from evaluation.results_io import check_file_name, check_relative_path
+
+    counts = [design.seed, design.max_steps, design.explained_poses, design.background_poses,
+              design.episode_balance_steps, design.bootstrap_resamples, design.training.data_size,
+              design.training.epochs, design.training.batch_size, *design.training.seeds,
+              *(plan.episodes for plan in design.scenarios)]
+    assert all(type(count) is int and 0 <= count < 2**32 for count in counts), counts
+    assert design.bootstrap_resamples >= 99 and design.explained_poses + design.background_poses <= 2000
+    assert 0 < design.alpha < 1 and math.isfinite(design.negligible_clearance_mm)
+    check_file_name("name", design.name)
+    for variant in design.variants:
+        check_file_name("variant", variant.name)
+        assert math.isfinite(variant.balance_weight) and variant.balance_weight >= 0
+    for plan in design.scenarios:
+        check_relative_path("scenario", plan.name)
+    if design.training.checkpoint_dir:
+        check_relative_path("checkpoint_dir", design.training.checkpoint_dir)
+
+
+def _shipped_design(**changes: Any) -> dict[str, Any]:
+    """The shipped design as a dict, with ``changes`` (``"table.key"``: value) applied."""
+    import tomllib
+
+    data = tomllib.loads(STUDY_DESIGN.read_text())
+    for dotted, value in changes.items():
+        table, key = dotted.split(".")
+        data[table][key] = value
+    return data
+
+
+@fuzz(150)
+@example(data=_shipped_design(), small=True)  # valid through the whole check
+@example(data=_shipped_design(**{"small.reference_policies": ["analytc"]}), small=True)  # found by the check
+@given(data=mutated_design(), small=st.booleans())
+def test_fuzz_study_designs(tmp_path_factory, data, small):
+    from evaluation.study.cli import check_study
+    from evaluation.study.design import load_design, parse_design
+
+    design = attempt("API study parse_design", lambda: parse_design(data, "fuzzed.toml", small=small))
+    if design is not None:
+        check_accepted_design(design)
+    text = toml_text(data)
+    if text is None:
+        return
+    folder = tmp_path_factory.mktemp("design", numbered=True)
+    path = folder / "design.toml"
+    path.write_text(text, encoding="utf-8")
+    loaded = attempt("study design file", lambda: load_design(path, small=small))
+    assert (loaded is None) == (design is None), "the file and the dict are judged alike"
+    if loaded is not None and small:  # the whole check before training; never trains, runs or writes
+        out = folder / "out"
+        attempt("study check", lambda: check_study(path, out, small=True))
+        assert not out.exists(), "checking a study writes nothing"
+
+
+STUDY_PATHOLOGICAL = [b"", b"\xff\xfe\x00", b"[study]\nname = " + b"[" * 5000, b"[training]\nseeds = [" + b"9" * 5000
+                      + b"]\n", b"[study]\nname = 1e999\n", b'[study]\nname = "\\u0000"\n']
+
+
+@st.composite
+def mutated_design_bytes(draw: Any) -> bytes:
+    data = bytearray(draw(mostly(st.just(STUDY_DESIGN.read_bytes()), st.sampled_from(STUDY_PATHOLOGICAL), odds=3)))
+    for _ in range(draw(st.integers(0, 4))):
+        where = draw(st.integers(0, len(data)))
+        chunk = draw(st.one_of(st.binary(min_size=1, max_size=6), st.sampled_from(
+            [b"[", b"]", b"=", b'"', b"\n", b"9" * 30, b"-", b".5", b"\xc3\x28", b"nan", b"true", b"../"])))
+        action = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if action == "insert":
+            data[where:where] = chunk
+        elif action == "delete":
+            del data[where:where + len(chunk)]
+        else:
+            data[where:where + len(chunk)] = chunk
+    return bytes(data)
+
+
+@fuzz(150)
+@given(body=mutated_design_bytes(), small=st.booleans())
+def test_fuzz_raw_study_design_bytes(tmp_path_factory, body, small):
+    from evaluation.study.design import load_design
+
+    path = tmp_path_factory.mktemp("raw-design", numbered=True) / "design.toml"
+    path.write_bytes(body)
+    design = attempt("study design bytes", lambda: load_design(path, small=small))
+    if design is not None:
+        check_accepted_design(design)
+
+
+def test_every_study_design_surface_saw_both_outcomes():
+    """The design mutations reach past the first check: each surface had cases accepted and refused."""
+    if not STATS["study design file cases"]:
+        pytest.skip("run with the study design fuzz tests above")
+    for label in ("API study parse_design", "study design file", "study design bytes", "study check"):
+        assert STATS[f"{label} accepted"] > 0 and STATS[f"{label} refused"] > 0, (label, dict(STATS))

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -395,9 +396,85 @@ def plot_curve(record_path: Path) -> Path:
     return image
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with error lines folded to one short line (argparse echoes the values it refuses)."""
+
+    def error(self, message: str):  # type: ignore[no-untyped-def]
+        from sim.errors import one_line
+
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+#: Bounds of the command line's counts and numbers, checked before anything trains: (least, most)
+#: and whether the least is excluded. A typo of a few digits ends in one line, not a run that never ends.
+CLI_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "steps": (1, 10**9, False), "seed": (0, 2**32 - 1, False), "max_episode_steps": (1, 100_000, False),
+    "batch_size": (1, 1_000_000, False), "learning_rate": (0.0, 1.0, True), "gamma": (0.0, 1.0, True),
+    "collision_penalty": (0.0, 1e6, False), "tau": (0.0, 1.0, True), "learning_starts": (0, 10**9, False),
+    "train_freq": (1, 1_000_000, False), "gradient_steps": (1, 1_000_000, False), "her_goals": (1, 100, False),
+    "eval_every": (0, 10**9, False), "eval_episodes": (1, 1_000_000, False), "time_limit_min": (0.0, 1e6, True),
+    "threads": (1, 1024, False), "num_envs": (1, 256, False), "episodes": (1, 1_000_000, False),
+}
+#: Hidden layers of ``--net-arch``: at most this many, each of width [1, MAX_LAYER_WIDTH].
+MAX_LAYERS, MAX_LAYER_WIDTH = 8, 4096
+
+
+def check_cli_values(args: argparse.Namespace) -> None:
+    """Refuse, before anything trains or loads, a command-line value outside :data:`CLI_BOUNDS`
+    (NaN and infinities included) or a ``--net-arch`` too deep or wide.
+
+    Raises:
+        InvalidInputError: the message names the flag, the value and the valid range.
+    """
+    import math
+
+    from sim.errors import invalid_value
+
+    for name, (least, most, open_least) in CLI_BOUNDS.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        inside = math.isfinite(value) and (least < value if open_least else least <= value) and value <= most
+        if not inside:
+            bracket = "(" if open_least else "["
+            raise invalid_value(f"--{name.replace('_', '-')}", value, f"a value within {bracket}{least:g}, {most:g}]")
+    widths = getattr(args, "net_arch", None)
+    if widths is not None and (len(widths) > MAX_LAYERS or not all(1 <= w <= MAX_LAYER_WIDTH for w in widths)):
+        raise invalid_value("--net-arch", widths, f"at most {MAX_LAYERS} widths within [1, {MAX_LAYER_WIDTH}]")
+
+
+def check_train_out(out: Path) -> None:
+    """Refuse an ``--out`` whose ``PATH.zip``, ``PATH.json`` or ``PATH.png`` is a link or a file this
+    project did not write (an existing set is overwritten only if ``PATH.json`` is a training record).
+
+    Raises:
+        OutputFolderError: the message names the file.
+    """
+    from evaluation.results_io import refuse_link
+    from sim.errors import OutputFolderError
+
+    base = Path(out).with_suffix("")
+    if not base.name or base.name in (".", ".."):
+        raise OutputFolderError(f"--out: expected an output path without suffix, got {str(out)!r}")
+    files = [base.with_suffix(suffix) for suffix in (".zip", ".json", ".png")]
+    for path in files:
+        refuse_link(path)
+    existing = [path for path in files if os.path.lexists(path)]
+    if not existing:
+        return
+    try:
+        read_training_record(files[1])
+    except CheckpointError:
+        raise OutputFolderError(f"--out: {existing[0]} exists and is not from a training run of this project; not "
+                                "overwriting it (move it away or choose another --out)") from None
+    for path in existing:
+        if not path.is_file():
+            raise OutputFolderError(f"--out: {path} exists and is not a regular file; not overwriting it")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agents.baselines.rl", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineParser(prog="python -m agents.baselines.rl", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     train_parser = commands.add_parser("train", help="train an agent and save PATH.zip, PATH.json, PATH.png",
                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     default = TrainConfig()
@@ -452,10 +529,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "episodes", 1) < 1 or getattr(args, "eval_episodes", 1) < 1:
-        parser.error("the number of episodes must be at least 1")
     try:
+        check_cli_values(args)  # before anything trains or loads
+        if getattr(args, "scenario", None):
+            from scenarios import get_scenario
+
+            get_scenario(args.scenario)
         if args.command == "train":
+            check_train_out(args.out)
             config = TrainConfig(
                 algorithm=args.algorithm, scenario=args.scenario, total_steps=args.steps, seed=args.seed,
                 max_episode_steps=args.max_episode_steps, reward_type=args.reward_type, action_mode=args.action_mode,
@@ -484,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.path} on {config.scenario!r}, {args.episodes} episodes: success {success:.0%}, "
                   f"contacts {collision:.0%}, median final error {error:.1f} mm")
     except ProjectError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     return 0
 

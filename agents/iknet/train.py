@@ -14,17 +14,28 @@ data go to Ray's object store once). Checkpoints go to ``--out`` with ``{seed}``
 filled in, default ``assets/checkpoints/seeds/{model}-s{seed}.pt``, with entries ``<model>-s<seed>``
 in the manifest beside them. Only this process writes files. Same seed and threads: same weights on
 either backend.
+
+Every option is checked before any data are made (integers within their bounds, numbers finite),
+and so is every file the run will write: a checkpoint path ends in ``.pt``, is not a symbolic link
+and, if it exists, is an IKNet checkpoint (a user's file is never overwritten); its folder holds
+only checkpoints, manifests and sub-folders (a folder of someone else's files is refused); a
+manifest is a JSON object with a ``models`` table. Files are written to a new temporary file and
+renamed into place, never through a link. Bad input: one line, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import math
 import os
 import shlex
+import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,29 +43,220 @@ from typing import Any, NoReturn
 
 import torch
 
-from agents.iknet.checkpoint import save_checkpoint
+from agents.iknet.checkpoint import MANIFEST_NAME, load_checkpoint, save_checkpoint
 from agents.iknet.dataset import DatasetSplits, make_splits
 from agents.iknet.ik_eval import IKAccuracy
 from agents.iknet.models import MODEL_NAMES, IKNet, count_parameters
 from agents.iknet.parallel import TRAIN_BACKENDS, check_backend, run_tasks
 from agents.iknet.training import SCHEDULES, TrainConfig, held_out_accuracy, train
-from sim.errors import InvalidInputError, ProjectError
+from sim.errors import InvalidInputError, OutputFolderError, ProjectError, invalid_value, one_line, show_value
+
+#: Bounds of the counts a training run takes (a typo of a few digits ends in one line, not in a run
+#: that never finishes or a seed torch refuses halfway).
+MAX_SEED: int = 2**32 - 1
+MAX_DATA_SIZE: int = 100_000_000
+MAX_EPOCHS: int = 10_000
+MAX_BATCH_SIZE: int = 1_000_000
+MAX_BALANCE_SAMPLES: int = 100_000
+MAX_THREADS: int = 1024
+#: The largest manifest read (bytes); the shipped one takes ~8 kB.
+MAX_MANIFEST_BYTES: int = 16_000_000
+
+
+def read_manifest(manifest_path: str | Path) -> dict[str, Any]:
+    """The manifest at ``manifest_path`` (``{"models": {}}`` if missing), checked to be one this
+    project writes: a regular UTF-8 file of at most :data:`MAX_MANIFEST_BYTES` holding a JSON object
+    with a ``models`` table; never read through a symbolic link.
+
+    Raises:
+        OutputFolderError: anything else is there (it is not overwritten).
+    """
+    from evaluation.results_io import refuse_link
+
+    path = Path(manifest_path)
+    refuse_link(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return {"models": {}}
+    except (OSError, ValueError) as error:
+        raise OutputFolderError(f"cannot read manifest {str(path)!r}: {getattr(error, 'strerror', None) or error}"
+                                ) from None
+    what = f"manifest {str(path)!r} was not written by this project"
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+        raise OutputFolderError(f"{what} (not a regular file of at most {MAX_MANIFEST_BYTES} bytes); not "
+                                "overwriting it: move it away or choose another --manifest")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            manifest = json.loads(handle.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
+    except OSError as error:
+        raise OutputFolderError(f"cannot read manifest {str(path)!r}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise OutputFolderError(f"{what} (not JSON: {type(error).__name__}); not overwriting it: move it away or "
+                                "choose another --manifest") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models", {}), dict):
+        raise OutputFolderError(f"{what} (expected a JSON object with a 'models' table); not overwriting it: move "
+                                "it away or choose another --manifest")
+    manifest.setdefault("models", {})
+    return manifest
+
+
+@contextlib.contextmanager
+def new_file(path: str | Path) -> Iterator[Path]:
+    """A new temporary file beside ``path`` (created here, exclusively, never through a link) to write;
+    renamed onto ``path`` when the block ends without error, removed otherwise, so ``path`` is never
+    written through a symbolic link and a failed write leaves it as it was.
+
+    Raises:
+        OutputFolderError: ``path`` is a symbolic link, or the write fails (disk full, file too
+            large, permission refused: the message says which).
+    """
+    from evaluation.results_io import open_no_follow, refuse_link, write_error
+
+    path = Path(path)
+    refuse_link(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)  # a leftover of a process with this id (unlink removes a link, never its target)
+    os.close(open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise write_error(path, error) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def save_checkpoint_file(model: IKNet, path: str | Path, metadata: dict[str, Any]) -> Path:
+    """:func:`~agents.iknet.checkpoint.save_checkpoint` through :func:`new_file` (atomic, never through a link)."""
+    with new_file(path) as temporary:
+        try:
+            save_checkpoint(model, temporary, metadata=metadata)
+        except RuntimeError:  # torch's zip writer reports a failed write (disk full, file too large) this way,
+            # in words of its internals ("unexpected pos 6080 vs 5968")
+            raise OSError(errno.EIO, "the checkpoint could not be written whole (disk full or file too large?)"
+                          ) from None
+    return Path(path)
 
 
 def write_manifest_entry(manifest_path: str | Path, name: str, entry: dict[str, Any]) -> None:
-    """Insert or replace ``models[name]`` in the JSON manifest (written atomically)."""
+    """Insert or replace ``models[name]`` in the JSON manifest (written atomically, never through a link).
+
+    Raises:
+        OutputFolderError: the manifest exists but is not one this project writes (see
+            :func:`read_manifest`), or it cannot be written.
+    """
     path = Path(manifest_path)
-    manifest: dict[str, Any] = {"models": {}}
-    if path.is_file():
+    manifest = read_manifest(path)
+    manifest["models"][name] = entry
+    _make_folder(path.parent)
+    with new_file(path) as temporary:
+        temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def check_checkpoint_target(path: Path, *, what: str = "--out") -> None:
+    """Refuse, before training, a checkpoint path this run must not write: not ending in ``.pt``, a
+    symbolic link, an existing file that is not an IKNet checkpoint (a user's file), or in a folder
+    (or below a path) that is not a folder.
+
+    Raises:
+        OutputFolderError: the message names the path and why.
+    """
+    from evaluation.results_io import refuse_link
+
+    if path.suffix != ".pt" or not path.stem:
+        raise invalid_value(what, str(path), "a checkpoint path ending in .pt")
+    refuse_link(path)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as error:
+        raise invalid_value(what, str(path), f"a usable path ({getattr(error, 'strerror', None) or error})") from None
+    if exists:
         try:
-            manifest = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise InvalidInputError(f"manifest {str(path)!r} is not valid JSON: {error}") from error
-    manifest.setdefault("models", {})[name] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+            load_checkpoint(path)
+        except ProjectError:
+            raise OutputFolderError(f"{what} {path} exists and is not an IKNet checkpoint this project can read; "
+                                    "not overwriting it (move it away or choose another path)") from None
+    _check_folder_can_hold(path.parent, what)
+
+
+def check_checkpoint_folder(folder: Path, what: str = "--out") -> None:
+    """Refuse a checkpoint folder holding files this project did not write: only ``.pt`` files,
+    ``manifest.json``, temporary files of :func:`new_file` and sub-folders may be in it (nothing is
+    written or read here but the folder's listing).
+
+    Raises:
+        OutputFolderError: the message names up to three foreign entries.
+    """
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as error:
+        raise OutputFolderError(f"cannot read {what} folder {folder}: {getattr(error, 'strerror', None) or error}"
+                                ) from None
+    foreign = [name for name in entries if not _ours(folder / name)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputFolderError(f"{what} folder {folder} holds files this project did not write ({shown}); choose a "
+                                "folder of checkpoints or a new one")
+
+
+def _ours(path: Path) -> bool:
+    """True for an entry a checkpoint folder may hold: a ``.pt`` file, a manifest, a temporary file of
+    :func:`new_file` or a sub-folder (never a link, a FIFO or another file)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if stat.S_ISDIR(info.st_mode):
+        return True
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    name = path.name
+    return name.endswith(".pt") or name in (MANIFEST_NAME, MANIFEST_NAME + ".tmp") or (
+        name.startswith(".") and name.endswith(".tmp"))
+
+
+def _check_folder_can_hold(folder: Path, what: str) -> None:
+    """``folder`` can hold a checkpoint (:func:`check_writable_folder`) and holds nothing foreign."""
+    check_writable_folder(folder, what)
+    check_checkpoint_folder(folder, what)
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Refuse (one line) a folder that is a symbolic link or cannot be made: its nearest existing
+    ancestor must be a writable folder. Nothing is created.
+
+    Raises:
+        OutputFolderError: the message names ``what``, the folder and why.
+    """
+    from evaluation.results_io import refuse_link
+
+    refuse_link(folder)
+    probe = Path(folder)
+    while True:
+        try:
+            info = probe.stat()
+        except (FileNotFoundError, NotADirectoryError):  # missing, or below a file: look further up
+            if probe.parent == probe:
+                return
+            probe = probe.parent
+            continue
+        except (OSError, ValueError) as error:
+            raise OutputFolderError(f"cannot use {what} folder {folder}: {getattr(error, 'strerror', None) or error}"
+                                    ) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise OutputFolderError(f"cannot use {what} folder {folder}: {probe} is not a folder")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise OutputFolderError(f"cannot use {what} folder {folder}: {probe} is not writable")
+        return
 
 
 def _summary(accuracy: IKAccuracy) -> dict[str, float]:
@@ -67,7 +269,7 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,8 +330,9 @@ def _seed_list(text: str) -> list[int]:
         seeds = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"expected distinct integers >= 0, got {text!r}")
+    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds) or len(seeds) > 1000:
+        raise argparse.ArgumentTypeError(f"expected at most 1000 distinct integers within [0, {MAX_SEED}], "
+                                         f"got {show_value(text)}")
     return seeds
 
 
@@ -204,7 +407,7 @@ def train_network(splits_by_key: dict[tuple[int, int, bool, bool], DatasetSplits
 
 def ship(network: TrainedNetwork, out: Path, manifest: Path | None, name: str) -> Path:
     """Write ``network``'s checkpoint to ``out`` and (unless ``manifest`` is None) its entry ``name``."""
-    save_checkpoint(network.model, out, metadata=network.entry)
+    save_checkpoint_file(network.model, out, network.entry)
     if manifest is not None:
         write_manifest_entry(manifest, name, dict(network.entry, checkpoint=out.name, size_bytes=out.stat().st_size))
     print(IKAccuracy.table_header(), network.plain.table_row(), network.refined.table_row(), sep="\n")
@@ -221,8 +424,7 @@ def run(argv: Sequence[str]) -> Path | list[Path]:
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     config = TrainConfig(**options)
     config.validate()
-    if args.threads < 1:
-        raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
+    check_options(config, args.threads)
     if args.ray_address is not None and args.backend != "ray":
         raise InvalidInputError("--ray-address needs --backend ray")
     command = " ".join(["python -m agents.iknet.train", shlex.join(argv)])
@@ -232,6 +434,9 @@ def run(argv: Sequence[str]) -> Path | list[Path]:
         raise InvalidInputError("--backend ray trains several seeds: give them with --seeds")
     out = args.out if args.out is not None else assets.checkpoint_path(config.model)
     manifest = args.manifest if args.manifest is not None else assets.MANIFEST_PATH
+    if args.write_manifest:
+        _check_manifest_target(manifest)
+    check_checkpoint_target(out)
     _make_folder(out.parent)
     print(f"model {config.model}: data seed {config.data_seed}, seed {config.seed}, checkpoint {out}", file=sys.stderr)
     start = time.perf_counter()
@@ -241,7 +446,43 @@ def run(argv: Sequence[str]) -> Path | list[Path]:
     return ship(network, out, manifest if args.write_manifest else None, config.model)
 
 
+def check_options(config: TrainConfig, threads: int) -> None:
+    """The bounds :meth:`TrainConfig.validate` leaves open: seeds, counts at most their maximum,
+    every number finite, ``threads`` within [1, :data:`MAX_THREADS`].
+
+    Raises:
+        InvalidInputError: the message names the option, the value and the valid range.
+    """
+    integers = {"--seed": (config.seed, 0, MAX_SEED), "--data-seed": (config.data_seed, 0, MAX_SEED),
+                "--data-size": (config.data_size, 100, MAX_DATA_SIZE), "--epochs": (config.epochs, 1, MAX_EPOCHS),
+                "--batch-size": (config.batch_size, 1, MAX_BATCH_SIZE), "--patience": (config.patience, 1, MAX_EPOCHS),
+                "--balance-samples": (config.balance_samples, 1, MAX_BALANCE_SAMPLES),
+                "--threads": (threads, 1, MAX_THREADS)}
+    for flag, (value, least, most) in integers.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            raise invalid_value(flag, value, f"an integer within [{least}, {most}]")
+    for flag in ("learning_rate", "min_learning_rate", "weight_decay", "joint_weight", "position_weight",
+                 "orientation_weight", "balance_weight", "dropout_off_fraction"):
+        value = getattr(config, flag)
+        if not math.isfinite(value):
+            raise invalid_value(f"--{flag.replace('_', '-')}", value, "a finite number")
+    if config.min_learning_rate > config.learning_rate:
+        raise InvalidInputError(f"--min-learning-rate ({show_value(config.min_learning_rate)}) must not exceed "
+                                f"--learning-rate ({show_value(config.learning_rate)})")
+
+
+def _check_manifest_target(manifest: Path) -> None:
+    """The manifest the run will update: ends in ``.json``, not a link, one this project writes, in a usable folder."""
+    if manifest.suffix != ".json":
+        raise invalid_value("--manifest", str(manifest), "a path ending in .json")
+    read_manifest(manifest)
+    _check_folder_can_hold(manifest.parent, "--manifest")
+
+
 def _make_folder(folder: Path) -> None:
+    from evaluation.results_io import refuse_link
+
+    refuse_link(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -266,6 +507,10 @@ def _run_seeds(config: TrainConfig, args: argparse.Namespace, command: str) -> l
         raise InvalidInputError(f"with --seeds, --out must contain {{seed}} (e.g. runs/{{model}}-s{{seed}}.pt), "
                                 f"got {template!r}")
     manifest = args.manifest if args.manifest is not None else outs[args.seeds[0]].parent / "manifest.json"
+    if args.write_manifest:
+        _check_manifest_target(manifest)
+    for out in outs.values():
+        check_checkpoint_target(out)
     for out in outs.values():
         _make_folder(out.parent)
     print(f"model {config.model}: seeds {', '.join(map(str, args.seeds))} on {args.backend}, data seed "

@@ -5,18 +5,30 @@ Stages: (1) train every (variant, seed) network missing from the design's checkp
 with :func:`evaluation.runner.run` (resumable), (4) explain episode attributions, (5) test the
 claims and write ``<out>/study/`` (tables, figures, ``claims.md``). Stages 1 and 3 run on
 ``--backend local`` (this process, or ``--workers`` processes) or ``ray`` (a private instance of
-``--workers`` CPUs, or ``--ray-address``) with the same results. Bad input exits with status 2
-and one line.
+``--workers`` CPUs, or ``--ray-address``) with the same results.
+
+Everything is checked before any network trains (:func:`check_study`): the design file (see
+:mod:`~evaluation.study.design`), the options, every scenario and reference policy, the ``--out``
+folder (not a link; new or empty, or a study's folder with ``--resume``; nothing in it the study did
+not write) and the checkpoint folder (:func:`~evaluation.study.networks.plan_networks`).
+``--check`` stops there: it validates a design and its folders without training or writing
+anything. Bad input exits with status 2 and one line, and so does a results file that cannot be
+written (disk full, file too large, permission refused: what was written is kept; ``--resume``
+continues).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import shlex
+import signal
+import stat
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -25,32 +37,137 @@ import pandas as pd
 
 from evaluation.backends import add_backend_arguments
 from evaluation.backends.base import BackendName
-from sim.errors import ProjectError
+from evaluation.config import MAX_WORKERS
+from sim.errors import OutputFolderError, ProjectError, one_line
 
 if TYPE_CHECKING:
     from evaluation.backends import TaskBackend
     from evaluation.study.design import StudyDesign
+    from evaluation.study.networks import Network
+
+#: Errors of a write that failed for want of room or rights: reported in one line, exit status 2.
+WRITE_ERRNOS: frozenset[int] = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM,
+                                          errno.EROFS, errno.EIO})
 
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def _workers(text: str) -> int:
+    """An argparse ``type``: an integer within [1, MAX_WORKERS]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer within [1, {MAX_WORKERS}], got {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected an integer within [1, {MAX_WORKERS}], got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m evaluation.study", description=__doc__.split("\n\n")[0])
     parser.add_argument("design", type=Path, help="pre-registered study design (TOML), e.g. studies/claims.toml")
-    parser.add_argument("--out", type=Path, default=None, help="results folder (default: results/study-<name>)")
+    parser.add_argument("--out", type=_folder, default=None, help="results folder (default: results/study-<name>)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                         help="continue the study already in --out (finished episodes and networks are kept)")
     parser.add_argument("--small", action=argparse.BooleanOptionalAction, default=False,
                         help="use the design's [small] configuration (tiny budget; networks under --out)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=False,
+                        help="check the design, the options and the folders, then stop: nothing trains, runs or "
+                             "is written")
+    parser.add_argument("--workers", type=_workers, default=1,
                         help="networks trained and episodes run at once: local processes (1 = this process), or "
                              "the CPUs of the private Ray instance (default: 1)")
     add_backend_arguments(parser, work="networks train and episodes run")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     return parser
+
+
+def _folder(text: str) -> Path:
+    """An argparse ``type``: a folder name (``""`` is no folder: refused, not the current one)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {text!r}")
+    return Path(text)
+
+
+#: What a study writes directly in its ``--out`` folder (sub-folders), besides the runner's lock file.
+STUDY_ENTRIES: tuple[str, ...] = ("checkpoints", "runs", "study")
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A checked study, before anything runs: the design, the output folder and the networks (those
+    still to train among them)."""
+
+    design: StudyDesign
+    out: Path
+    networks: tuple[Network, ...]
+    to_train: tuple[Network, ...]
+
+
+def check_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = False, small: bool = False,
+                workers: int = 1, backend: BackendName = "local", ray_address: str | None = None) -> StudyPlan:
+    """Check everything a study needs before anything trains, runs or is written; write nothing.
+
+    Raises:
+        ProjectError: a bad design file or entry, an option out of range, an unknown scenario or
+            reference policy, an unusable ``--out`` (a link, not a folder, someone else's files, a
+            study without ``resume``), an unusable checkpoint folder, an unknown backend, Ray missing.
+    """
+    from agents.policies import validate_policy_name
+    from evaluation.backends import BACKEND_NAMES, check_backend_available
+    from evaluation.backends.ray_backend import check_ray_address
+    from evaluation.study.design import load_design
+    from evaluation.study.networks import plan_networks
+    from scenarios import get_scenario
+    from sim.errors import InvalidInputError, UnknownNameError
+
+    design = load_design(design_path, small=small)
+    out = Path(out_dir) if out_dir is not None else Path("results") / f"study-{design.name}"
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InvalidInputError(f"--workers must be an integer within [1, {MAX_WORKERS}], got {workers!r}")
+    if backend not in BACKEND_NAMES:
+        raise UnknownNameError("backend", backend, BACKEND_NAMES)
+    if ray_address is not None and backend != "ray":
+        raise InvalidInputError("--ray-address needs --backend ray")
+    check_ray_address(ray_address)
+    check_backend_available(backend)
+    for plan in design.scenarios:
+        get_scenario(plan.name)
+    for policy in design.reference_policies:
+        validate_policy_name(policy)
+    _check_out_folder(out, resume=resume)
+    networks, missing = plan_networks(design, out)
+    return StudyPlan(design, out, tuple(networks), tuple(missing))
+
+
+def _check_out_folder(out: Path, *, resume: bool) -> None:
+    """``out`` is not a link, is (or can be made) a folder, holds only what a study writes, and holds
+    no study unless ``resume``."""
+    from agents.iknet.train import check_writable_folder
+    from evaluation.results_io import LOCK_FILE, refuse_link
+
+    check_writable_folder(out, "--out")
+    try:
+        entries = sorted(name for name in os.listdir(out) if name != LOCK_FILE)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise OutputFolderError(f"cannot read output folder {out}: {error.strerror or error}") from None
+    for name in entries:
+        refuse_link(out / name)
+    foreign = [name for name in entries if name not in STUDY_ENTRIES or not stat.S_ISDIR(os.lstat(out / name).st_mode)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputFolderError(f"{out} holds files the study did not write ({shown}); choose a new or empty "
+                                "folder, or a study's folder with --resume")
+    if not resume and "study" in entries:
+        raise OutputFolderError(f"{out} already holds a study; pass --resume to continue it or choose another --out")
+    if not resume and entries:
+        raise OutputFolderError(f"{out} already holds part of a study ({', '.join(entries)}); pass --resume to "
+                                "continue it or choose another --out")
 
 
 def run_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = False, small: bool = False,
@@ -72,27 +189,17 @@ def run_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = 
         ProjectError: bad design, unwritable folder, a run in ``out_dir`` without ``resume``, an
             unknown backend, Ray missing, or no Ray cluster at ``ray_address``.
     """
-    from evaluation.backends import BACKEND_NAMES, check_backend_available, make_backend
-    from evaluation.backends.ray_backend import check_ray_address
-    from evaluation.study.design import load_design
-    from evaluation.study.report import STUDY_DIR
-    from sim.errors import InvalidInputError, UnknownNameError
+    from evaluation.backends import make_backend
 
     start = time.perf_counter()
-    design = load_design(design_path, small=small)
-    out = Path(out_dir) if out_dir is not None else Path("results") / f"study-{design.name}"
-    if (out / STUDY_DIR).exists() and not resume:
-        raise InvalidInputError(f"{out} already holds a study; pass --resume to continue it or choose another --out")
-    if workers < 1:
-        raise InvalidInputError(f"--workers must be >= 1, got {workers}")
-    if backend not in BACKEND_NAMES:
-        raise UnknownNameError("backend", backend, BACKEND_NAMES)
-    if ray_address is not None and backend != "ray":
-        raise InvalidInputError("--ray-address needs --backend ray")
-    check_ray_address(ray_address)
-    check_backend_available(backend)
+    plan = check_study(design_path, out_dir, resume=resume, small=small, workers=workers, backend=backend,
+                       ray_address=ray_address)
+    design, out = plan.design, plan.out
     with make_backend(backend, workers=workers, ray_address=ray_address) as tasks:  # Ray connects here, once
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputFolderError(f"cannot create output folder {out}: {error.strerror or error}") from None
         return _run(design, out, tasks, resume=resume, small=small, design_path=design_path, workers=workers,
                     backend=backend, ray_address=ray_address, progress=progress, command=command, start=start)
 
@@ -138,15 +245,37 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: 0, or 2 with one line on stderr for bad input."""
+    """Command-line entry: 0, or 2 with one line on stderr for bad input or a results file that cannot
+    be written."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    try:
+    prog = "python -m evaluation.study"
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN) if hasattr(signal, "SIGXFSZ") else None
+    try:  # a file over the size limit fails with EFBIG (one line) rather than killing the process
+        if args.check:
+            plan = check_study(args.design, args.out, resume=args.resume, small=args.small, workers=args.workers,
+                               backend=args.backend, ray_address=args.ray_address)
+            design = plan.design
+            episodes = sum(p.episodes for p in design.scenarios)
+            print(f"study {design.name}: {args.design} is valid; {len(plan.networks)} networks "
+                  f"({len(plan.to_train)} to train), {len(design.scenarios)} scenarios ({episodes} episodes per "
+                  f"policy), output {plan.out}; nothing was trained, run or written")
+            return 0
         folder = run_study(args.design, args.out, resume=args.resume, small=args.small, workers=args.workers,
                            backend=args.backend, ray_address=args.ray_address, progress=args.progress,
                            command="python -m evaluation.study " + shlex.join(argv))
     except ProjectError as error:
-        print(f"python -m evaluation.study: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(str(error))}", file=sys.stderr)
         return 2
+    except OSError as error:  # a table, figure or claims.md that cannot be written (rows: ResultsWriteError)
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        message = (f"cannot write {error.filename or args.out}: {error.strerror}; what was written is kept "
+                   "(free space or fix the folder, then rerun with --resume)")
+        print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGXFSZ, previous)
     print(f"study written to {folder} (claims: {folder / 'claims.md'})")
     return 0

@@ -17,6 +17,7 @@ import pandas as pd
 
 from evaluation.backends.base import BackendName
 from evaluation.config import RunConfig
+from evaluation.results_io import ResultsWriteError
 from evaluation.runner import run as run_episodes
 from evaluation.schema import RUN_FILE, read_episodes, read_steps
 from evaluation.study.design import StudyDesign
@@ -48,7 +49,10 @@ def policy_roles(design: StudyDesign, networks: list[Network]) -> list[PolicyRol
 
 def policy_folder(out_dir: Path, scenario: str, role: PolicyRole) -> Path:
     """``<out>/runs/<scenario>/<kind>-<network>``: one runner results folder per policy and scenario."""
-    return Path(out_dir) / RUNS_DIR / scenario / f"{role.kind}-{role.network}".replace(":", "_").replace("+", "_")
+    label = f"{role.kind}-{role.network}"
+    for separator in (":", "+", "/", "\\"):  # one folder name: a reference policy's path cannot nest or leave it
+        label = label.replace(separator, "_")
+    return Path(out_dir) / RUNS_DIR / scenario / label
 
 
 def run_design(design: StudyDesign, roles: list[PolicyRole], out_dir: Path, *, resume: bool, workers: int = 1,
@@ -71,6 +75,8 @@ def run_design(design: StudyDesign, roles: list[PolicyRole], out_dir: Path, *, r
                                backend=backend, ray_address=ray_address)
             try:
                 run_episodes(config)
+            except ResultsWriteError:  # a full disk stops the study (one line), not one policy
+                raise
             except ProjectError as error:
                 finished = len(read_episodes(folder))
                 failures.append(f"{plan.name} / {role.network} ({role.kind}): stopped after {finished} of "

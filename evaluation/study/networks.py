@@ -3,7 +3,11 @@
 Each network is one variant trained with one seed; it is written to
 ``<checkpoint_dir>/<variant>-s<seed>.pt`` with an entry in ``<checkpoint_dir>/manifest.json``
 (seed, data budget, held-out accuracy, wall time and the command that made it). A checkpoint that
-exists with the design's recipe is reused, so a study resumes without retraining. Networks train
+exists with the design's recipe is reused, so a study resumes without retraining. The checkpoint
+folder may hold only what the study writes (checkpoints, ``manifest.json``, temporary files): a
+file of someone else's, a symbolic link, or a checkpoint of the study's name trained with another
+recipe is refused before any training (:func:`plan_networks`), never overwritten; files are written
+to a new temporary file and renamed into place. Networks train
 as tasks of an execution backend (:mod:`evaluation.backends`: in process, a process pool, Ray),
 one torch thread each, so the weights do not depend on where they were trained.
 
@@ -14,6 +18,8 @@ explained/background poses for every network.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from contextlib import closing
@@ -24,15 +30,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from agents.iknet.checkpoint import load_checkpoint, save_checkpoint
+from agents.iknet.checkpoint import MANIFEST_NAME, load_checkpoint
 from agents.iknet.dataset import DatasetSplits, make_splits
 from agents.iknet.models import IKNet
-from agents.iknet.train import TrainConfig, held_out_accuracy, train, write_manifest_entry
+from agents.iknet.train import (
+    TrainConfig,
+    check_writable_folder,
+    held_out_accuracy,
+    read_manifest,
+    save_checkpoint_file,
+    train,
+    write_manifest_entry,
+)
 from evaluation.explain.balance import attribution_balance, global_importance
 from evaluation.explain.shapley import explain
 from evaluation.explain.study import fresh_poses
-from evaluation.study.design import StudyDesign, Variant
-from sim.errors import CheckpointError
+from evaluation.study.design import BALANCE_POSE_POOL, StudyDesign, Variant
+from sim.errors import CheckpointError, OutputFolderError
 from sim.robot.kinematics import JOINT_NAMES
 
 if TYPE_CHECKING:
@@ -83,12 +97,64 @@ def checkpoint_dir(design: StudyDesign, out_dir: Path) -> Path:
     return Path(design.training.checkpoint_dir) if design.training.checkpoint_dir else Path(out_dir) / "checkpoints"
 
 
-def _matches(path: Path, config: TrainConfig) -> bool:
+def plan_networks(design: StudyDesign, out_dir: Path) -> tuple[list[Network], list[Network]]:
+    """Every network of the design and those still to train, after checking the checkpoint folder;
+    nothing is written.
+
+    Raises:
+        OutputFolderError: the checkpoint folder (or a path above it) is not a folder or is a
+            symbolic link, or it holds an entry the study did not write: another file, a folder, a
+            link, a manifest that is not the project's, or a checkpoint of a network's name that is
+            not an IKNet checkpoint of the design's recipe (the message names it; nothing is
+            overwritten).
+    """
+    folder = checkpoint_dir(design, out_dir)
+    what = "the study's checkpoint"
+    check_writable_folder(folder, what)
+    networks = [Network(variant.name, seed, folder / f"{variant.name}-s{seed}.pt")
+                for seed in design.training.seeds for variant in design.variants]
     try:
-        model = load_checkpoint(path, architecture=config.model)
-    except CheckpointError:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return networks, networks
+    except OSError as error:
+        raise OutputFolderError(f"cannot read {what} folder {folder}: {error.strerror or error}") from None
+    foreign = [name for name in entries if not _study_entry(folder / name)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputFolderError(f"{what} folder {folder} holds files the study did not write ({shown}); not "
+                                "writing there: move them away or set another checkpoint_dir")
+    if MANIFEST_NAME in entries:
+        read_manifest(folder / MANIFEST_NAME)  # refused unless it is a manifest this project writes
+    missing = []
+    variants = {variant.name: variant for variant in design.variants}
+    for network in networks:
+        if network.path.name not in entries:
+            missing.append(network)
+            continue
+        config = train_config(design, variants[network.variant], network.seed)
+        try:
+            model = load_checkpoint(network.path, architecture=config.model)
+        except CheckpointError as error:
+            raise OutputFolderError(f"{what} folder holds {network.path.name}, which is not a checkpoint the study can "
+                                    f"reuse ({error}); not overwriting it: move it away or set another "
+                                    "checkpoint_dir") from None
+        if model.checkpoint_metadata.get("config") != asdict(config):
+            raise OutputFolderError(f"{what} folder holds {network.path}, trained with another recipe than the "
+                                    "design's; not overwriting it: move it away or set another checkpoint_dir")
+    return networks, missing
+
+
+def _study_entry(path: Path) -> bool:
+    """True for what the study writes in its checkpoint folder: regular files named ``*.pt``, the
+    manifest, or temporary files of :func:`agents.iknet.train.new_file` (never a link or a folder)."""
+    try:
+        info = path.lstat()
+    except OSError:
         return False
-    return model.checkpoint_metadata.get("config") == asdict(config)
+    name = path.name
+    return stat.S_ISREG(info.st_mode) and (name.endswith(".pt") or name == MANIFEST_NAME
+                                           or (name.startswith(".") and name.endswith(".tmp")))
 
 
 @dataclass(frozen=True)
@@ -155,16 +221,14 @@ def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, backend
 
     backend = backend if backend is not None else InProcessBackend()
     folder = checkpoint_dir(design, out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    networks, tasks = [], []
-    for seed in design.training.seeds:
-        for variant in design.variants:
-            network = Network(variant.name, seed, folder / f"{variant.name}-s{seed}.pt")
-            networks.append(network)
-            config = train_config(design, variant, seed)
-            if not (network.path.is_file() and _matches(network.path, config)):
-                tasks.append(TrainingTask(network.name, variant, config, command,
-                                          progress=progress and backend.runs_in_driver))
+    networks, missing = plan_networks(design, out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(f"cannot create the study's checkpoint folder {folder}: {error.strerror}") from None
+    tasks = [TrainingTask(network.name, design.variant(network.variant),
+                          train_config(design, design.variant(network.variant), network.seed), command,
+                          progress=progress and backend.runs_in_driver) for network in missing]
     if not tasks:
         return networks
     splits = {}
@@ -178,7 +242,7 @@ def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, backend
     with closing(backend.run(train_network, splits, tasks)) as stream:
         for task, trained in stream:
             path = paths[task.network]
-            save_checkpoint(trained.model, path, metadata=trained.entry)
+            save_checkpoint_file(trained.model, path, trained.entry)
             write_manifest_entry(folder / "manifest.json", task.network,
                                  dict(trained.entry, checkpoint=path.name, size_bytes=path.stat().st_size))
             print(f"study: trained {task.network} ({task.variant.architecture}, balance weight "
@@ -190,7 +254,7 @@ def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, backend
 
 def network_balance(networks: list[Network], design: StudyDesign) -> list[NetworkBalance]:
     """Exact-Shapley balance of every network on one shared set of explained and background poses."""
-    pool = fresh_poses(design.seed + 10_007, 2000)
+    pool = fresh_poses(design.seed + 10_007, BALANCE_POSE_POOL)
     order = np.random.default_rng(design.seed).permutation(len(pool))
     explained = pool[order[:design.explained_poses]]
     background = pool[order[design.explained_poses:design.explained_poses + design.background_poses]]
