@@ -248,6 +248,61 @@ def train(config: TrainConfig, splits: DatasetSplits | None = None, *, progress:
                        time.perf_counter() - start)
 
 
+#: The convergence criterion (issue #24): over the last :data:`CONVERGENCE_WINDOW` of the epochs
+#: run, the best validation loss improved by less than :data:`CONVERGENCE_TOLERANCE` of itself.
+CONVERGENCE_WINDOW: float = 0.2
+CONVERGENCE_TOLERANCE: float = 0.01
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Whether a run met the convergence criterion (see :func:`convergence`)."""
+
+    converged: bool
+    window_epochs: int  #: epochs in the final window
+    best_before: float  #: best validation loss before the window
+    best_after: float  #: best validation loss at the end (window included)
+    relative_improvement: float  #: (best_before - best_after) / best_before
+
+    def describe(self) -> str:
+        verdict = "converged" if self.converged else "NOT converged"
+        return (f"{verdict}: best validation loss {self.best_before:.4g} -> {self.best_after:.4g} over the last "
+                f"{self.window_epochs} epochs ({100 * self.relative_improvement:.2f}% improvement; criterion < "
+                f"{100 * CONVERGENCE_TOLERANCE:g}% over the last {100 * CONVERGENCE_WINDOW:g}% of the epochs)")
+
+
+def convergence(history: tuple[EpochRecord, ...] | list[EpochRecord], *, window: float = CONVERGENCE_WINDOW,
+                tolerance: float = CONVERGENCE_TOLERANCE) -> Convergence:
+    """The convergence criterion of a training run: the best validation loss of the final
+    ``window`` of the epochs run (at least 2 epochs) is less than ``tolerance`` (relative) below the
+    best before it. A run of fewer than 5 epochs cannot show it (not converged).
+
+    The criterion reads the best-so-far validation loss, not the last epoch's, so a noisy final
+    epoch neither hides nor fakes a plateau. Under a cosine schedule the learning rate is small in
+    the final window by design: a run still improving there by 1% or more is under-trained, one
+    improving by less may still gain from more epochs, which the learning curves
+    (:func:`learning_curve_rows`) show.
+    """
+    losses = [record.validation_loss for record in history]
+    if len(losses) < 5:
+        best = min(losses, default=math.inf)
+        return Convergence(False, 0, best, best, math.nan)
+    size = max(2, math.ceil(window * len(losses)))
+    best_before, best_after = min(losses[:-size]), min(losses)
+    improvement = (best_before - best_after) / best_before if best_before > 0 else 0.0
+    return Convergence(improvement < tolerance, size, best_before, best_after, improvement)
+
+
+#: The columns of a learning-curve CSV (one row per epoch).
+LEARNING_CURVE_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "validation_loss", "validation_position_mm_median",
+                                           "learning_rate", "seconds")
+
+
+def learning_curve_rows(history: tuple[EpochRecord, ...] | list[EpochRecord]) -> list[dict[str, float]]:
+    """One row per epoch (:data:`LEARNING_CURVE_COLUMNS`), for a CSV beside the checkpoint."""
+    return [{column: getattr(record, column) for column in LEARNING_CURVE_COLUMNS} for record in history]
+
+
 def held_out_accuracy(model: IKNet, test: PoseJointSet, *, refine_steps: int = 0) -> IKAccuracy:
     """Accuracy of ``model`` (optionally refined) on a held-out split."""
     with torch.inference_mode():
@@ -259,5 +314,6 @@ def held_out_accuracy(model: IKNet, test: PoseJointSet, *, refine_steps: int = 0
     return accuracy_of_answers(answers_np, test.poses, reference_joints=test.joints, name=name)
 
 
-__all__ = ["SCHEDULES", "EpochRecord", "Schedule", "TrainConfig", "TrainResult", "combined_loss", "held_out_accuracy",
-           "train"]
+__all__ = ["CONVERGENCE_TOLERANCE", "CONVERGENCE_WINDOW", "LEARNING_CURVE_COLUMNS", "SCHEDULES", "Convergence",
+           "EpochRecord", "Schedule", "TrainConfig", "TrainResult", "combined_loss", "convergence", "held_out_accuracy",
+           "learning_curve_rows", "train"]
