@@ -669,3 +669,92 @@ def test_every_study_design_surface_saw_both_outcomes():
         pytest.skip("run with the study design fuzz tests above")
     for label in ("API study parse_design", "study design file", "study design bytes", "study check"):
         assert STATS[f"{label} accepted"] > 0 and STATS[f"{label} refused"] > 0, (label, dict(STATS))
+
+
+# ------------------------------------------------------------------------------ agent archives (issue 25)
+class _TouchesMarker:
+    """A pickle payload: unpickling it creates the file ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return Path.touch, (Path(self.marker),)
+
+
+@st.composite
+def mutated_archive(draw: Any, marker: str) -> dict[str, bytes]:
+    """The shipped SB3 agent archive's entries, mutated: JSON values of ``data`` replaced (some by a
+    pickle payload that would create ``marker``, written as SB3 writes pickled values), entries
+    dropped, added or byte-flipped."""
+    import base64
+    import json
+    import pickle
+    import zipfile
+
+    import assets
+
+    with zipfile.ZipFile(assets.RL_AGENT_PATH) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    payload = base64.b64encode(pickle.dumps(_TouchesMarker(marker))).decode()
+    for _ in range(draw(st.integers(1, 3), label="changes")):
+        change = draw(st.sampled_from(["data value", "data value", "payload", "drop", "add", "flip"]), label="change")
+        if change in ("data value", "payload"):
+            data = json.loads(entries["data"])
+            key = draw(st.sampled_from(sorted(data)), label="data key")
+            value = data[key]
+            if isinstance(value, dict) and value and draw(st.booleans()):
+                inner = draw(st.sampled_from(sorted(value)), label="inner key")
+                value[inner] = ({":type:": "<class 'object'>", ":serialized:": payload} if change == "payload"
+                                else draw(st.one_of(scalars, st.none(), st.dictionaries(st.text(max_size=4), numbers,
+                                                                                       max_size=2))))
+            else:
+                data[key] = ({":type:": "<class 'object'>", ":serialized:": payload} if change == "payload"
+                             else draw(st.one_of(scalars, st.none())))
+            entries["data"] = json.dumps(data, allow_nan=True).encode()
+        elif change == "drop" and len(entries) > 1:
+            entries.pop(draw(st.sampled_from(sorted(entries)), label="dropped"))
+        elif change == "add":
+            name = draw(st.sampled_from(["run_me.py", "policy.optimizer.pth", "pytorch_variables.pth", "../up",
+                                         "data", "x"]), label="added")
+            entries[name] = draw(st.one_of(st.binary(max_size=64), st.just(pickle.dumps(_TouchesMarker(marker)))))
+        elif change == "flip" and entries:
+            name = draw(st.sampled_from(sorted(entries)), label="flipped")
+            body = bytearray(entries[name])
+            if body:
+                where = draw(st.integers(0, len(body) - 1), label="where")
+                body[where] ^= draw(st.integers(1, 255), label="bits")
+            entries[name] = bytes(body)
+    return entries
+
+
+@fuzz(60)
+@given(data=st.data())
+def test_fuzz_agent_archives(tmp_path_factory, data):
+    """Every mutated archive loads (and acts with finite actions) or is refused in one line; no
+    payload ever runs (its marker file never appears)."""
+    import zipfile
+
+    pytest.importorskip("stable_baselines3", reason="the 'rl' extra (stable-baselines3) is not installed")
+    from agents.baselines.rl import load_agent
+
+    folder = tmp_path_factory.mktemp("archive", numbered=True)
+    marker = folder / "payload-ran"
+    entries = data.draw(mutated_archive(str(marker)))
+    path = folder / "agent.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, body in entries.items():
+            archive.writestr(name, body)
+    loaded = attempt("agent archives", lambda: load_agent(path))
+    assert not marker.exists(), "a pickle payload ran"
+    if loaded is not None:
+        model, _ = loaded
+        observation = model.observation_space.sample()
+        action, _ = model.predict(observation, deterministic=True)
+        assert np.all(np.isfinite(action))
+
+
+def test_the_archive_fuzz_saw_both_outcomes():
+    if not STATS["agent archives cases"]:
+        pytest.skip("run with the archive fuzz test above")
+    assert STATS["agent archives accepted"] > 0 and STATS["agent archives refused"] > 0, dict(STATS)
