@@ -153,7 +153,18 @@ class UnknownNameError(InvalidInputError):
         valid = sorted(valid)
         close = difflib.get_close_matches(str(name), valid, n=1) if isinstance(name, str) and len(name) < 200 else []
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(f"unknown {kind} {show_value(name)}; valid choices: {', '.join(valid)}.{hint}")
+        head = f"unknown {kind} {show_value(name)}; valid choices: "
+        choices = ", ".join(valid)
+        room = MAX_MESSAGE_CHARS - len(head) - len(hint) - 1
+        if len(choices) > room:  # a long list is shortened whole names at a time, so the hint stays whole
+            shown: list[str] = []
+            tail = f", ... ({len(valid)} in all; .valid has them)"
+            for choice in valid:
+                if len(", ".join([*shown, choice])) + len(tail) > room:
+                    break
+                shown.append(choice)
+            choices = ", ".join(shown) + tail
+        super().__init__(f"{head}{choices}.{hint}")
         self.kind, self.name, self.valid = kind, name, valid
 
 
