@@ -158,7 +158,11 @@ def _check_out_folder(out: Path, *, resume: bool) -> None:
         raise OutputFolderError(f"cannot read output folder {out}: {error.strerror or error}") from None
     for name in entries:
         refuse_link(out / name)
-    foreign = [name for name in entries if name not in STUDY_ENTRIES or not stat.S_ISDIR(os.lstat(out / name).st_mode)]
+    from evaluation.study.registration import STUDY_START_FILE
+
+    foreign = [name for name in entries
+               if not (name in STUDY_ENTRIES and stat.S_ISDIR(os.lstat(out / name).st_mode))
+               and not (name == STUDY_START_FILE and stat.S_ISREG(os.lstat(out / name).st_mode))]
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise OutputFolderError(f"{out} holds files the study did not write ({shown}); choose a new or empty "
@@ -212,10 +216,14 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
     from evaluation.study.claims import run_claims
     from evaluation.study.episodes import collect, episode_balance, policy_roles, run_design
     from evaluation.study.networks import ensure_networks, network_balance
+    from evaluation.study.registration import check_started_after_registration, write_study_start
     from evaluation.study.report import write_study
     from sim.errors import InvalidInputError
 
     command = command or f"python -m evaluation.study {design_path}" + (" --small" if small else "")
+    # When the run began, from which design bytes, and the design's registration commit (first, once).
+    for problem in check_started_after_registration(write_study_start(out, design_path)):
+        print(f"study: not a registered run: {problem}", file=sys.stderr)
     print(f"study {design.name}: design {design_path}, scene seed {design.seed}, training seeds "
           f"{', '.join(map(str, design.training.seeds))}, backend {tasks.name}, output {out}", file=sys.stderr)
     threads = torch.get_num_threads()
