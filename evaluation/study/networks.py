@@ -83,6 +83,45 @@ class NetworkBalance:
     orientation_share_joint3: float
     orientation_share_joint4: float
     position_error_mm_median: float
+    #: Joints 3-4 pooled (their mean |SHAP| summed over the two joints), as the paper's claims read them:
+    orientation_share_j34: float = float("nan")  #: qx, qy, qz, qw's share of joints 3-4's mean |SHAP|
+    qz_share_j34: float = float("nan")  #: qz's share of joints 3-4's mean |SHAP|
+    qz_mean_abs_shap_j34_rad: float = float("nan")  #: qz's mean |SHAP| averaged over joints 3 and 4 (rad)
+    qz_rank_j34: int = 0  #: qz's rank among the 7 features for joints 3-4 (1 = largest; ties share the best)
+    z_share_j34: float = float("nan")  #: z's share of joints 3-4's mean |SHAP|
+    concentration: float = float("nan")  #: largest single-feature share per joint, averaged over the 4 joints
+    parameter_count: int = 0  #: trainable parameters of the network
+
+
+def joint34_facts(importance: np.ndarray) -> dict[str, float | int]:
+    """The joints 3-4 and concentration facts of one network's global importance table.
+
+    Args:
+        importance: (7, 4) mean |SHAP| per pose feature (``FEATURES`` order) and joint (rad), non-negative.
+
+    Returns:
+        ``orientation_share_j34``, ``qz_share_j34``, ``z_share_j34`` (shares of the importance of joints
+        3 and 4 summed, in [0, 1]), ``qz_mean_abs_shap_j34_rad`` (rad), ``qz_rank_j34`` (1 = largest of
+        the 7 on joints 3-4 summed; a tie counts as the better rank) and ``concentration`` (each joint's
+        largest feature share, averaged over the joints; 1/7 = uniform, 1 = one feature carries all).
+    """
+    table = np.asarray(importance, dtype=float)
+    joints = [JOINT_NAMES.index("joint3"), JOINT_NAMES.index("joint4")]
+    pooled = table[:, joints].sum(axis=1)  # (7,)
+    total = float(pooled.sum())
+    qz, z = FEATURES.index("qz"), FEATURES.index("z")
+    orientation = [FEATURES.index(name) for name in ("qx", "qy", "qz", "qw")]
+    per_joint = table.sum(axis=0)
+    shares = table / np.where(per_joint > 0, per_joint, 1.0)
+    share = (lambda value: float(value) / total) if total > 0 else (lambda value: float("nan"))
+    return {
+        "orientation_share_j34": share(pooled[orientation].sum()),
+        "qz_share_j34": share(pooled[qz]),
+        "qz_mean_abs_shap_j34_rad": float(table[qz, joints].mean()),
+        "qz_rank_j34": int(1 + np.count_nonzero(pooled > pooled[qz])),
+        "z_share_j34": share(pooled[z]),
+        "concentration": float(shares.max(axis=0).mean()) if np.all(per_joint > 0) else float("nan"),
+    }
 
 
 def train_config(design: StudyDesign, variant: Variant, seed: int) -> TrainConfig:
@@ -275,5 +314,7 @@ def network_balance(networks: list[Network], design: StudyDesign) -> list[Networ
             orientation_share_joint4=balance.orientation_share[joint4],
             position_error_mm_median=float(model.checkpoint_metadata.get("held_out", {})
                                            .get("position_error_mm_median", float("nan"))),
+            **joint34_facts(importance),
+            parameter_count=int(sum(parameter.numel() for parameter in model.parameters())),
         ))
     return rows
