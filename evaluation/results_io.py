@@ -30,17 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sim.errors import OutputFolderError, invalid_value
-
-
-class ResultsWriteError(OutputFolderError):
-    """Writing a results file failed (disk full, file too large, permission refused); every row written
-    before the failure is kept whole."""
-
-
-def write_error(path: str | os.PathLike[str], error: OSError) -> ResultsWriteError:
-    """The one-line error of a failed write of ``path`` (disk full, file too large, permission...)."""
-    return ResultsWriteError(f"cannot write {os.fspath(path)}: {error.strerror or error}; everything written "
-                             "before is kept (free space or fix the folder, then rerun with --resume)")
+from sim.files import ResultsWriteError, open_no_follow, refuse_link, write_error  # noqa: F401 (re-exported)
 
 
 def _format_row(values: Sequence[object]) -> str:
@@ -202,31 +192,6 @@ LOCK_FILE: str = ".lock"
 
 class FolderLockedError(OutputFolderError):
     """Another process is writing the results folder (it holds the folder's lock)."""
-
-
-def refuse_link(path: str | os.PathLike[str]) -> None:
-    """Refuse (one line) to write ``path`` if it is a symbolic link: a results file is never written through one.
-
-    Raises:
-        OutputFolderError: ``path`` is a symbolic link.
-    """
-    if os.path.islink(path):
-        raise OutputFolderError(f"{os.fspath(path)} is a symbolic link; results are never written through a link "
-                                "(remove it or choose another --out)")
-
-
-def open_no_follow(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
-    """``os.open(path, flags | O_NOFOLLOW)``: a descriptor, never one of a link's target.
-
-    Raises:
-        OutputFolderError: ``path`` is a symbolic link, or cannot be opened (the message names why).
-    """
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            refuse_link(path)
-        raise OutputFolderError(f"cannot write {os.fspath(path)}: {error.strerror or error}") from None
 
 
 #: The folders this process holds the lock of: resolved path -> [descriptor, depth, created].

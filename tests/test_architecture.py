@@ -55,19 +55,20 @@ def test_a_sim_room_imports_nothing_of_the_rooms_above_it(graph, importer, impor
 
 
 def test_every_sim_module_lives_in_a_room_or_is_shared_or_an_old_path():
-    """New modules go into a room; at the top of sim only the package, the shared errors and the old paths'
-    re-exports (tests/sim/test_layout.py lists them and checks nothing of the project imports them)."""
+    """New modules go into a room; at the top of sim only the package, the shared errors, the safe file writes
+    every layer uses (sim.files), and the old paths' re-exports
+    (tests/sim/test_layout.py lists them and checks nothing of the project imports them)."""
     from tests.sim.test_layout import MOVED
 
     top = {module for module in grimp.build_graph("sim", include_external_packages=False).modules
            if not module.startswith(tuple(f"{room}." for room in SIM_ROOMS)) and module not in SIM_ROOMS}
-    assert top == {"sim", "sim.errors"} | (set(MOVED) - set(SIM_ROOMS))
+    assert top == {"sim", "sim.errors", "sim.files"} | (set(MOVED) - set(SIM_ROOMS))
 
 
-@pytest.mark.parametrize("module", ["sim", "sim.errors"])
+@pytest.mark.parametrize("module", ["sim", "sim.errors", "sim.files"])
 def test_the_top_of_sim_imports_no_room(graph, module):
-    """``sim`` (it registers the env by entry-point strings) and ``sim.errors`` (every room raises its errors)
-    sit below the rooms."""
+    """``sim`` (it registers the env by entry-point strings), ``sim.errors`` (every room raises its errors) and
+    ``sim.files`` (safe writes, used by every layer) sit below the rooms."""
     reached = sorted(upstream for upstream in graph.find_upstream_modules(module)
                      if upstream.startswith(tuple(f"{room}." for room in SIM_ROOMS)) or upstream in SIM_ROOMS)
     assert reached == [], f"{module} reaches {reached}"

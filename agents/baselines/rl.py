@@ -450,8 +450,8 @@ def check_train_out(out: Path) -> None:
     Raises:
         OutputFolderError: the message names the file.
     """
-    from evaluation.results_io import refuse_link
     from sim.errors import OutputFolderError
+    from sim.files import refuse_link
 
     base = Path(out).with_suffix("")
     if not base.name or base.name in (".", ".."):
@@ -531,10 +531,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_cli_values(args)  # before anything trains or loads
-        if getattr(args, "scenario", None):
-            from scenarios import get_scenario
+        if getattr(args, "scenario", None):  # the scenario name (or file), through the env's own factory
+            import gymnasium as gym
 
-            get_scenario(args.scenario)
+            import sim
+
+            gym.make(sim.ENV_IDS[0], scenario=args.scenario).close()
         if args.command == "train":
             check_train_out(args.out)
             config = TrainConfig(

@@ -71,7 +71,7 @@ def read_manifest(manifest_path: str | Path) -> dict[str, Any]:
     Raises:
         OutputFolderError: anything else is there (it is not overwritten).
     """
-    from evaluation.results_io import refuse_link
+    from sim.files import refuse_link
 
     path = Path(manifest_path)
     refuse_link(path)
@@ -112,7 +112,7 @@ def new_file(path: str | Path) -> Iterator[Path]:
         OutputFolderError: ``path`` is a symbolic link, or the write fails (disk full, file too
             large, permission refused: the message says which).
     """
-    from evaluation.results_io import open_no_follow, refuse_link, write_error
+    from sim.files import open_no_follow, refuse_link, write_error
 
     path = Path(path)
     refuse_link(path)
@@ -168,7 +168,7 @@ def check_checkpoint_target(path: Path, *, what: str = "--out") -> None:
     Raises:
         OutputFolderError: the message names the path and why.
     """
-    from evaluation.results_io import refuse_link
+    from sim.files import refuse_link
 
     if path.suffix != ".pt" or not path.stem:
         raise invalid_value(what, str(path), "a checkpoint path ending in .pt")
@@ -237,7 +237,7 @@ def check_writable_folder(folder: Path, what: str) -> None:
     Raises:
         OutputFolderError: the message names ``what``, the folder and why.
     """
-    from evaluation.results_io import refuse_link
+    from sim.files import refuse_link
 
     refuse_link(folder)
     probe = Path(folder)
@@ -480,7 +480,7 @@ def _check_manifest_target(manifest: Path) -> None:
 
 
 def _make_folder(folder: Path) -> None:
-    from evaluation.results_io import refuse_link
+    from sim.files import refuse_link
 
     refuse_link(folder)
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.iknet.models import MODEL_NAMES
+from agents.iknet.train import MAX_BATCH_SIZE, MAX_DATA_SIZE, MAX_EPOCHS, MAX_SEED
 from evaluation.results_io import check_file_name, check_relative_path
 from evaluation.sweep import MAX_EPISODES, MAX_STEPS
 from sim.errors import InvalidInputError, UnknownNameError, invalid_value, show_value
@@ -118,11 +119,7 @@ MAX_DESIGN_FILE_BYTES: int = 1_000_000
 #: Bounds of a design's counts: training seeds (and scene seed), networks' data and epochs, poses of
 #: the exact-Shapley balance (drawn from a pool of :data:`BALANCE_POSE_POOL` fresh poses),
 #: bootstrap resamples (a 95% percentile interval needs its tails: at least 99).
-MAX_SEED: int = 2**32 - 1
 MAX_TRAINING_SEEDS: int = 1000
-MAX_DATA_SIZE: int = 100_000_000
-MAX_EPOCHS: int = 10_000
-MAX_BATCH_SIZE: int = 1_000_000
 BALANCE_POSE_POOL: int = 2000
 MIN_BOOTSTRAP_RESAMPLES, MAX_BOOTSTRAP_RESAMPLES = 99, 1_000_000
 MAX_BALANCE_WEIGHT: float = 1e6

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import MAX_MESSAGE_CHARS
+from tests.evaluation.study.test_study_input import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ("--models", "analytic", "--episodes", "3", "--max-steps", "3", "--no-progress")
@@ -117,28 +118,7 @@ def test_run_sim_a_permission_refused_ends_in_one_line_and_keeps_every_row(tmp_p
     whole_rows(out / "steps.csv")
 
 
-TINY_STUDY = """\
-[study]
-name = "tiny"
-max_steps = 20
-[outcomes]
-primary = "min_clearance_mm"
-[training]
-seeds = [0]
-data_size = 200
-epochs = 1
-checkpoint_dir = ""
-[[variants]]
-name = "focused"
-[[scenarios]]
-name = "empty"
-episodes = 2
-[analysis]
-explained_poses = 5
-background_poses = 5
-episode_balance_steps = 0
-bootstrap_resamples = 99
-"""
+TINY_STUDY = TINY.replace("episodes = 1", "episodes = 2")  # the smallest design that trains, 2 episodes
 
 
 def test_study_a_file_too_large_ends_in_one_line_and_leaves_no_torn_checkpoint(tmp_path):
