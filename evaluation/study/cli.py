@@ -208,6 +208,27 @@ def run_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = 
                     backend=backend, ray_address=ray_address, progress=progress, command=command, start=start)
 
 
+def _write_paper_claims(folder: Path, out: Path, frame: pd.DataFrame, balance: pd.DataFrame,
+                        design: StudyDesign) -> None:
+    """Answer every statement of the paper-claims registry (issue #24's analysis, beside the v1 claims.md):
+    ``paper_claims.md`` and ``paper_claims.csv`` in ``folder``."""
+    import json
+
+    from evaluation.study.claims_v2 import analyse, claims_markdown
+    from evaluation.study.paper_claims import load_paper_claims
+    from evaluation.study.registration import STUDY_START_FILE
+
+    registry = load_paper_claims()
+    results = analyse(frame, balance, registry, alpha=design.alpha, balance_column=design.balance_measure)
+    start = out / STUDY_START_FILE
+    record = json.loads(start.read_text(encoding="utf-8")) if start.is_file() else None
+    (folder / "paper_claims.md").write_text(claims_markdown(results, registry, registration=record),
+                                            encoding="utf-8")
+    pd.DataFrame([{**asdict(result), "lines": " ".join(map(str, result.lines)),
+                   "quotes": " / ".join(result.quotes), "readings": len(result.readings)}
+                  for result in results]).to_csv(folder / "paper_claims.csv", index=False)
+
+
 def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, small: bool, design_path: Path,
          workers: int, backend: BackendName, ray_address: str | None, progress: bool, command: str,
          start: float) -> Path:
@@ -246,8 +267,10 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
                                     zip(frame["policy"], frame["scenario"], frame["episode"], strict=True)]
         rng = np.random.default_rng(design.seed)
         tests, comparisons = run_claims(frame, balance, design, rng=rng)
-        return write_study(out, design, frame, balance, tests, comparisons, command=command, failures=failures,
-                           wall_time_s=time.perf_counter() - start, rng=rng)
+        folder = write_study(out, design, frame, balance, tests, comparisons, command=command, failures=failures,
+                             wall_time_s=time.perf_counter() - start, rng=rng)
+        _write_paper_claims(folder, out, frame, balance, design)
+        return folder
     finally:
         torch.set_num_threads(threads)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +43,15 @@ def test_study_runs_end_to_end_small(small_study, capsys):
     assert (claims["p_adjusted"].dropna() >= claims.loc[claims["p_adjusted"].notna(), "p_value"] - 1e-12).all()
     text = (folder / "claims.md").read_text()
     assert "Original IKNet is orientation-heavy" in text and "Holm" in text and "2.8651" in text
+    # The paper-claims registry answered too (issue #24): one row per statement, the run's start recorded.
+    from evaluation.study.paper_claims import load_paper_claims
+
+    registry = load_paper_claims()
+    answered = pd.read_csv(folder / "paper_claims.csv")
+    assert list(answered["id"]) == [claim.id for claim in registry.claims]
+    start = json.loads((out / "study.json").read_text())
+    commit = start["registration"]["commit"]  # studies/claims.toml is committed: its registration is cited
+    assert f"registered in commit {commit[:7]}" in (folder / "paper_claims.md").read_text()
     # A second call without --resume refuses; with --resume it reuses networks and episodes.
     assert main([str(DESIGN), "--small", "--out", str(out), "--no-progress"]) == 2
     assert "already holds a study" in capsys.readouterr().err
