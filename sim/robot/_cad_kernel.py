@@ -224,7 +224,20 @@ def _triangle_minimum(triangle: np.ndarray, matrix: np.ndarray, offset: np.ndarr
                       s1: float, s2: float, best: float, tolerance: float, witness: np.ndarray,
                       work: np.ndarray) -> float:
     """min(best, smallest field value over the triangle (3, 3) found to within ``tolerance``);
-    ``witness`` takes the point of a new best (link frame)."""
+    ``witness`` takes the point of a new best (link frame). A sphere's is exact: the distance from
+    its centre to the triangle's nearest point, minus its radius."""
+    if kind == 0:  # the sphere's centre (the obstacle frame's origin) in the link frame: M^T (0 - b)
+        ox = -(matrix[0, 0] * offset[0] + matrix[1, 0] * offset[1] + matrix[2, 0] * offset[2])
+        oy = -(matrix[0, 1] * offset[0] + matrix[1, 1] * offset[1] + matrix[2, 1] * offset[2])
+        oz = -(matrix[0, 2] * offset[0] + matrix[1, 2] * offset[1] + matrix[2, 2] * offset[2])
+        qx, qy, qz = _closest_on_triangle(ox, oy, oz, triangle[0, 0], triangle[0, 1], triangle[0, 2], triangle[1, 0],
+                                          triangle[1, 1], triangle[1, 2], triangle[2, 0], triangle[2, 1],
+                                          triangle[2, 2])
+        value = math.sqrt((qx - ox) ** 2 + (qy - oy) ** 2 + (qz - oz) ** 2) - s0
+        if value < best:
+            best = value
+            witness[0], witness[1], witness[2] = qx, qy, qz
+        return best
     for i in range(3):
         for j in range(3):
             work[0, 3 * i + j] = triangle[i, j]
@@ -337,6 +350,15 @@ def link_obstacle_minimum(root: int, triangles: np.ndarray, spot: np.ndarray, ce
 def _point_triangle(px: float, py: float, pz: float, ax: float, ay: float, az: float, bx: float, by: float,
                     bz: float, cx: float, cy: float, cz: float) -> float:
     """Squared distance from point p to triangle abc (Ericson, Real-Time Collision Detection 5.1.5)."""
+    qx, qy, qz = _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz)
+    dx, dy, dz = px - qx, py - qy, pz - qz
+    return dx * dx + dy * dy + dz * dz
+
+
+@numba.njit(cache=True, inline="always")
+def _closest_on_triangle(px: float, py: float, pz: float, ax: float, ay: float, az: float, bx: float, by: float,
+                         bz: float, cx: float, cy: float, cz: float) -> tuple[float, float, float]:
+    """The point of triangle abc nearest to p (Ericson, Real-Time Collision Detection 5.1.5)."""
     abx, aby, abz = bx - ax, by - ay, bz - az
     acx, acy, acz = cx - ax, cy - ay, cz - az
     d1 = abx * (px - ax) + aby * (py - ay) + abz * (pz - az)
@@ -368,8 +390,7 @@ def _point_triangle(px: float, py: float, pz: float, ax: float, ay: float, az: f
         else:
             v, w = vb / total, vc / total
             qx, qy, qz = ax + abx * v + acx * w, ay + aby * v + acy * w, az + abz * v + acz * w
-    dx, dy, dz = px - qx, py - qy, pz - qz
-    return dx * dx + dy * dy + dz * dz
+    return qx, qy, qz
 
 
 @numba.njit(cache=True, inline="always")

@@ -8,7 +8,8 @@ triangle of ROBOTIS' STL files, placed on our link frames), not on a stand-in:
   (the depth of its deepest surface point). Found by branch and bound over a bounding-sphere tree
   of the triangles and, per triangle, over sub-triangles bounded below by the field's tangent
   plane (a convex obstacle's field is convex): the value is never below the exact minimum and at
-  most :data:`REFINE_TOLERANCE_M` above it.
+  most :data:`REFINE_TOLERANCE_M` above it (a sphere's triangles are exact: the distance from its
+  centre to the triangle's nearest point, minus its radius).
 * **arm to table**: the lowest mesh vertex (a vertex of the mesh's convex hull) of every link from
   link2 on, above the table plane: exact.
 * **link to link** (the pairs ROBOTIS' SRDF leaves enabled): the distance between the two meshes'
