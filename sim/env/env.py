@@ -335,6 +335,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._step_count = 0
         self._episode = 0
         self._static_obstacles: ObstacleSet | None = None
+        self._static_origins: np.ndarray | None = None
         self._packer = ObservationPacker(self._bounds)
         self._goal_pose = np.zeros(7)
         self._world_episodes = 0
@@ -540,6 +541,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         world.detect_collisions()
         self._scene, self._step_count = scene, 0
         self._static_obstacles = scene.obstacle_set() if not scene.is_dynamic else None
+        self._static_origins = None
         if self.contact_physics == "none":
             self._contacts, self._bound_contacts = self._kinematic_contacts(
                 np.array(scene.start_joints, dtype=np.float64)[None], (), 0)
@@ -558,10 +560,14 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         :class:`Contact` per touching pair (the CAD's point and the other body's normal, 0 between
         links; force 0: nothing pushes in this mode; the bound's touches carry their distance only)."""
         scene = self.scene
-        obstacles = self._static_obstacles if self._static_obstacles is not None else scene.obstacle_set(
-            first_substep / PHYSICS_FREQUENCY_HZ)
-        origins = np.broadcast_to(obstacles.positions, (len(angles), *obstacles.positions.shape)).copy()
-        if moves:
+        if self._static_obstacles is not None:  # static: the same centres every substep, built once per scene
+            obstacles = self._static_obstacles
+            if self._static_origins is None or len(self._static_origins) != len(angles):
+                self._static_origins = np.repeat(obstacles.positions[None], len(angles), axis=0)
+            origins = self._static_origins
+        else:
+            obstacles = scene.obstacle_set(first_substep / PHYSICS_FREQUENCY_HZ)
+            origins = np.repeat(obstacles.positions[None], len(angles), axis=0)
             slots = self._obstacle_slots()
             for name, positions, _ in moves:
                 origins[:, slots[name]] = positions

@@ -350,19 +350,25 @@ def step_contacts(q_steps: np.ndarray, origins: np.ndarray, obstacles: Any, grip
         obstacles: the :class:`sim.robot.collision.ObstacleSet` (kinds, rotations, sizes).
         gripper_m: finger position (m); table_z_m: table height (m).
     """
-    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_LINK, SPHERE_RADII_M, self_pair_spheres, sphere_frames
-
-    model = cad_model()
-    first, second, pair_of = self_pair_spheres()
+    spheres, model_arrays = _step_contact_arrays()
     cad, witness, normal, bound, checks, queries = kernel_step_contacts(
         np.ascontiguousarray(q_steps, dtype=np.float64), float(gripper_m),
         np.ascontiguousarray(origins, dtype=np.float64), obstacles.rotations,
-        np.asarray(obstacles.kinds, dtype=np.int64), obstacles.sizes, SPHERE_CENTRES_M, sphere_frames(),
-        SPHERE_RADII_M, SPHERE_LINK, *_link_balls(), _TABLE_MASK, first, second, pair_of, link_joint_reach(),
-        BOUND_SLACK_M,
-        model.frames, model.roots, *model.tree(), model.hull_points, model.hull_link, model.pairs, float(table_z_m),
-        REFINE_TOLERANCE_M, SELF_TOLERANCE_M)
+        np.asarray(obstacles.kinds, dtype=np.int64), obstacles.sizes, *spheres, BOUND_SLACK_M, *model_arrays,
+        float(table_z_m), REFINE_TOLERANCE_M, SELF_TOLERANCE_M)
     return StepContacts(cad, witness, normal, bound, int(checks), int(queries))
+
+
+@functools.cache
+def _step_contact_arrays() -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The fixed arrays :func:`step_contacts` hands its kernel: the sphere bound's (with the link balls,
+    the table mask, the link pairs' spheres and the joints' reach), then the CAD forest's."""
+    from sim.robot.collision import SPHERE_CENTRES_M, SPHERE_LINK, SPHERE_RADII_M, self_pair_spheres, sphere_frames
+
+    model = cad_model()
+    spheres = (SPHERE_CENTRES_M, sphere_frames(), SPHERE_RADII_M, SPHERE_LINK, *_link_balls(), _TABLE_MASK,
+               *self_pair_spheres(), link_joint_reach())
+    return spheres, (model.frames, model.roots, *model.tree(), model.hull_points, model.hull_link, model.pairs)
 
 
 class CadStates(NamedTuple):
