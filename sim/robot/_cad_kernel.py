@@ -683,7 +683,8 @@ def step_contacts(
     triangles: np.ndarray, spot: np.ndarray, centre: np.ndarray, half: np.ndarray, radius: np.ndarray,
     left: np.ndarray, right: np.ndarray, start: np.ndarray, count: np.ndarray, hull_points: np.ndarray,
     hull_link: np.ndarray, pairs: np.ndarray, table_z: float, tolerance: float, self_tolerance: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    cad: np.ndarray, witness: np.ndarray, normal: np.ndarray, bound: np.ndarray,
+) -> tuple[int, int]:
     """Every contact of the arm during one control step, from its joint angles after each physics
     substep: the sphere bound finds the pairs within its slack, the CAD meshes decide.
 
@@ -706,20 +707,22 @@ def step_contacts(
             none of them); slack: how far the mesh may reach past its spheres (m).
         frames ... pairs: the CAD forest (see :func:`measure_configuration`).
 
+        cad, witness, normal, bound: the outputs, filled here (the caller allocates them, so no array
+            is boxed on return): (L, M + 1 + P), (L, M + 1 + P, 3), (L, M + 1 + P, 3), (L, M + 1 + P):
+            per link and other body (obstacles, then the table, then the link pairs ``pairs``, filed
+            under their first link), a CAD touch's distance (<= 0, the first found; +inf: no touch),
+            its base-frame point on the arm and the other body's normal there (towards the arm; 0 for
+            link pairs), the deepest bound distance of a touch of the spheres.
+
     Returns:
-        ``(cad (L, M + 1 + P), witness (L, M + 1 + P, 3), normal (L, M + 1 + P, 3), bound
-        (L, M + 1 + P), checks, queries)``: per link and other body (obstacles, then the table,
-        then the link pairs ``pairs``, filed under their first link), a CAD touch's distance (<= 0,
-        the first found; +inf: no touch), its base-frame point on the arm and the other body's
-        normal there (towards the arm; 0 for link pairs), the deepest bound distance of a touch of
-        the spheres; substeps checked and mesh queries made.
+        ``(checks, queries)``: substeps checked and mesh queries made.
     """
     steps, obstacles, links = q_steps.shape[0], kinds.shape[0], roots.shape[0]
     columns = obstacles + 1 + pairs.shape[0]
-    cad = np.full((links, columns), np.inf)
-    bound = np.full((links, columns), np.inf)
-    witness = np.zeros((links, columns, 3))
-    normal = np.zeros((links, columns, 3))
+    cad[:] = np.inf
+    bound[:] = np.inf
+    witness[:] = 0.0
+    normal[:] = 0.0
     local = np.zeros(3)
     spheres = sphere_local.shape[0]
     checks = queries = 0
@@ -904,4 +907,4 @@ def step_contacts(
                         point_x, point_y, point_z)
                     normal[link, column, 0], normal[link, column, 1], normal[link, column, 2] = (
                         normal_x, normal_y, normal_z)
-    return cad, witness, normal, bound, checks, queries
+    return checks, queries

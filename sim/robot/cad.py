@@ -351,11 +351,14 @@ def step_contacts(q_steps: np.ndarray, origins: np.ndarray, obstacles: Any, grip
         gripper_m: finger position (m); table_z_m: table height (m).
     """
     spheres, model_arrays = _step_contact_arrays()
-    cad, witness, normal, bound, checks, queries = kernel_step_contacts(
+    shape = (len(COLLISION_LINKS), len(obstacles.kinds) + 1 + len(model_arrays[-1]))
+    cad, bound = np.empty(shape), np.empty(shape)
+    witness, normal = np.empty((*shape, 3)), np.empty((*shape, 3))
+    checks, queries = kernel_step_contacts(
         np.ascontiguousarray(q_steps, dtype=np.float64), float(gripper_m),
         np.ascontiguousarray(origins, dtype=np.float64), obstacles.rotations,
         np.asarray(obstacles.kinds, dtype=np.int64), obstacles.sizes, *spheres, BOUND_SLACK_M, *model_arrays,
-        float(table_z_m), REFINE_TOLERANCE_M, SELF_TOLERANCE_M)
+        float(table_z_m), REFINE_TOLERANCE_M, SELF_TOLERANCE_M, cad, witness, normal, bound)
     return StepContacts(cad, witness, normal, bound, int(checks), int(queries))
 
 
