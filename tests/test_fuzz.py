@@ -228,14 +228,12 @@ PATHOLOGICAL = [b"", b"\xff\xfe\x00", b'name = "x"\nk = ' + b"[" * 5000,
                 b'name = "\\u0000"\n', b'name = "x"\n[region]\nz_m = [-1.0, -0.5]\n']
 
 
-@st.composite
-def mutated_bytes(draw: Any) -> bytes:
-    data = bytearray(draw(st.sampled_from([SEED_FILE, *PATHOLOGICAL])))
+def mutate(draw: Any, data: bytearray, chunks: list[bytes]) -> bytes:
+    """Up to 4 edits of ``data``: a chunk (random bytes or one of ``chunks``) inserted, deleted or replaced."""
     for _ in range(draw(st.integers(0, 4))):
         where = draw(st.integers(0, len(data)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        chunk = draw(st.one_of(st.binary(min_size=1, max_size=6),
-                               st.sampled_from([b"[", b"]", b"=", b'"', b"\n", b"9" * 30, b"-", b"\xc3\x28", b"nan"])))
+        chunk = draw(st.one_of(st.binary(min_size=1, max_size=6), st.sampled_from(chunks)))
         if action == "insert":
             data[where:where] = chunk
         elif action == "delete":
@@ -243,6 +241,12 @@ def mutated_bytes(draw: Any) -> bytes:
         else:
             data[where:where + len(chunk)] = chunk
     return bytes(data)
+
+
+@st.composite
+def mutated_bytes(draw: Any) -> bytes:
+    return mutate(draw, bytearray(draw(st.sampled_from([SEED_FILE, *PATHOLOGICAL]))),
+                  [b"[", b"]", b"=", b'"', b"\n", b"9" * 30, b"-", b"\xc3\x28", b"nan"])
 
 
 @fuzz(200)
@@ -636,19 +640,9 @@ STUDY_PATHOLOGICAL = [b"", b"\xff\xfe\x00", b"[study]\nname = " + b"[" * 5000, b
 
 @st.composite
 def mutated_design_bytes(draw: Any) -> bytes:
-    data = bytearray(draw(mostly(st.just(STUDY_DESIGN.read_bytes()), st.sampled_from(STUDY_PATHOLOGICAL), odds=3)))
-    for _ in range(draw(st.integers(0, 4))):
-        where = draw(st.integers(0, len(data)))
-        chunk = draw(st.one_of(st.binary(min_size=1, max_size=6), st.sampled_from(
-            [b"[", b"]", b"=", b'"', b"\n", b"9" * 30, b"-", b".5", b"\xc3\x28", b"nan", b"true", b"../"])))
-        action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        if action == "insert":
-            data[where:where] = chunk
-        elif action == "delete":
-            del data[where:where + len(chunk)]
-        else:
-            data[where:where + len(chunk)] = chunk
-    return bytes(data)
+    return mutate(draw, bytearray(draw(mostly(st.just(STUDY_DESIGN.read_bytes()), st.sampled_from(STUDY_PATHOLOGICAL),
+                                              odds=3))),
+                  [b"[", b"]", b"=", b'"', b"\n", b"9" * 30, b"-", b".5", b"\xc3\x28", b"nan", b"true", b"../"])
 
 
 @fuzz(150)
