@@ -85,8 +85,9 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
         ax.scatter([], [], color=colour, label=name)
     ax.scatter([], [], marker="s", color="grey", label="+safe"), ax.scatter([], [], marker="*", color="grey",
                                                                             label="reference")
-    ax.set_xscale("log")
-    ax.set_xlabel("mean target error (mm, log)")
+    scale = axis_scale(points["target_error_mm"])
+    ax.set_xscale(scale)
+    ax.set_xlabel("mean target error (mm, log)" if scale == "log" else "mean target error (mm)")
     ax.set_ylabel("mean minimum clearance (mm)")
     ax.set_title("Target error vs clearance: every network and policy (size = collision rate)", fontsize=9)
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -153,6 +154,14 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
         figure.savefig(out / "intervention.png")
         written.append("intervention.png")
     return written
+
+
+def axis_scale(values: pd.Series) -> str:
+    """``"log"`` where the values span a range a log axis shows (some positive and finite, none at or
+    below 0), else ``"linear"``: a degenerate run (zero errors, NaN) still draws its figure."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = numbers[np.isfinite(numbers)]
+    return "log" if finite.size and (finite > 0).all() else "linear"
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +122,20 @@ def test_verdict(low, high, p, expected):
 
 def test_verdict_negligible_margin():
     assert verdict(Interval(0.0, -0.05, 0.04, 10, "x"), +1, margin=0.1) == "does not hold"
+
+
+def test_the_pareto_axis_is_logarithmic_only_where_a_log_axis_can_show_the_errors():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from evaluation.study.report import axis_scale
+
+    assert axis_scale(pd.Series([0.8, 3.0, 40.0])) == "log"
+    for degenerate in ([0.0, 0.0], [float("nan")] * 2, [0.0, 2.0], []):
+        assert axis_scale(pd.Series(degenerate, dtype=float)) == "linear"
+        ax = Figure().subplots()  # draws with the chosen scale (a log axis of zeros warns: an error here)
+        ax.scatter(degenerate, degenerate)
+        ax.set_xscale(axis_scale(pd.Series(degenerate, dtype=float)))
+        ax.figure.savefig(io.BytesIO(), format="png")
