@@ -34,6 +34,9 @@ from sim.robot.robot_geometry import self_collision_pairs, srdf_disabled_pairs
 
 GRIPPER_JOINT_NAMES: tuple[str, ...] = ("gripper_left_joint", "gripper_right_joint")
 TABLE_NAME = "table"
+#: The table top under the robot: a box of these half extents (m) centred here (base frame); its surface is z = 0.
+TABLE_HALF_EXTENTS_M: tuple[float, float, float] = (0.4, 0.4, 0.01)
+TABLE_CENTRE_M: tuple[float, float, float] = (0.15, 0.0, -0.01)
 _FINGERS_AT_REST = [[0.0], [0.0]]  #: both fingers' velocities after a reset (m/s)
 #: Prefix of the body name of a self-contact: ``"robot:link3"`` is a touch with the arm's own link3.
 SELF_CONTACT_PREFIX = "robot:"
@@ -216,7 +219,7 @@ class World:
         self._body_names: dict[int, str] = {}
         self._markers: set[str] = set()
         if table:
-            self._add_body(TABLE_NAME, "box", (0.4, 0.4, 0.01), (0.15, 0.0, -0.01), (0, 0, 0, 1),
+            self._add_body(TABLE_NAME, "box", TABLE_HALF_EXTENTS_M, TABLE_CENTRE_M, (0, 0, 0, 1),
                            (0.78, 0.66, 0.50, 1.0), collide=True)
         if not self.contact_forces:  # the arm collides with nothing: no contact, no force, no cost
             for index in range(-1, p.getNumJoints(self.robot)):
@@ -759,6 +762,7 @@ class World:
             raise UnknownNameError(kind, name, [str(key) for key in table]) from None
 
 __all__ = [
-    "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_NAME",
+    "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_CENTRE_M",
+    "TABLE_HALF_EXTENTS_M", "TABLE_NAME",
     "World", "gui_available",
 ]
