@@ -6,9 +6,11 @@ Example:
     python run_sim.py --scenario benchmark --models iknet:improved,iknet:improved+safe,analytic+safe --episodes 10
     python run_sim.py --scenario my_scene.toml --out results/mine --workers 2 --shap --video
     python run_sim.py --sweep my_sweep.toml --backend ray --ray-address auto --out results/sweep
+    python run_sim.py --scenario cluttered --rerun      # then: rerun results/<run>/recordings/<scene>.rrd
 
 The results folder holds episodes.csv (one row per episode, appended as each finishes),
-steps.csv (the per-step log), summary.json (per-policy figures), plots/ and report.html.
+steps.csv (the per-step log), summary.json (per-policy figures), plots/ and report.html (with
+--rerun also recordings/, one Rerun .rrd per scene).
 Bad input exits with status 2 and one line naming the problem, and so does a results file that
 cannot be written (disk full, file too large, permission refused: every finished episode is kept,
 --resume completes the run); Ctrl-C (SIGINT) or SIGTERM keeps every finished episode and exits
@@ -188,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--renderer", choices=RENDERERS, default="tiny",
                         help="with --video, PyBullet's renderer: 'tiny' (TinyRenderer, CPU, everywhere) or 'egl' "
                              "(OpenGL through the EGL plugin, headless; fast with a GPU driver) (default: tiny)")
+    parser.add_argument("--rerun", action=argparse.BooleanOptionalAction, default=False,
+                        help="write a Rerun recording (.rrd) of every scene into <out>/recordings/: the arm's CAD "
+                             "meshes, obstacles, contacts, clearance, goal error, joints (and with --shap the "
+                             "attributions) of every policy on one timeline; open with 'rerun FILE.rrd' "
+                             "(needs the extra: pip install '.[viz]')")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar (default: on)")
     add_backend_arguments(parser, work="episodes run")
@@ -238,6 +245,7 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
         from evaluation.backends import check_backend_available
 
         check_backend_available(args.backend)
+        _check_rerun(args)
         if video and args.renderer == "egl":  # fail now, not after the episodes
             from sim.env.world import World
 
@@ -247,10 +255,18 @@ def parse_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Run
             workers=args.workers, max_steps=args.max_steps, resume=args.resume, shap=args.shap, video=video,
             video_episodes=1 if args.video_episodes is None else args.video_episodes, camera=args.camera,
             renderer=args.renderer, progress=args.progress, backend=args.backend, ray_address=args.ray_address,
-            **_task_options(args),
+            rerun=args.rerun, **_task_options(args),
         )
     except ProjectError as error:
         parser.error(str(error))
+
+
+def _check_rerun(args: argparse.Namespace) -> None:
+    """``--rerun`` needs rerun-sdk: without it, :class:`~sim.errors.DependencyNotInstalled` names the extra."""
+    if args.rerun:
+        from evaluation.rerun_recording import import_rerun
+
+        import_rerun()
 
 
 def _check_task_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -288,9 +304,11 @@ def _sweep_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         sweep = load_sweep(args.sweep)
         sweep.validate_names()
         check_backend_available(args.backend)
+        _check_rerun(args)
         out = args.out or Path("results") / f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         return RunConfig.from_sweep(sweep, out, workers=args.workers, resume=args.resume, progress=args.progress,
-                                    backend=args.backend, ray_address=args.ray_address, **_task_options(args))
+                                    backend=args.backend, ray_address=args.ray_address, rerun=args.rerun,
+                                    **_task_options(args))
     except ProjectError as error:
         parser.error(str(error))
 

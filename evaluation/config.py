@@ -47,7 +47,8 @@ COUNT_BOUNDS: dict[str, tuple[int, int]] = {
     "max_retries": (0, MAX_RETRIES),
 }
 #: Fields that say how a run is executed, not what it is: not saved in ``run.json``.
-_EXECUTION_FIELDS = ("resume", "progress", "backend", "ray_address", "episodes_per_task", "max_retries", "sweep")
+_EXECUTION_FIELDS = ("resume", "progress", "backend", "ray_address", "episodes_per_task", "max_retries", "sweep",
+                     "rerun")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class RunConfig:
         episodes_per_task: episodes per task of a process pool or Ray (more amortise scheduling;
             a retried task reruns all); episodes in the driver's process run one by one.
         max_retries: Ray: reruns of a task whose worker died (the local backends rerun nothing).
+        rerun: write a Rerun recording (``.rrd``) of every scene into ``recordings/`` once the
+            episodes ran (:mod:`evaluation.rerun_recording`; needs the ``viz`` extra).
 
     Every count is bounded (:data:`COUNT_BOUNDS`, the bounds of ``run_sim.py``'s options).
 
@@ -106,6 +109,7 @@ class RunConfig:
     sweep: SweepSpec | None = None
     episodes_per_task: int = 1
     max_retries: int = 3
+    rerun: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
@@ -136,7 +140,7 @@ class RunConfig:
     @classmethod
     def from_sweep(cls, sweep: SweepSpec, out_dir: Path, *, workers: int = 1, resume: bool = False,
                    progress: bool = True, backend: BackendName = "local", ray_address: str | None = None,
-                   episodes_per_task: int = 1, max_retries: int = 3) -> RunConfig:
+                   episodes_per_task: int = 1, max_retries: int = 3, rerun: bool = False) -> RunConfig:
         """The run of ``sweep``: its keys are the episodes; ``scenario``, ``policies``, ``episodes`` and
         ``seed`` hold its first scenario, all its policies, its largest episode count and first seed."""
         return cls(
@@ -144,7 +148,7 @@ class RunConfig:
             episodes=max(grid.episodes for grid in sweep.grids), seed=sweep.seeds()[0], out_dir=out_dir,
             workers=workers, max_steps=sweep.max_steps or DEFAULT_MAX_STEPS, resume=resume, progress=progress,
             backend=backend, ray_address=ray_address, sweep=sweep, episodes_per_task=episodes_per_task,
-            max_retries=max_retries,
+            max_retries=max_retries, rerun=rerun,
         )
 
     def scenarios(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The whole job behind ``run_sim.py``: episodes, summary, optional SHAP and videos, report."""
+"""The whole job behind ``run_sim.py``: episodes, summary, optional SHAP, videos and Rerun recordings, report."""
 
 from __future__ import annotations
 
@@ -21,8 +21,13 @@ def run_pipeline(config: RunConfig) -> Path:
     Returns:
         Path of ``report.html``.
     """
-    run(config)
+    if config.rerun:  # a missing rerun-sdk is said before the episodes run, not after
+        from evaluation.rerun_recording import import_rerun
+
+        import_rerun()
+    run(config, rerun=False)  # recorded below, after the attributions the recordings show
     if config.sweep is not None:
+        _record(config)
         return _finish_sweep(config)
     write_summary(config.out_dir)
     if config.shap:
@@ -33,6 +38,7 @@ def run_pipeline(config: RunConfig) -> Path:
         from evaluation.video import record_run_videos
 
         write_summary(config.out_dir, {"videos": record_run_videos(config)})
+    _record(config)
     print()
     print(format_table(summarise_rows(read_episodes(config.out_dir))))
     print(table_legend())
@@ -52,3 +58,12 @@ def _finish_sweep(config: RunConfig) -> Path:
         print(format_table(items))
     print(table_legend())
     return write_report(config.out_dir)
+
+
+def _record(config: RunConfig) -> None:
+    """With ``config.rerun``: the Rerun recordings of every scene (``recordings/``), listed in the summary."""
+    if config.rerun:
+        from evaluation.rerun_recording import record_results
+
+        paths = record_results(config.out_dir, progress=config.progress)
+        write_summary(config.out_dir, {"recordings": [str(path.relative_to(config.out_dir)) for path in paths]})

@@ -126,10 +126,7 @@ class EpisodeWorker:
             env = self.env(scenario, max_steps, resources.scenario(scenario))
             policy = self.policy(resources.policy_source(policy_name))
         base = env.unwrapped
-        fixed = len(base.scenario.fixed_scenes)
-        # Scenarios of fixed scenes (benchmark) cycle through them: episode k is scene k mod n.
-        options = {"scene_index": episode % fixed} if fixed else None
-        observation, info = env.reset(seed=seed + episode, options=options)
+        observation, info = reset_episode(env, seed, episode)
         ik_seconds = policy.ik_seconds
         policy.reset(PolicyContext.from_env(base))
         log = EpisodeLog(control_dt_s=base.control_period_s)
@@ -165,6 +162,15 @@ class EpisodeWorker:
             env.close()
         for policy in self._policies.values():
             policy.close()
+
+
+def reset_episode(env: Any, seed: int, episode: int) -> tuple[Any, dict[str, Any]]:
+    """Reset ``env`` to episode ``episode`` of a run of base seed ``seed`` (the one place that says how):
+    seeded ``seed + episode``; scenarios of n fixed scenes (``benchmark``) cycle through them, episode k
+    is scene k mod n. Every policy's episode k thus gets the same scene. Returns ``(observation, info)``."""
+    fixed = len(env.unwrapped.scenario.fixed_scenes)
+    options = {"scene_index": episode % fixed} if fixed else None
+    return env.reset(seed=seed + episode, options=options)
 
 
 def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_time: float) -> StepRecord:
@@ -322,9 +328,13 @@ def iterate_results(config: RunConfig, pending: Sequence[EpisodeKey | tuple[str,
                 close_episode_worker()
 
 
-def run(config: RunConfig) -> Path:
+def run(config: RunConfig, *, rerun: bool | None = None) -> Path:
     """Run (or, with ``config.resume``, resume) ``config``; returns the results folder. Files are
     written as episodes finish, by this process only; one progress bar shows episodes/s and the ETA.
+
+    With ``rerun`` (default: ``config.rerun``), a Rerun recording of every scene is then written
+    into ``recordings/`` from the logs (:func:`evaluation.rerun_recording.record_results`; what
+    ``python -m evaluation.replay`` writes afterwards).
 
     A start that fails before its first episode finishes takes back what it wrote (its ``run.json``,
     and the folder if it made it), so the same call can be made again. One process at a time writes
@@ -333,11 +343,22 @@ def run(config: RunConfig) -> Path:
     Raises:
         FolderLockedError: another process is writing ``config.out_dir`` (nothing is touched).
         InvalidInputError: see :func:`prepare`.
-        BackendError, DependencyNotInstalled: see :func:`iterate_results`.
+        BackendError, DependencyNotInstalled: see :func:`iterate_results`; ``rerun`` without
+            rerun-sdk (before anything is written).
     """
+    record = config.rerun if rerun is None else rerun
+    if record:
+        from evaluation.rerun_recording import import_rerun
+
+        import_rerun()
     check_output_folder(config)  # before the lock creates the folder: a file or a foreign folder is refused as is
     with locked_folder(config.out_dir) as created:
-        return _run_locked(config, created)
+        out = _run_locked(config, created)
+        if record:
+            from evaluation.rerun_recording import record_results
+
+            record_results(out, progress=config.progress)
+        return out
 
 
 def _run_locked(config: RunConfig, created: bool) -> Path:

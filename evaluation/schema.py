@@ -33,7 +33,7 @@ from sim.robot.kinematics import JOINT_NAMES
 
 EPISODES_FILE, STEPS_FILE, RUN_FILE, SUMMARY_FILE, REPORT_FILE = (
     "episodes.csv", "steps.csv", "run.json", "summary.json", "report.html")
-PLOTS_DIR, SHAP_DIR, VIDEOS_DIR = "plots", "shap", "videos"
+PLOTS_DIR, SHAP_DIR, VIDEOS_DIR, RECORDINGS_DIR = "plots", "shap", "videos", "recordings"
 TRACES_FILE, STUDY_FILE = "traces.csv", "study.csv"  #: inside SHAP_DIR
 
 #: The columns that identify an episode of a run.
@@ -85,7 +85,7 @@ def _check_columns(path: Path, columns: tuple[str, ...]) -> None:
 # ------------------------------------------------------------------------------- results folders
 #: Every name this project writes at the top of a results folder.
 PROJECT_ENTRIES: frozenset[str] = frozenset(
-    (EPISODES_FILE, STEPS_FILE, RUN_FILE, SUMMARY_FILE, REPORT_FILE, PLOTS_DIR, SHAP_DIR, VIDEOS_DIR))
+    (EPISODES_FILE, STEPS_FILE, RUN_FILE, SUMMARY_FILE, REPORT_FILE, PLOTS_DIR, SHAP_DIR, VIDEOS_DIR, RECORDINGS_DIR))
 #: Names of the temporary files the writers rename into place (``.write-test``: the write probe), and
 #: the lock file of the run writing the folder (left behind by a killed run: not a file of another program).
 _TEMPORARY_ENTRIES: frozenset[str] = frozenset(
@@ -163,14 +163,14 @@ def check_results_folder(out_dir: str | os.PathLike[str], run: dict[str, Any], *
 
 
 def _refuse_links(folder: Path, entries: Sequence[str]) -> None:
-    """Refuse a symbolic link anywhere a run writes (the folder's files, plots/, shap/, videos/):
+    """Refuse a symbolic link anywhere a run writes (the folder's files, plots/, shap/, videos/, recordings/):
     a run never writes through one into a user's file."""
     for name in entries:
         path = folder / name
         if path.is_symlink():
             raise OutputFolderError(f"{path} is a symbolic link; results are never written through a link "
                                     "(remove it or choose another --out)")
-        if name in (PLOTS_DIR, SHAP_DIR, VIDEOS_DIR) and path.is_dir():
+        if name in (PLOTS_DIR, SHAP_DIR, VIDEOS_DIR, RECORDINGS_DIR) and path.is_dir():
             for root, directories, files in os.walk(path):
                 for child in directories + files:
                     if os.path.islink(os.path.join(root, child)):
