@@ -710,45 +710,107 @@ def _row(result: ClaimResult, claim: PaperClaim) -> str:
             f"{_cell(result.what_would_change)} |")
 
 
-def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, registration: object = None,
-                    deviations: Sequence[str] | None = None) -> str:
-    """The body of claims.md v2: registration line, the primary, one row per statement, the paper's table
-    beside ours, and the deviations.
-
-    Args:
-        results: :func:`analyse`'s output for ``registry``.
-        registration: a :class:`~evaluation.study.registration.Registration`, a study start record
-            (``study.json``: ``started_utc`` and ``registration``), or None (unregistered).
-        deviations: the changes after registration that can move a verdict, one sentence each.
-    """
-    by_id = {result.id: result for result in results}
-    missing = [claim.id for claim in registry.claims if claim.id not in by_id]
-    if missing or len(by_id) != len(results):
-        raise InvalidInputError(f"results: expected one result per registry claim; missing {missing[:3]} or repeated")
-    claims = {claim.id: claim for claim in registry.claims}
+def registration_line(registration: object = None) -> str:
+    """The claims file's registration line, from a study start record (``study.json``: ``started_utc`` and
+    ``registration``), a :class:`~evaluation.study.registration.Registration`, or None (unregistered)."""
     record = registration if isinstance(registration, Mapping) else None
     registered = record.get("registration") if record is not None else registration
     if isinstance(registered, Mapping):
         commit, when = registered.get("commit", ""), registered.get("committed_utc", "")
     else:
         commit, when = getattr(registered, "commit", ""), getattr(registered, "committed_utc", "")
+    started = record.get("started_utc") if record else None
     if commit:
-        line = f"Registration: the design was registered in commit {commit} ({when})"
-        line += f"; the first run began {record['started_utc']}." if record and record.get("started_utc") else "."
-    else:
-        line = "Registration: none. The design was not committed before the run: every result here is exploratory."
+        line = f"Registration: commit {commit} ({when}) is this design's registration"
+        return line + (f"; the first run started {started}." if started else ".")
+    line = "Registration: none. The design was not committed before the run: every result here is exploratory"
+    return line + (f"; the first run started {started}." if started else ".")
+
+
+def run_line(run: Mapping[str, object] | None) -> str:
+    """The wall time, command and machine of the run that finished the study (``run.json``), in one line."""
+    if not run:
+        return "Run: no run record."
+    seconds = float(run.get("wall_time_s", math.nan))  # type: ignore[arg-type]
+    versions = run.get("versions") or {}
+    shown = ", ".join(f"{name} {version}" for name, version in versions.items()  # type: ignore[union-attr]
+                      if name in ("torch", "pybullet", "numpy"))
+    line = (f"Run: `{run.get('command', '')}` took {seconds / 60:.1f} min wall time ({seconds:.0f} s, from "
+            f"{run.get('started_utc', '?')} to {run.get('finished_utc', '?')}: training, episodes, attribution and "
+            f"statistics) on {run.get('cpus_available', '?')} of {run.get('cpu_count', '?')} CPUs, backend "
+            f"{run.get('backend', '?')}, {run.get('workers', '?')} worker(s); {shown}.")
+    earlier = run.get("earlier_runs") or []
+    if earlier:
+        total = seconds + sum(float(r.get("wall_time_s", 0.0)) for r in earlier)  # type: ignore[union-attr]
+        line += (f" It resumed {len(earlier)} earlier finished run(s); the finished runs took {total / 60:.1f} min "
+                 "in all (a run stopped before its end is not counted).")
+    return line
+
+
+def paper_table(results: Sequence[ClaimResult], registry: PaperClaims) -> list[str]:
+    """The paper's Key Results numbers beside ours, one row per variant the paper reports: the paper's number as
+    printed (its units unstated) and ours in mm with its 95% interval, per outcome (the first reading of each
+    outcome is the number as printed; the other readings are in the long table below)."""
+    by_id = {result.id: result for result in results}
+    rows, outcomes = [], []
+    for claim in registry.claims:
+        if claim.test != "readings" or not by_id[claim.id].readings:
+            continue
+        first: dict[str, ReadingResult] = {}
+        for reading in by_id[claim.id].readings:
+            first.setdefault(reading.outcome, reading)
+        outcomes += [outcome for outcome in first if outcome not in outcomes]
+        variant = SPECS[claim.id].variants[0] if SPECS[claim.id].variants else claim.id
+        rows.append((variant, first))
+    if not rows:
+        return ["(no variant the paper reports numbers for is in this study)"]
+    names = {"heldout_position_mm_median": "held-out IK error", "cad_min_clearance_mm": "CAD minimum clearance"}
+    head = "| variant | " + " | ".join(f"the paper: {names.get(o, o)} | ours (mm) [95% CI]" for o in outcomes) + " |"
+    lines = [head, "|---|" + "---|---|" * len(outcomes)]
+    for variant, first in rows:
+        cells = []
+        for outcome in outcomes:
+            reading = first.get(outcome)
+            cells += ([f"{reading.value:g}", _interval(reading.estimate, reading.low, reading.high)] if reading
+                      else ["", ""])
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, registration: object = None,
+                    deviations: Sequence[str] | None = None, run: Mapping[str, object] | None = None,
+                    deviations_text: str | None = None) -> str:
+    """The body of claims.md v2: registration and run lines, the primary, one row per statement, the paper's
+    table beside ours, and the deviations.
+
+    Args:
+        results: :func:`analyse`'s output for ``registry``.
+        registration: a :class:`~evaluation.study.registration.Registration`, a study start record
+            (``study.json``: ``started_utc`` and ``registration``), or None (unregistered).
+        deviations: the changes after registration that can move a verdict, one sentence each.
+        run: the run record (``run.json``: command, wall time, machine); None leaves the run line out.
+        deviations_text: the Deviations section's body verbatim (the design's deviations file); it takes
+            the place of ``deviations``.
+    """
+    by_id = {result.id: result for result in results}
+    missing = [claim.id for claim in registry.claims if claim.id not in by_id]
+    if missing or len(by_id) != len(results):
+        raise InvalidInputError(f"results: expected one result per registry claim; missing {missing[:3]} or repeated")
+    claims = {claim.id: claim for claim in registry.claims}
     header = ("| id | line | the paper's words | our reading | verdict | estimate [95% CI] | unit | n | adjusted p | "
               "family | what would change it |\n|---|---|---|---|---|---|---|---|---|---|---|")
     primary = by_id[registry.primary.id]
     gate = ("confirmatory (the primary opened the gate)" if any(r.family == "secondary confirmatory" for r in results)
             else "exploratory (the gate is closed)")
-    out = ["# The paper's claims (v2)", "", line, "",
-           f"Primary outcome (tested first, alone, at the familywise alpha): **{primary.verdict}**. Secondary "
-           f"claims are {gate}, Holm-adjusted in one family; manipulation checks are in no family.", "",
-           "## Primary", "", header,
-           _row(primary, claims[primary.id]), "", "## Every statement", "", header]
+    out = ["# The paper's claims (v2)", "", registration_line(registration), ""]
+    out += [run_line(run), ""] if run is not None else []
+    out += [f"Primary outcome (tested first, alone, at the familywise alpha): **{primary.verdict}**. Secondary "
+            f"claims are {gate}, Holm-adjusted in one family; manipulation checks are in no family.", "",
+            "## Primary", "", header,
+            _row(primary, claims[primary.id]), "", "## Every statement", "", header]
     out += [_row(by_id[claim.id], claim) for claim in registry.claims]
-    out += ["", "## The paper's table beside ours", "",
+    out += ["", "## The paper's table beside ours", "", *paper_table(results, registry), "",
+            "Every reading of the paper's numbers (its units are unstated):", "",
             "| claim | reading | the paper | ours [95% CI] | n | our interval |", "|---|---|---|---|---|---|"]
     for claim in registry.claims:
         for reading in by_id[claim.id].readings:
@@ -759,10 +821,13 @@ def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, re
         if claim.test in ("table", "pareto"):
             out += ["", f"{claim.id}: " + "; ".join(by_id[claim.id].notes)]
     out += ["", "## Deviations", ""]
-    out += [f"- {_cell(item)}" for item in deviations] if deviations else ["None listed."]
+    if deviations_text is not None:
+        out += [deviations_text.strip("\n") or "None."]
+    else:
+        out += [f"- {_cell(item)}" for item in deviations] if deviations else ["None."]
     return "\n".join(out) + "\n"
 
 
 __all__ = ["EPISODE_OUTCOMES", "FRAME_COLUMNS", "NETWORK_OUTCOMES", "SPECS", "ClaimResult", "ReadingResult",
-           "adjusted_slope", "analyse", "claims_markdown", "one_sample", "tost_p", "variant_mean",
-           "what_would_change"]
+           "adjusted_slope", "analyse", "claims_markdown", "one_sample", "paper_table", "registration_line", "run_line",
+           "tost_p", "variant_mean", "what_would_change"]

@@ -12,7 +12,9 @@ Everything is checked before any network trains (:func:`check_study`): the desig
 folder (not a link; new or empty, or a study's folder with ``--resume``; nothing in it the study did
 not write) and the checkpoint folder (:func:`~evaluation.study.networks.plan_networks`).
 ``--check`` stops there: it validates a design and its folders without training or writing
-anything. Bad input exits with status 2 and one line, and so does a results file that cannot be
+anything. ``--analyse-only`` recomputes every table, figure and claims file of a finished study, byte for
+byte, from the inputs it committed (:mod:`evaluation.study.analysis`): nothing trains or runs.
+Bad input exits with status 2 and one line, and so does a results file that cannot be
 written (disk full, file too large, permission refused: what was written is kept; ``--resume``
 continues).
 """
@@ -20,6 +22,7 @@ continues).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import errno
 import os
 import shlex
@@ -38,7 +41,7 @@ import pandas as pd
 from evaluation.backends import add_backend_arguments
 from evaluation.backends.base import BackendName
 from evaluation.config import MAX_WORKERS
-from sim.errors import OutputFolderError, ProjectError, one_line
+from sim.errors import InvalidInputError, OutputFolderError, ProjectError, one_line
 
 if TYPE_CHECKING:
     from evaluation.backends import TaskBackend
@@ -77,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=False,
                         help="check the design, the options and the folders, then stop: nothing trains, runs or "
                              "is written")
+    parser.add_argument("--analyse-only", action=argparse.BooleanOptionalAction, default=False,
+                        help="recompute every table, figure and claims file of the study in --out from its "
+                             "committed inputs (episodes.csv.gz, networks.csv, study.json, run.json): "
+                             "nothing trains or runs")
     parser.add_argument("--workers", type=_workers, default=1,
                         help="networks trained and episodes run at once: local processes (1 = this process), or "
                              "the CPUs of the private Ray instance (default: 1)")
@@ -195,7 +202,7 @@ def run_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = 
     """
     from evaluation.backends import make_backend
 
-    start = time.perf_counter()
+    start, started = time.perf_counter(), dt.datetime.now(dt.UTC)
     plan = check_study(design_path, out_dir, resume=resume, small=small, workers=workers, backend=backend,
                        ray_address=ray_address)
     design, out = plan.design, plan.out
@@ -205,45 +212,58 @@ def run_study(design_path: Path, out_dir: Path | None = None, *, resume: bool = 
         except OSError as error:
             raise OutputFolderError(f"cannot create output folder {out}: {error.strerror or error}") from None
         return _run(design, out, tasks, resume=resume, small=small, design_path=design_path, workers=workers,
-                    backend=backend, ray_address=ray_address, progress=progress, command=command, start=start)
+                    backend=backend, ray_address=ray_address, progress=progress, command=command, start=start,
+                    started=started)
 
 
-def _write_paper_claims(folder: Path, out: Path, frame: pd.DataFrame, balance: pd.DataFrame,
-                        design: StudyDesign) -> None:
-    """Answer every statement of the paper-claims registry (issue #24's analysis, beside the v1 claims.md):
-    ``paper_claims.md`` and ``paper_claims.csv`` in ``folder``."""
-    import json
+def analyse_only(design_path: Path, out_dir: Path | None = None, *, small: bool = False) -> Path:
+    """Recompute the analysis of a finished study from its inputs (:mod:`evaluation.study.analysis`);
+    return the folder written. Nothing trains, runs or is explained again.
 
-    from evaluation.study.claims_v2 import analyse, claims_markdown
-    from evaluation.study.paper_claims import load_paper_claims
-    from evaluation.study.registration import STUDY_START_FILE
+    Args:
+        out_dir: the study's ``--out`` (its ``study/`` sub-folder is analysed) or a copy of that sub-folder
+            (such as ``docs/study_v2``); default ``results/study-<name>``.
+        small: the design's ``[small]`` configuration (as the run that wrote the inputs used).
 
-    registry = load_paper_claims()
-    results = analyse(frame, balance, registry, alpha=design.alpha, balance_column=design.balance_measure)
-    start = out / STUDY_START_FILE
-    record = json.loads(start.read_text(encoding="utf-8")) if start.is_file() else None
-    (folder / "paper_claims.md").write_text(claims_markdown(results, registry, registration=record),
-                                            encoding="utf-8")
-    pd.DataFrame([{**asdict(result), "lines": " ".join(map(str, result.lines)),
-                   "quotes": " / ".join(result.quotes), "readings": len(result.readings)}
-                  for result in results]).to_csv(folder / "paper_claims.csv", index=False)
+    Raises:
+        ProjectError: a bad design, no study inputs in the folder, an unreadable input, or a ``--small``
+            that differs from the run's (one line).
+    """
+    import hashlib
+
+    from evaluation.study.analysis import analyse_folder, find_folder, read_inputs
+    from evaluation.study.design import load_design
+    from sim.errors import InvalidInputError
+
+    design = load_design(design_path, small=small)
+    out = Path(out_dir) if out_dir is not None else Path("results") / f"study-{design.name}"
+    folder = find_folder(out)
+    inputs = read_inputs(folder)
+    if bool(inputs.run.get("small", small)) != small:
+        ran = "with" if inputs.run.get("small") else "without"
+        raise InvalidInputError(f"the study in {folder} ran {ran} --small; analyse it the same way")
+    if hashlib.sha256(Path(design_path).read_bytes()).hexdigest() != inputs.start.get("design_sha256"):
+        print(f"study: {design_path} differs from the design the run began with (study.json); the analysis "
+              "uses the file as it is now", file=sys.stderr)
+    return analyse_folder(folder, design, design_path=design_path)
 
 
 def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, small: bool, design_path: Path,
          workers: int, backend: BackendName, ray_address: str | None, progress: bool, command: str,
-         start: float) -> Path:
+         start: float, started: dt.datetime) -> Path:
     import torch
 
-    from evaluation.study.claims import run_claims
+    from evaluation.study.analysis import analyse_folder, finish_full_run, write_inputs
     from evaluation.study.episodes import collect, episode_balance, policy_roles, run_design
     from evaluation.study.networks import ensure_networks, network_balance
     from evaluation.study.registration import check_started_after_registration, write_study_start
-    from evaluation.study.report import write_study
+    from evaluation.study.report import STUDY_DIR
     from sim.errors import InvalidInputError
 
     command = command or f"python -m evaluation.study {design_path}" + (" --small" if small else "")
     # When the run began, from which design bytes, and the design's registration commit (first, once).
-    for problem in check_started_after_registration(write_study_start(out, design_path)):
+    record = write_study_start(out, design_path)
+    for problem in check_started_after_registration(record):
         print(f"study: not a registered run: {problem}", file=sys.stderr)
     print(f"study {design.name}: design {design_path}, scene seed {design.seed}, training seeds "
           f"{', '.join(map(str, design.training.seeds))}, backend {tasks.name}, output {out}", file=sys.stderr)
@@ -265,12 +285,11 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
         per_episode = episode_balance(design, roles, networks, out, design.balance_measure)
         frame["episode_balance"] = [per_episode.get((p, s, e), np.nan) for p, s, e in
                                     zip(frame["policy"], frame["scenario"], frame["episode"], strict=True)]
-        rng = np.random.default_rng(design.seed)
-        tests, comparisons = run_claims(frame, balance, design, rng=rng)
-        folder = write_study(out, design, frame, balance, tests, comparisons, command=command, failures=failures,
-                             wall_time_s=time.perf_counter() - start, rng=rng)
-        _write_paper_claims(folder, out, frame, balance, design)
-        return folder
+        folder = out / STUDY_DIR
+        write_inputs(folder, frame, balance, record)
+        return analyse_folder(folder, design, design_path=design_path, finish_run=lambda: finish_full_run(
+            folder, command=command, started=started, clock_start=start, workers=workers, backend=backend,
+            small=small, failures=failures))
     finally:
         torch.set_num_threads(threads)
 
@@ -283,6 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "python -m evaluation.study"
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN) if hasattr(signal, "SIGXFSZ") else None
     try:  # a file over the size limit fails with EFBIG (one line) rather than killing the process
+        if args.analyse_only:
+            if args.resume or args.check:
+                raise InvalidInputError("--analyse-only runs nothing, so it takes neither --resume nor --check; "
+                                        "drop one of them")
+            folder = analyse_only(args.design, args.out, small=args.small)
+            print(f"study analysis recomputed in {folder} from its inputs (claims: {folder / 'claims.md'})")
+            return 0
         if args.check:
             plan = check_study(args.design, args.out, resume=args.resume, small=args.small, workers=args.workers,
                                backend=args.backend, ray_address=args.ray_address)

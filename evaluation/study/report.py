@@ -1,15 +1,17 @@
 """The study folder: tables (CSV and Markdown), figures and ``claims.md``.
 
-Layout of ``<out>/study/``: ``episodes.csv`` (the analysed table), ``networks.csv`` (balance and
-accuracy per trained network), ``variants.csv`` (per variant x scenario set: means with
+Layout of ``<out>/study/``: the inputs ``episodes.csv.gz`` (the analysed table), ``networks.csv`` (balance
+and accuracy per trained network), ``study.json`` and ``run.json`` (see :mod:`evaluation.study.analysis`),
+then what is computed from them: ``variants.csv`` (per variant x scenario set: means with
 scene-clustered bootstrap intervals), ``claims.csv``, ``comparisons.csv`` (secondary, Holm within
-their own family), ``pareto.csv``, figures ``*.png`` and ``claims.md``.
+their own family), ``pareto.csv``, figures ``*.png``, and the claims files (``claims.md`` and
+``paper_claims.md`` or ``claims_v1.md``; :mod:`evaluation.study.analysis` says which is which).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ from evaluation.study.stats import Comparison, Interval, cluster_bootstrap_mean,
 STUDY_DIR = "study"
 #: The paper's table: target error, minimum clearance (units unstated).
 PAPER_TABLE = {"improved": (2.8651, 0.5402), "focused": (3.7536, 1.5604)}
+#: PNG metadata of every figure: no software version, so the same numbers give the same bytes.
+PNG_METADATA: dict[str, str | None] = {"Software": None}
 
 
 def _fmt(iv: Interval, digits: int = 2) -> str:
@@ -92,7 +96,7 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
     ax.set_title("Target error vs clearance: every network and policy (size = collision rate)", fontsize=9)
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
-    figure.savefig(out / "pareto.png")
+    figure.savefig(out / "pareto.png", metadata=PNG_METADATA)
     written.append("pareto.png")
 
     table = variants[(variants["scenario"] == "all")]
@@ -108,7 +112,7 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
         ax.set_xticks(np.arange(len(y)), labels, rotation=60, ha="right", fontsize=6)
         ax.set_title(title + "\n95% scene-clustered CI", fontsize=8)
     figure.tight_layout()
-    figure.savefig(out / "variants.png")
+    figure.savefig(out / "variants.png", metadata=PNG_METADATA)
     written.append("variants.png")
 
     raw = frame[frame["kind"] == "raw"]
@@ -130,7 +134,7 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
         axes[1].set_xlabel("episode balance")
         axes[1].set_title("episode level", fontsize=8)
     figure.tight_layout()
-    figure.savefig(out / "balance_vs_clearance.png")
+    figure.savefig(out / "balance_vs_clearance.png", metadata=PNG_METADATA)
     written.append("balance_vs_clearance.png")
 
     weights = {v.name: v.balance_weight for v in design.variants if v.architecture == "improved"}
@@ -151,7 +155,7 @@ def _figures(out: Path, frame: pd.DataFrame, networks: pd.DataFrame, variants: p
         figure.suptitle("The intervention: regulariser weight -> balance -> clearance (one dot per network)",
                         fontsize=9)
         figure.tight_layout()
-        figure.savefig(out / "intervention.png")
+        figure.savefig(out / "intervention.png", metadata=PNG_METADATA)
         written.append("intervention.png")
     return written
 
@@ -178,15 +182,26 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def write_study(out_dir: Path, design: StudyDesign, frame: pd.DataFrame, networks: pd.DataFrame,
-                tests: list[ClaimTest], comparisons: list[Comparison], *, command: str, wall_time_s: float,
-                failures: list[str] | tuple[str, ...] = (),
-                rng: np.random.Generator) -> Path:
-    """Write every table, figure and ``claims.md`` into ``<out_dir>/study``; return that folder."""
-    out = Path(out_dir) / STUDY_DIR
+@dataclass(frozen=True)
+class StudyTables:
+    """What :func:`write_tables` computed and wrote, for the claims file."""
+
+    design: StudyDesign
+    frame: pd.DataFrame
+    networks: pd.DataFrame
+    variants: pd.DataFrame
+    points: pd.DataFrame
+    tests: list[ClaimTest]
+    secondary: pd.DataFrame
+    figures: list[str]
+
+
+def write_tables(folder: Path, design: StudyDesign, frame: pd.DataFrame, networks: pd.DataFrame,
+                 tests: list[ClaimTest], comparisons: list[Comparison], *, rng: np.random.Generator) -> StudyTables:
+    """Write the v1 tables (``variants``, ``pareto``, ``claims``, ``comparisons`` CSVs) and the figures into
+    ``folder``; the input tables (episodes, networks) are :mod:`evaluation.study.analysis`'s."""
+    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "episodes.csv", index=False)
-    networks.to_csv(out / "networks.csv", index=False)
     variants = variant_table(frame, rng, design.bootstrap_resamples)
     variants.to_csv(out / "variants.csv", index=False)
     points = pareto_points(frame)
@@ -203,8 +218,26 @@ def write_study(out_dir: Path, design: StudyDesign, frame: pd.DataFrame, network
                               for c, p in zip(comparisons, adjusted, strict=True)])
     secondary.to_csv(out / "comparisons.csv", index=False)
     figures = _figures(out, frame, networks, variants, points, design)
-    (out / "claims.md").write_text(_claims_markdown(design, frame, networks, variants, points, tests, secondary,
-                                                    figures, command, wall_time_s, failures))
+    return StudyTables(design, frame, networks, variants, points, list(tests), secondary, figures)
+
+
+def claims_v1_markdown(design: StudyDesign, tables: StudyTables, *, command: str, wall_time_s: float,
+                       failures: list[str] | tuple[str, ...] = ()) -> str:
+    """The v1 claims file (its claim tests, the paper's table, per-variant tables, networks, figures)."""
+    return _claims_markdown(design, tables.frame, tables.networks, tables.variants, tables.points, tables.tests,
+                            tables.secondary, tables.figures, command, wall_time_s, failures)
+
+
+def write_study(out_dir: Path, design: StudyDesign, frame: pd.DataFrame, networks: pd.DataFrame,
+                tests: list[ClaimTest], comparisons: list[Comparison], *, command: str, wall_time_s: float,
+                failures: list[str] | tuple[str, ...] = (),
+                rng: np.random.Generator) -> Path:
+    """Write every v1 table, figure and ``claims.md`` into ``<out_dir>/study``; return that folder (the
+    study command itself goes through :func:`evaluation.study.analysis.analyse_folder`)."""
+    out = Path(out_dir) / STUDY_DIR
+    tables = write_tables(out, design, frame, networks, tests, comparisons, rng=rng)
+    (out / "claims.md").write_text(claims_v1_markdown(design, tables, command=command, wall_time_s=wall_time_s,
+                                                      failures=failures), encoding="utf-8")
     return out
 
 

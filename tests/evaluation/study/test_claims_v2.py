@@ -169,7 +169,8 @@ def test_every_claim_gets_one_row_and_the_markdown_one_row_per_statement():
     record = {"started_utc": "2026-12-06T10:00:00+00:00",
               "registration": {"commit": "e68cb72" + "0" * 33, "committed_utc": "2026-12-06T09:00:00+00:00"}}
     registered = claims_markdown(results, REGISTRY, registration=record)
-    assert re.search(r"registered in commit e68cb720{33} .*first run began 2026-12-06T10:00:00", registered)
+    assert re.search(r"Registration: commit e68cb720{33} \(.*\) is this design's registration; the first run "
+                     r"started 2026-12-06T10:00:00", registered)
 
 
 def test_descriptive_readings_say_which_reading_the_interval_contains():
@@ -258,7 +259,7 @@ def test_a_registry_claim_without_an_analysis_is_refused():
 def test_analyse_on_the_small_study(small_study: Path):
     """The real [small] study's tables (written by the shared session fixture) go through v2 end to end."""
     folder = small_study / "study"
-    frame, networks = pd.read_csv(folder / "episodes.csv"), pd.read_csv(folder / "networks.csv")
+    frame, networks = pd.read_csv(folder / "episodes.csv.gz"), pd.read_csv(folder / "networks.csv")
     assert (networks["parameter_count"] > 0).all() and networks["qz_rank_j34"].between(1, 7).all()
     assert ((networks["qz_share_j34"] >= 0) & (networks["qz_share_j34"] <= 1)).all()
     results = analyse(frame, networks, REGISTRY)

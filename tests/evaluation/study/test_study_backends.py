@@ -21,7 +21,7 @@ from evaluation.study.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 DESIGN = ROOT / "studies" / "claims.toml"
-TABLES = ("episodes.csv", "networks.csv", "claims.csv", "comparisons.csv", "variants.csv", "pareto.csv")
+TABLES = ("episodes.csv.gz", "networks.csv", "claims.csv", "comparisons.csv", "variants.csv", "pareto.csv")
 
 
 
@@ -45,9 +45,9 @@ def test_the_small_study_on_ray_equals_the_local_one(ray_instance, small_study, 
         trained = load_checkpoint(out / "checkpoints" / path.name).state_dict()
         assert all(torch.equal(trained[key], value) for key, value in expected.items()), path.name
     # Resuming on the other backend reuses every network and episode.
-    before = _table(out, "episodes.csv")
+    before = _table(out, "episodes.csv.gz")
     assert main([str(DESIGN), "--small", "--out", str(out), "--no-progress", "--resume"]) == 0
-    pd.testing.assert_frame_equal(_table(out, "episodes.csv"), before)
+    pd.testing.assert_frame_equal(_table(out, "episodes.csv.gz"), before)
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -31,7 +31,7 @@ def test_study_runs_end_to_end_small(small_study, capsys):
     for name in ("claims.md", "claims.csv", "variants.csv", "comparisons.csv", "pareto.csv", "networks.csv",
                  "pareto.png", "variants.png", "balance_vs_clearance.png", "intervention.png"):
         assert (folder / name).is_file(), name
-    episodes = pd.read_csv(folder / "episodes.csv")
+    episodes = pd.read_csv(folder / "episodes.csv.gz")
     small = load_design(DESIGN, small=True)
     raw = episodes[episodes["kind"] == "raw"]
     assert raw["network"].nunique() == len(small.variants) * 2
@@ -51,13 +51,13 @@ def test_study_runs_end_to_end_small(small_study, capsys):
     assert list(answered["id"]) == [claim.id for claim in registry.claims]
     start = json.loads((out / "study.json").read_text())
     commit = start["registration"]["commit"]  # studies/claims.toml is committed: its registration is cited
-    assert f"registered in commit {commit[:7]}" in (folder / "paper_claims.md").read_text()
+    assert f"Registration: commit {commit} (" in (folder / "paper_claims.md").read_text()
     # A second call without --resume refuses; with --resume it reuses networks and episodes.
     assert main([str(DESIGN), "--small", "--out", str(out), "--no-progress"]) == 2
     assert "already holds a study" in capsys.readouterr().err
     before = len(episodes)
     assert main([str(DESIGN), "--small", "--out", str(out), "--no-progress", "--resume"]) == 0
-    assert len(pd.read_csv(folder / "episodes.csv")) == before
+    assert len(pd.read_csv(folder / "episodes.csv.gz")) == before
 
 
 @pytest.mark.parametrize(("text", "message"), [
