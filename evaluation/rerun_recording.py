@@ -254,6 +254,7 @@ def _log_world(rec: Any, rr: Any, scene: Any, times_s: np.ndarray) -> None:
     from sim.env.world import TABLE_CENTRE_M, TABLE_HALF_EXTENTS_M
     from sim.robot.transforms import quat_to_matrix
 
+    rec.log("/", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)  # the base frame: z up
     rec.log("/world/table", rr.Boxes3D(centers=[TABLE_CENTRE_M], half_sizes=[TABLE_HALF_EXTENTS_M], colors=[_TABLE],
                                        fill_mode="solid"), static=True)
     goal = np.asarray(scene.goal_pose, dtype=float)
@@ -292,11 +293,12 @@ def _log_policy(rec: Any, rr: Any, scene: Any, episode: PolicyEpisode, colour: t
     joints = np.vstack([np.asarray(scene.start_joints, dtype=float)[None], episode.joints_rad])
     index = [rr.TimeColumn(TIMELINE, duration=times)]
     frames = link_frames(joints, validate=False)
+    tint = tuple(int(0.7 * grey + 0.3 * part) for grey, part in zip(_ARM_GREY, colour, strict=True))  # which arm
     for link in COLLISION_LINKS:
         path = _entity(rr, *root, "arm", link)
         vertices, faces, normals = meshes[link]
         rec.log(path, rr.Mesh3D(vertex_positions=vertices, triangle_indices=faces, vertex_normals=normals,
-                                albedo_factor=_ARM_GREY), static=True)
+                                albedo_factor=tint), static=True)
         frame = LINK_NAMES.index(link)
         rec.send_columns(path, indexes=index, columns=rr.Transform3D.columns(
             translation=frames.positions[:, frame], mat3x3=frames.rotations[:, frame]))

@@ -104,6 +104,25 @@ def test_one_file_per_scene_and_it_passes_rerun_rrd_verify(recorded):
     assert [path.name for path in files] == [KEY.file_name()]
     result = subprocess.run([*RERUN_CLI, "rrd", "verify", str(files[0])], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    views = blueprint_views(files[0])  # the layout it opens with: a 3D view per policy, the series beside them
+    assert {name for name, kind in views if kind == "3D"} == set(POLICIES)
+    assert {"clearance (m): CAD and sphere bound", "goal error (m)"} <= {name for name, kind in views}
+
+
+def blueprint_views(path: Path) -> list[tuple[str, str]]:
+    """(name, kind) of every view of the file's blueprint."""
+    from rerun.chunk import RrdReader
+
+    reader = RrdReader(str(path))
+    (store,) = reader.blueprints()
+    views = []
+    for chunk in reader.stream(store=store).collect().stream():
+        batch = chunk.to_record_batch()
+        if "ViewBlueprint:display_name" in batch.schema.names:
+            views += zip((names[0] for names in batch.column("ViewBlueprint:display_name").to_pylist()),
+                         (kinds[0] for kinds in batch.column("ViewBlueprint:class_identifier").to_pylist()),
+                         strict=True)
+    return views
 
 
 def test_the_arms_link_transforms_at_every_logged_step_are_the_forward_kinematics(recorded, recording, scene):
@@ -241,6 +260,8 @@ def test_replay_records_the_logged_attributions(recorded, tmp_path):
     assert tensors[2][1][0]["shape"] == [7, 4]
     np.testing.assert_allclose(tensors[2][1][0]["buffer"], logged[2], rtol=0, atol=0)  # row-major (feature, joint)
     assert not recording.get(policy_path("analytic+safe", "attribution_tensor"))
+    views = blueprint_views(copy / RECORDINGS_DIR / KEY.file_name())
+    assert (f"{COLLIDING}: attributions now (rad)", "Tensor") in views
 
 
 @pytest.mark.parametrize(("arguments", "expected"), [
