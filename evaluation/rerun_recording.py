@@ -48,6 +48,7 @@ rerun-sdk is an optional dependency (the ``viz`` extra); this module is the only
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import uuid
@@ -196,6 +197,7 @@ def logged_scenes(out_dir: Path) -> dict[SceneKey, dict[str, list[dict[str, str]
 
 
 # ------------------------------------------------------------------------------- geometry
+@functools.cache
 def _mesh_with_normals(link: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROBOTIS' mesh of ``link`` as float32 vertices (V, 3) m, uint32 faces (F, 3) and unit area-weighted
     vertex normals (V, 3) (Rerun draws a mesh without normals unlit)."""
