@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import uuid
@@ -81,8 +82,8 @@ SERIES_COLUMNS: dict[str, str] = {
     "clearance_cad_m": "min_clearance_m", "clearance_bound_m": "bound_clearance_m",
     "goal_error_m": "target_error_m", "contact_count": "contact_count",
 }
-_ARM_GREY, _OBSTACLE, _TABLE, _GOAL, _CONTACT = (190, 190, 195), (200, 80, 60, 170), (200, 170, 130), (40, 170, 70), (
-    230, 20, 20)
+_ARM_GREY, _TABLE, _GOAL, _CONTACT = (190, 190, 195), (200, 170, 130), (40, 170, 70), (230, 20, 20)
+_OBSTACLE = (200, 80, 60, 170)  # RGBA: see the arm through it
 _CONTACT_ARROW_M = 0.02  # drawn length of a contact normal (its depth is in the label and the series)
 
 
@@ -109,8 +110,11 @@ class SceneKey:
     episode: int
 
     def file_name(self) -> str:
-        """``<scenario>_s<seed>_ep<episode>.rrd`` with the scenario label made a safe file name."""
-        label = Path(self.scenario).stem if self.scenario.lower().endswith(".toml") else self.scenario
+        """``<scenario>_s<seed>_ep<episode>.rrd`` with the scenario label made a safe file name; a scene
+        file's label is its stem and a digest of its path (``a/x.toml`` and ``b/x.toml`` stay apart)."""
+        label = self.scenario
+        if label.lower().endswith(".toml"):
+            label = f"{Path(label).stem}-{hashlib.sha256(label.encode()).hexdigest()[:6]}"
         safe = "".join(char if char.isalnum() or char in "-_" else "_" for char in label)[:80] or "scenario"
         return f"{safe}_s{self.seed}_ep{self.episode:03d}.rrd"
 
@@ -127,7 +131,6 @@ class PolicyEpisode:
         policy: the policy name.
         time_s: (T,) time of each logged step (s).
         joints_rad, targets_rad: (T, 4) measured joint angles and commanded targets.
-        ee_position_m: (T, 3) end-effector position.
         series: ``SERIES_COLUMNS`` name -> (T,) values as logged.
         contact_counts: (T,) CAD contact points the env counted at each step.
         attributions: (T, 7, 4) Shapley values (rad) from ``shap/traces.csv`` (NaN at a step it does not
@@ -138,7 +141,6 @@ class PolicyEpisode:
     time_s: np.ndarray
     joints_rad: np.ndarray
     targets_rad: np.ndarray
-    ee_position_m: np.ndarray
     series: dict[str, np.ndarray]
     contact_counts: np.ndarray
     attributions: np.ndarray | None
@@ -156,7 +158,7 @@ def _policy_episode(policy: str, rows: Sequence[dict[str, str]], traces: dict[in
         missing = np.full((len(FEATURE_NAMES), len(JOINT_NAMES)), np.nan)
         attributions = np.stack([traces.get(int(row["step"]), missing) for row in rows])
     return PolicyEpisode(policy, column("time_s"), vector("joints_rad", 4), vector("target_joints_rad", 4),
-                         vector("ee_pose", 7)[:, :3], {name: column(source) for name, source in SERIES_COLUMNS.items()},
+                         {name: column(source) for name, source in SERIES_COLUMNS.items()},
                          column("contact_count").astype(int), attributions)
 
 
