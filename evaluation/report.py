@@ -4,6 +4,10 @@ Plots are PNG files in ``plots/`` and are also embedded in the page (base64), so
 opens in a browser with no server and still works when copied alone. Optional sections (SHAP
 heat maps, videos) appear when their files exist in the folder; the page never references a
 file that is not there.
+
+The page opens with "What this run shows" (:mod:`evaluation.findings`, every sentence computed
+from the folder's numbers), then the table, then the figures, each with a one-line caption
+saying what to look for (:func:`figure_caption`), the videos and the Rerun recordings.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from evaluation.findings import findings_html, recordings
 from evaluation.schema import (
     EPISODES_FILE,
     PLOTS_DIR,
@@ -100,10 +106,58 @@ def _pareto_front(policies: dict) -> list[tuple[float, float]]:
     return front
 
 
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-            f'<figcaption>{html.escape(alt)}</figcaption></figure>')
+#: Figure file name (a regular expression on the stem) -> its caption: what it shows, what to look for.
+#: ``{0}`` is the first group of the match (a network, or a policy and episode).
+_CAPTIONS: tuple[tuple[str, str], ...] = (
+    (r"goal_error", "Final goal position error of every episode (log scale; red dot: an episode with a contact). "
+                    "Look for: low boxes are accurate policies; a red dot high up failed and touched."),
+    (r"clearance", "Smallest CAD clearance of every episode; below the dashed red line the arm's meshes went into "
+                   "an obstacle. Look for: boxes and dots well above 0 mm."),
+    (r"pareto", "Each dot an episode, goal error against clearance; the dashed line joins the policy medians no "
+                "other policy beats on both. Look for: policies toward the upper left (accurate and clear)."),
+    (r"heatmaps_all_models", "Every network's mean |Shapley value| on one colour scale. Look for: where the "
+                             "networks differ in which pose features drive a joint."),
+    (r"heatmap_(.+)", "Network {0}: mean |Shapley value| (rad) of each pose feature (rows) on each joint "
+                      "(columns). Look for: the bright cells, the features that move a joint most."),
+    (r"local_(.+)", "Network {0}, one pose: per joint, each feature's bar moves the answer from the mean output "
+                    "(dashed) to this pose's answer (solid), largest first; red raises, blue lowers the angle. "
+                    "Look for: one feature dominating a joint."),
+    (r"pdp_(.+)", "Network {0}: mean joint angle as one pose feature sweeps its range. Look for: steep curves "
+                  "(the joint follows that feature) and flat ones (the feature is ignored)."),
+    (r"balance", "Per network: attribution entropy (1: features share equally), Gini (0: equal) and the position "
+                 "features' share. Look for: low entropy or high Gini, a network that leans on few features."),
+    (r"trace_(.+)_ep(\d+)", "Policy {0}, episode {1}: each pose feature's share of |Shapley value| per joint along "
+                            "the episode (black bar at the top: contact). Look for: a shift in the driving feature "
+                            "at a contact."),
+    (r"safety_vs_balance", "Each IKNet episode's attribution entropy against its clearance and goal error. Look for: "
+                           "a trend; the Spearman intervals in summary.json say whether it is more than noise."),
+)
+
+
+def figure_caption(path: str | Path, policies: tuple[str, ...] = ()) -> str:
+    """One line for the figure ``path``: what it shows and what to look for (a generic line if unknown).
+
+    Args:
+        path: the PNG; its name says which figure it is.
+        policies: the run's policy names, to name a policy whose file name had its ``:`` and ``+`` replaced.
+    """
+    stem = Path(path).stem
+    by_file_name = {"".join(c if c.isalnum() or c in "-_" else "_" for c in name): name for name in policies}
+    for pattern, caption in _CAPTIONS:
+        match = re.fullmatch(pattern, stem)
+        if match:
+            return caption.format(*(by_file_name.get(group, group) for group in match.groups()))
+    return f"{stem.replace('_', ' ')} (a figure of this run)."
+
+
+def _image(path: Path, alt: str, policies: tuple[str, ...] = ()) -> str:
+    """The PNG embedded as a figure no wider than the image, so its caption wraps to the image's width."""
+    raw = path.read_bytes()
+    width = int.from_bytes(raw[16:20], "big") if raw[:8] == b"\x89PNG\r\n\x1a\n" else 0
+    style = f' style="max-width: min(100%, {width}px)"' if width else ""
+    data = base64.b64encode(raw).decode()
+    return (f'<figure{style}><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f'<figcaption>{html.escape(figure_caption(path, policies))}</figcaption></figure>')
 
 
 class ReportColumn(NamedTuple):
@@ -167,7 +221,8 @@ def write_report(out_dir: Path) -> Path:
                      for column in _TABLE_COLUMNS)
     legend = "".join(f"<dt>{html.escape(column.header)}</dt><dd>{html.escape(column.meaning)}</dd>"
                      for column in _TABLE_COLUMNS[1:])
-    sections = [f"<h2>Summary</h2><table><tr>{header}</tr>{rows}</table><dl class=\"legend\">{legend}</dl>"]
+    sections = [findings_html(out_dir, summary)]
+    sections.append(f"<h2>Summary</h2><table><tr>{header}</tr>{rows}</table><dl class=\"legend\">{legend}</dl>")
     sections.append("<h2>Plots</h2>" + "".join(_image(path, path.stem.replace("_", " ")) for path in images))
     sections.extend(_optional_sections(out_dir, summary))
     title = f"Neural IK safety report: {run.get('scenario', '')}"
@@ -176,12 +231,15 @@ def write_report(out_dir: Path) -> Path:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; font-size: 0.85em; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 6px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }} th {{ background: #f3f3f3; }}
 dl.legend {{ font-size: 0.85em; display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }}
 dl.legend dt {{ font-weight: 600; }} dl.legend dd {{ margin: 0; }}
-figure {{ display: inline-block; margin: 0.5em; }} img, video {{ max-width: 100%; }}
-figcaption {{ font-size: 0.8em; color: #555; text-align: center; }} code {{ background: #f3f3f3; padding: 1px 4px; }}
+figure {{ display: inline-block; margin: 0.5em; vertical-align: top; max-width: 100%; }}
+img, video {{ max-width: 100%; display: block; }}
+figcaption {{ font-size: 0.85em; color: #444; text-align: left; padding: 2px 4px 8px; }}
+code {{ background: #f3f3f3; padding: 1px 4px; }}
+#findings ul {{ line-height: 1.45; padding-left: 1.2em; }} #findings li {{ margin-bottom: 0.35em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Scenario <code>{html.escape(str(run.get('scenario', '')))}</code>, seed {html.escape(str(run.get('seed', '')))},
@@ -195,20 +253,48 @@ Files: {_file_links(out_dir)}.</p>
     return path
 
 
+def shap_figures(out_dir: Path, summary: dict) -> list[Path]:
+    """The SHAP figures to show, in the order the study wrote them, each once.
+
+    The study's list in ``summary.json`` decides (a figure left from an earlier study in the same
+    folder is not shown); without it, the PNGs in ``shap/`` by name. The all-models heat map is left
+    out when the run explains one network: it would repeat that network's own heat map.
+    """
+    listed = summary.get("shap", {}).get("figures")
+    if listed:
+        paths = [out_dir / name for name in dict.fromkeys(listed)]
+    else:
+        paths = sorted((out_dir / SHAP_DIR).glob("*.png")) if (out_dir / SHAP_DIR).is_dir() else []
+    paths = [path for path in paths if path.suffix == ".png" and path.is_file()]
+    if sum(1 for path in paths if path.name.startswith("heatmap_")) <= 1:
+        paths = [path for path in paths if path.name != "heatmaps_all_models.png"]
+    return paths
+
+
 def _optional_sections(out_dir: Path, summary: dict) -> list[str]:
-    """SHAP figures and videos, each only if its file exists in the folder."""
+    """SHAP figures, videos and Rerun recordings, each only if its file exists in the folder."""
     sections = []
-    shap_dir = out_dir / SHAP_DIR
-    if shap_dir.is_dir():
-        figures = sorted(shap_dir.glob("*.png"))
-        if figures:
-            images = "".join(_image(p, p.stem.replace("_", " ")) for p in figures)
-            sections.append("<h2>Shapley attributions</h2>" + images)
-    videos = [Path(v) for v in summary.get("videos", {}).get("comparison", [])]
-    existing = [v for v in videos if (out_dir / v).exists()]
-    if existing:
-        sections.append("<h2>Videos</h2>" + "".join(
-            f'<figure><video controls muted loop src="{html.escape(str(v))}"></video>'
-            f'<figcaption>{html.escape(v.stem)}</figcaption></figure>'
-            for v in existing))
+    figures = shap_figures(out_dir, summary)
+    if figures:
+        sections.append("<h2>Shapley attributions</h2>" + "".join(
+            _image(path, path.stem.replace("_", " "), tuple(summary.get("policies", {}))) for path in figures))
+    videos = summary.get("videos", {})
+    comparison = [Path(v) for v in videos.get("comparison", []) if (out_dir / v).is_file()]
+    per_episode = [Path(v) for v in videos.get("per_episode", []) if (out_dir / v).is_file()]
+    if comparison or per_episode:
+        grids = "".join(
+            f'<figure><video controls muted loop src="{html.escape(v.as_posix())}"></video>'
+            f"<figcaption>{html.escape(v.stem.replace('comparison_ep', 'Episode '))}: every policy in the same "
+            "scene side by side, with goal error and clearance overlaid. Look for: which arm touches first, and "
+            "where.</figcaption></figure>"
+            for v in comparison)
+        singles = ", ".join(f'<a href="{html.escape(v.as_posix())}">{html.escape(v.stem)}</a>' for v in per_episode)
+        sections.append("<h2>Videos</h2>" + grids + (f"<p>Each episode alone: {singles}.</p>" if singles else ""))
+    files = recordings(out_dir)
+    if files:
+        items = "".join(f'<li><a href="{html.escape(name)}">{html.escape(name)}</a>: '
+                        f"<code>rerun {html.escape(name)}</code></li>" for name in files)
+        sections.append("<h2>Recordings</h2><p>Rerun recordings of the run (the arm's CAD meshes, obstacles, "
+                        "contacts and the time series on one timeline). Open one in Rerun's viewer with the command "
+                        f"beside it, run from this folder.</p><ul>{items}</ul>")
     return sections

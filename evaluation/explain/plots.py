@@ -21,6 +21,8 @@ from sim.errors import InvalidInputError
 from sim.robot.kinematics import JOINT_NAMES
 
 _DPI = 110
+#: Font sizes (pt) of the figures drawn in the report at about their pixel size: 10 pt at 110 dpi is 15 px.
+_TITLE_PT, _LABEL_PT, _TICK_PT = 12, 10, 9
 _POSITIVE, _NEGATIVE = "#d6404e", "#3b75af"
 
 
@@ -44,7 +46,8 @@ def _draw_heatmap(axes: Any, table: np.ndarray, vmax: float, title: str) -> Any:
     for row in range(table.shape[0]):
         for column in range(table.shape[1]):
             shade = "black" if table[row, column] > 0.6 * vmax else "white"
-            axes.text(column, row, f"{table[row, column]:.3f}", ha="center", va="center", fontsize=7, color=shade)
+            axes.text(column, row, f"{table[row, column]:.3f}", ha="center", va="center", fontsize=_TICK_PT,
+                      color=shade)
     return image
 
 
@@ -114,22 +117,30 @@ def plot_local_explanation(values: Any, path: str | Path, *, base_values: Any, p
         if pose.shape != (NUM_FEATURES,):
             raise InvalidInputError(f"pose must have shape (7,), got {pose.shape}")
         labels = [f"{name} = {value:+.3f}" for name, value in zip(FEATURE_NAMES, pose, strict=True)]
-    figure = Figure(figsize=(3.6 * phi.shape[1], 3.6), layout="constrained")
-    figure.suptitle(title)
-    for joint, (axes, name) in enumerate(zip(np.atleast_1d(figure.subplots(1, phi.shape[1])),
-                                              _joint_names(phi.shape[1]), strict=True)):
+    joints = phi.shape[1]
+    columns = min(joints, 2)
+    grid_rows = -(-joints // columns)
+    # Sized so the PNG is drawn near 1:1 in the report (<= 1,100 px wide at 110 dpi), labels >= 10 pt.
+    figure = Figure(figsize=(5.0 * columns, 3.0 * grid_rows + 0.6), layout="constrained")
+    figure.suptitle(title, fontsize=_TITLE_PT)
+    axes_grid = np.atleast_1d(figure.subplots(grid_rows, columns, squeeze=False)).ravel()
+    for joint, (axes, name) in enumerate(zip(axes_grid[:joints], _joint_names(joints), strict=True)):
         order = np.argsort(-np.abs(phi[:, joint]))
         starts = base[joint] + np.concatenate([[0.0], np.cumsum(phi[order, joint])[:-1]])
         colours = [_POSITIVE if phi[i, joint] >= 0 else _NEGATIVE for i in order]
         rows = np.arange(NUM_FEATURES)[::-1]
         axes.barh(rows, phi[order, joint], left=starts, color=colours)
-        axes.set_yticks(rows, [labels[i] for i in order], fontsize=7)
+        axes.set_yticks(rows, [labels[i] for i in order], fontsize=_LABEL_PT)
+        axes.tick_params(axis="x", labelsize=_TICK_PT)
         output = base[joint] + phi[:, joint].sum()
-        axes.axvline(base[joint], color="grey", linestyle="--", linewidth=0.8)
-        axes.axvline(output, color="black", linewidth=0.8)
-        axes.set_title(f"{name}: E[f] {base[joint]:+.3f} -> f(x) {output:+.3f}", fontsize=8)
-        axes.set_xlabel("joint angle (rad)")
+        axes.axvline(base[joint], color="grey", linestyle="--", linewidth=1.0)
+        axes.axvline(output, color="black", linewidth=1.0)
+        axes.set_title(f"{name}: E[f] {base[joint]:+.3f} -> f(x) {output:+.3f} rad", fontsize=_LABEL_PT)
+        axes.set_xlabel("joint angle (rad)", fontsize=_LABEL_PT)
+        axes.use_sticky_edges = False  # bars stick to their base otherwise, and E[f]'s line sits on the frame
         axes.margins(x=0.08)
+    for axes in axes_grid[joints:]:
+        axes.axis("off")
     return _save(figure, path)
 
 
@@ -153,10 +164,10 @@ def plot_partial_dependence(dependence: PartialDependence, path: str | Path) -> 
     for feature, axes in enumerate(axes_grid[:NUM_FEATURES]):
         for joint, name in enumerate(_joint_names(values.shape[2])):
             axes.plot(grid[feature], values[feature, :, joint], label=name)
-        axes.set_xlabel(f"{FEATURE_NAMES[feature]}{' (m)' if feature < 3 else ''}", fontsize=8)
-        axes.tick_params(labelsize=7)
+        axes.set_xlabel(f"{FEATURE_NAMES[feature]}{' (m)' if feature < 3 else ''}", fontsize=_LABEL_PT)
+        axes.tick_params(labelsize=_TICK_PT)
     for axes in axes_grid[::4]:
-        axes.set_ylabel("mean joint angle (rad)", fontsize=8)
+        axes.set_ylabel("mean joint angle (rad)", fontsize=_LABEL_PT)
     handles, labels = axes_grid[0].get_legend_handles_labels()
     axes_grid[-1].axis("off")
     axes_grid[-1].legend(handles, labels, loc="center")
@@ -164,8 +175,24 @@ def plot_partial_dependence(dependence: PartialDependence, path: str | Path) -> 
     return _save(figure, path)
 
 
+def _contact_spans(times: np.ndarray, contacts: np.ndarray) -> list[tuple[float, float]]:
+    """Intervals covering the contact steps, a step ``(t - dt, t]`` each (``dt`` the median step), touching
+    steps merged: a bar per stretch of contact rather than a line per step."""
+    if contacts.size == 0:
+        return []
+    step = float(np.median(np.diff(times))) if times.size > 1 else 1.0
+    spans: list[tuple[float, float]] = []
+    for time in np.sort(contacts):
+        if spans and time - step <= spans[-1][1] + 1e-9 * max(1.0, abs(time)):
+            spans[-1] = (spans[-1][0], float(time))
+        else:
+            spans.append((float(time) - step, float(time)))
+    return spans
+
+
 def plot_attribution_trace(values: Any, path: str | Path, *, times_s: Sequence[float] | None = None,
-                           normalise: bool = True, title: str = "Attribution along the episode") -> Path:
+                           normalise: bool = True, title: str = "Attribution along the episode",
+                           contact_times_s: Sequence[float] = ()) -> Path:
     """Stacked areas of ``|phi|`` per feature over time, one panel per joint.
 
     Args:
@@ -174,6 +201,8 @@ def plot_attribution_trace(values: Any, path: str | Path, *, times_s: Sequence[f
         times_s: (T,) step times (s); step indices if None.
         normalise: stack each step's shares of ``sum |phi|`` (summing to 1) rather than ``|phi|`` (rad).
         title: figure title.
+        contact_times_s: times (s, or step indices when ``times_s`` is None) of the steps with a contact,
+            marked by a black bar along the top of every panel.
 
     Returns:
         ``path`` as a Path.
@@ -188,15 +217,21 @@ def plot_attribution_trace(values: Any, path: str | Path, *, times_s: Sequence[f
     if normalise:
         total = phi.sum(1, keepdims=True)
         phi = np.where(total > 0, phi / np.where(total > 0, total, 1.0), 1.0 / NUM_FEATURES)
+    contacts = np.asarray(contact_times_s, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(contacts)):
+        raise InvalidInputError("contact_times_s must be finite")
+    spans = _contact_spans(times, contacts)
     outputs = phi.shape[2]
     figure = Figure(figsize=(7.5, 1.8 * outputs + 0.8), layout="constrained")
     figure.suptitle(title)
     axes_list = np.atleast_1d(figure.subplots(outputs, 1, sharex=True))
     for joint, (axes, name) in enumerate(zip(axes_list, _joint_names(outputs), strict=True)):
         axes.stackplot(times, phi[:, :, joint].T, labels=FEATURE_NAMES)
-        axes.set_ylabel(f"{name}\n{'share' if normalise else '|phi| (rad)'}", fontsize=8)
+        for index, (start, end) in enumerate(spans):
+            axes.axvspan(start, end, ymin=0.93, ymax=1.0, color="black", label="contact" if index == 0 else None)
+        axes.set_ylabel(f"{name}\n{'share' if normalise else '|phi| (rad)'}", fontsize=_TICK_PT)
         axes.margins(x=0)
-    axes_list[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    axes_list[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=_TICK_PT)
     axes_list[-1].set_xlabel("time (s)" if times_s is not None else "control step")
     return _save(figure, path)
 
@@ -224,5 +259,5 @@ def plot_balance(balances: Mapping[str, AttributionBalance], path: str | Path) -
     axes.set_xticks(positions, list(balances), rotation=15)
     axes.set_ylim(0.0, 1.05)
     axes.set_title("Attribution balance over the 7 pose features")
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=_TICK_PT)
     return _save(figure, path)

@@ -142,7 +142,8 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
                                                     base_values=result.base_values,
                                                     pose=explained[0], title=f"{name}: one pose"))
         figures.append(plots.plot_partial_dependence(partial_dependence(model, pool[:400]), out / f"pdp_{stem}.png"))
-    figures.append(plots.plot_importance_comparison(importances, out / "heatmaps_all_models.png"))
+    if len(importances) > 1:  # one network: its own heat map is the whole comparison (no duplicate figure)
+        figures.append(plots.plot_importance_comparison(importances, out / "heatmaps_all_models.png"))
     figures.append(plots.plot_balance(balances, out / "balance.png"))
 
     # Per-step traces of every IKNet policy episode, from the step log.
@@ -170,8 +171,10 @@ def run_shap_study(config: RunConfig, *, trace_episodes: int | None = None) -> d
                 if episode == policy_episodes[0]:
                     times = [float(r["time_s"]) for r in rows]
                     stem = policy.replace(":", "_").replace("+", "_")
+                    contacts = [float(r["time_s"]) for r in rows if r["collided"] == "1"]
                     figures.append(plots.plot_attribution_trace(values, out / f"trace_{stem}_ep{episode}.png",
-                                                                times_s=times, title=f"{policy}, episode {episode}"))
+                                                                times_s=times, title=f"{policy}, episode {episode}",
+                                                                contact_times_s=contacts))
                 balance = attribution_balance(np.abs(values).mean(0))
                 outcome = outcomes[(policy, episode)]
                 study_rows.append({"model": policy, "episode": episode,
