@@ -242,7 +242,7 @@ def test_replay_records_the_logged_attributions(recorded, tmp_path):
     copy = _copy_logs(recorded, tmp_path / "copy")
     rows = steps_of(copy, COLLIDING)[10:15]  # a few traced steps (a trace costs ~0.1 s per step)
     targets = np.array([[float(row[f"target_joints_rad_{i}"]) for i in range(4)] for row in rows])
-    tracer = TraceExplainer(load_model("improved"), fresh_poses(KEY.seed + 20_011, 64))
+    tracer = TraceExplainer(load_model("improved"), fresh_poses(KEY.seed + 20_011, 16), summary="sample")
     values = tracer.explain(forward_kinematics(clamp_to_limits(targets)))  # (T, 7, 4), as run_shap_study traces
     (copy / SHAP_DIR).mkdir(exist_ok=True)
     append_rows(copy / SHAP_DIR / TRACES_FILE, TRACE_COLUMNS, [
