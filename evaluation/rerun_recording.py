@@ -19,9 +19,10 @@ an existing folder. Both call :func:`record_results`, which reads only what the 
 that scene: episode k of a scenario has the same scene (same seed) for every policy, so the
 policies share one world (table, obstacles, goal) and one timeline and sit side by side, while
 scenes, which differ in everything, never share a timeline (each episode starts at t = 0). A file
-per scene opens in a second, is written as its scene is recorded, and is what a report links to
-from an episode's row. The price: each file carries the arm's meshes once per policy
-(about 0.9 MB compressed per policy; see ``benchmarks/rerun_cost.py``).
+per scene stays small enough to open at once, a report can link it from the episode's row, and
+``--episodes`` replays just the scenes asked for. The price: each file carries the arm's meshes
+once per policy (about 1.4 MB compressed per policy, 5.7 MB for a scene of 4 policies; see
+``benchmarks/rerun_cost.py``).
 
 Entity tree (metres, radians, seconds; base frame, z up), timeline ``sim_time``:
 
