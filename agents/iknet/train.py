@@ -48,7 +48,15 @@ from agents.iknet.dataset import DatasetSplits, make_splits
 from agents.iknet.ik_eval import IKAccuracy
 from agents.iknet.models import MODEL_NAMES, IKNet, count_parameters
 from agents.iknet.parallel import TRAIN_BACKENDS, check_backend, run_tasks
-from agents.iknet.training import SCHEDULES, TrainConfig, held_out_accuracy, train
+from agents.iknet.training import (
+    SCHEDULES,
+    STOPS,
+    TrainConfig,
+    convergence_record,
+    held_out_accuracy,
+    learning_curve_entry,
+    train,
+)
 from sim.errors import InvalidInputError, OutputFolderError, ProjectError, invalid_value, one_line, show_value
 
 #: Bounds of the counts a training run takes (a typo of a few digits ends in one line, not in a run
@@ -300,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, default=d.patience, help="epochs without validation improvement before stopping")
     add("--dropout-off-fraction", type=float, default=d.dropout_off_fraction,
         help="share of the last epochs trained with dropout switched off (the modules keep their declared rate)")
+    add("--dropout-epochs", type=int, default=d.dropout_epochs,
+        help="train the first N epochs with dropout, the rest without (overrides --dropout-off-fraction)")
+    add("--stop", default=d.stop, help=f"when the run ends: {', '.join(STOPS)} ('patience': --patience epochs "
+        "without improvement after dropout; 'converged': the convergence criterion holds with the learning rate "
+        "at its floor, after --min-epochs; --epochs caps either)")
+    add("--min-epochs", type=int, default=d.min_epochs, help="the fewest epochs a --stop converged run takes")
     add("--reject-self-collision", action=argparse.BooleanOptionalAction, default=d.reject_self_collision,
         help="drop sampled configurations whose links touch")
     add("--reject-below-table", action=argparse.BooleanOptionalAction, default=d.reject_below_table,
@@ -394,6 +408,8 @@ def train_network(splits_by_key: dict[tuple[int, int, bool, bool], DatasetSplits
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "convergence": convergence_record(result.history),
+        "learning_curve": learning_curve_entry(result.history),
         "wall_time_s": round(wall_time, 1),
         "threads": task.threads,
         "held_out": {"network": _summary(plain), "network+refine3": _summary(refined)},
@@ -456,6 +472,9 @@ def check_options(config: TrainConfig, threads: int) -> None:
     integers = {"--seed": (config.seed, 0, MAX_SEED), "--data-seed": (config.data_seed, 0, MAX_SEED),
                 "--data-size": (config.data_size, 100, MAX_DATA_SIZE), "--epochs": (config.epochs, 1, MAX_EPOCHS),
                 "--batch-size": (config.batch_size, 1, MAX_BATCH_SIZE), "--patience": (config.patience, 1, MAX_EPOCHS),
+                "--min-epochs": (config.min_epochs, 5, MAX_EPOCHS),
+                **({} if config.dropout_epochs is None
+                   else {"--dropout-epochs": (config.dropout_epochs, 0, MAX_EPOCHS)}),
                 "--balance-samples": (config.balance_samples, 1, MAX_BALANCE_SAMPLES),
                 "--threads": (threads, 1, MAX_THREADS)}
     for flag, (value, least, most) in integers.items():

@@ -46,6 +46,8 @@ from sim.robot.kinematics import forward_kinematics
 
 Schedule = Literal["cosine", "plateau", "constant"]
 SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")
+Stop = Literal["patience", "converged"]
+STOPS: tuple[str, ...] = ("patience", "converged")
 _EVAL_BATCH = 65_536
 
 
@@ -68,6 +70,9 @@ class TrainConfig:
     orientation_weight: float = 1.0
     patience: int = 10
     dropout_off_fraction: float = 0.75
+    dropout_epochs: int | None = None
+    stop: Stop = "patience"
+    min_epochs: int = 20
     reject_self_collision: bool = True
     reject_below_table: bool = True
     balance_weight: float = 0.0
@@ -79,6 +84,12 @@ class TrainConfig:
             raise UnknownNameError("model", self.model, MODEL_NAMES)
         if self.schedule not in SCHEDULES:
             raise UnknownNameError("schedule", self.schedule, SCHEDULES)
+        if self.stop not in STOPS:
+            raise UnknownNameError("stop", self.stop, STOPS)
+        if self.dropout_epochs is not None and not 0 <= self.dropout_epochs <= self.epochs:
+            raise InvalidInputError(f"--dropout-epochs must lie in [0, --epochs], got {self.dropout_epochs}")
+        if not 5 <= self.min_epochs:
+            raise InvalidInputError(f"--min-epochs must be at least 5, got {self.min_epochs}")
         positive = {"data_size": self.data_size, "epochs": self.epochs, "batch_size": self.batch_size,
                     "learning_rate": self.learning_rate, "patience": self.patience,
                     "balance_samples": self.balance_samples}
@@ -120,6 +131,23 @@ class TrainResult:
     best_epoch: int
     stopped_early: bool
     wall_time_s: float
+
+
+def dropout_off_epoch(config: TrainConfig) -> int:
+    """The first epoch run without dropout: after ``dropout_epochs`` epochs when set (a fixed phase, so
+    a longer run does not lengthen it), else after the first ``1 - dropout_off_fraction`` of the epochs."""
+    if config.dropout_epochs is not None:
+        return config.dropout_epochs + 1
+    return config.epochs - round(config.dropout_off_fraction * config.epochs) + 1
+
+
+def at_floor(learning_rate: float, config: TrainConfig) -> bool:
+    """Whether the learning rate can fall no further: at ``min_learning_rate`` under a plateau or cosine
+    schedule, always under a constant one (the ``stop="converged"`` rule waits for it, so a plateau
+    seen at a large step size, which the next reduction would break, does not end a run)."""
+    if config.schedule == "constant":
+        return True
+    return learning_rate <= config.min_learning_rate * (1 + 1e-6)
 
 
 def combined_loss(
@@ -206,7 +234,7 @@ def train(config: TrainConfig, splits: DatasetSplits | None = None, *, progress:
         history: list[EpochRecord] = []
         bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch", disable=not progress,
                    file=sys.stderr, dynamic_ncols=True)
-        dropout_from_epoch = config.epochs - round(config.dropout_off_fraction * config.epochs) + 1
+        dropout_from_epoch = dropout_off_epoch(config)
         for epoch in bar:
             epoch_start = time.perf_counter()
             model.train()
@@ -237,8 +265,11 @@ def train(config: TrainConfig, splits: DatasetSplits | None = None, *, progress:
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
             elif epoch >= dropout_from_epoch:  # patience counts only once dropout is off
                 stale += 1
-                if stale >= config.patience:
+                if config.stop == "patience" and stale >= config.patience:
                     break
+            if (config.stop == "converged" and epoch >= max(config.min_epochs, dropout_from_epoch)
+                    and at_floor(optimiser.param_groups[0]["lr"], config) and convergence(history).converged):
+                break
         bar.close()
     _set_dropout_active(model, True)
     model.load_state_dict(best_state)
@@ -303,6 +334,22 @@ def learning_curve_rows(history: tuple[EpochRecord, ...] | list[EpochRecord]) ->
     return [{column: getattr(record, column) for column in LEARNING_CURVE_COLUMNS} for record in history]
 
 
+def convergence_record(history: tuple[EpochRecord, ...] | list[EpochRecord]) -> dict[str, Any]:
+    """The convergence criterion's verdict on ``history`` as a manifest entry (JSON-ready)."""
+    verdict = convergence(history)
+    return {"converged": verdict.converged, "window_epochs": verdict.window_epochs,
+            "relative_improvement": None if math.isnan(verdict.relative_improvement)
+            else round(verdict.relative_improvement, 6),
+            "final_learning_rate": history[-1].learning_rate if history else None,
+            "criterion": f"best validation loss improved < {100 * CONVERGENCE_TOLERANCE:g}% over the last "
+                         f"{100 * CONVERGENCE_WINDOW:g}% of the epochs run"}
+
+
+def learning_curve_entry(history: tuple[EpochRecord, ...] | list[EpochRecord]) -> list[dict[str, float]]:
+    """:func:`learning_curve_rows` rounded for a manifest entry (7 significant digits are plenty)."""
+    return [{key: float(f"{value:.7g}") for key, value in row.items()} for row in learning_curve_rows(history)]
+
+
 def held_out_accuracy(model: IKNet, test: PoseJointSet, *, refine_steps: int = 0) -> IKAccuracy:
     """Accuracy of ``model`` (optionally refined) on a held-out split."""
     with torch.inference_mode():
@@ -314,6 +361,7 @@ def held_out_accuracy(model: IKNet, test: PoseJointSet, *, refine_steps: int = 0
     return accuracy_of_answers(answers_np, test.poses, reference_joints=test.joints, name=name)
 
 
-__all__ = ["CONVERGENCE_TOLERANCE", "CONVERGENCE_WINDOW", "LEARNING_CURVE_COLUMNS", "SCHEDULES", "Convergence",
-           "EpochRecord", "Schedule", "TrainConfig", "TrainResult", "combined_loss", "convergence", "held_out_accuracy",
-           "learning_curve_rows", "train"]
+__all__ = ["CONVERGENCE_TOLERANCE", "CONVERGENCE_WINDOW", "LEARNING_CURVE_COLUMNS", "SCHEDULES", "STOPS",
+           "Convergence", "EpochRecord", "Schedule", "Stop", "TrainConfig", "TrainResult", "at_floor",
+           "combined_loss", "convergence", "convergence_record", "dropout_off_epoch", "held_out_accuracy",
+           "learning_curve_entry", "learning_curve_rows", "train"]

@@ -241,6 +241,7 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
     """
     from evaluation.study.claims import run_claims
     from evaluation.study.claims_v2 import analyse, claims_markdown
+    from evaluation.study.design import registry_path
     from evaluation.study.paper_claims import load_paper_claims
     from evaluation.study.report import claims_v1_markdown, write_tables
 
@@ -255,7 +256,7 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
     rng = np.random.default_rng(design.seed)
     tests, comparisons = run_claims(frame, networks, design, rng=rng)
     tables = write_tables(folder, design, frame, networks, tests, comparisons, rng=rng)
-    registry = load_paper_claims()
+    registry = load_paper_claims(registry_path(design))
     results = analyse(frame, networks, registry, alpha=design.alpha, balance_column=design.balance_measure)
     pd.DataFrame([{**asdict(result), "lines": " ".join(map(str, result.lines)),
                    "quotes": " / ".join(result.quotes), "readings": len(result.readings)}
@@ -264,12 +265,23 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
     v1 = claims_v1_markdown(design, tables, command=run["command"], wall_time_s=float(run["wall_time_s"]),
                             failures=run.get("failures", ()))
     v2 = claims_markdown(results, registry, registration=start, run=run,
-                         deviations_text=read_deviations(design_path) or "None.")
+                         deviations_text=_deviations(design, design_path))
     first, second = (("claims.md", v2), ("claims_v1.md", v1)) if is_v2(design) else (
         ("claims.md", v1), ("paper_claims.md", v2))
     for name, text in (first, second):
         _write_bytes(folder / name, text.encode("utf-8"))
     return folder
+
+
+def _deviations(design: StudyDesign, design_path: Path) -> str:
+    """The deviations file's text, led by a changed registry when the design pinned another one."""
+    from evaluation.study.design import registry_problem
+
+    listed = read_deviations(design_path) or ""
+    changed = registry_problem(design)
+    if changed and changed not in listed:
+        listed = f"- Unlisted: {changed}.\n" + listed
+    return listed or "None."
 
 
 def finish_full_run(folder: Path, *, command: str, started: dt.datetime, clock_start: float, workers: int,

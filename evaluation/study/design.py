@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.iknet.models import MODEL_NAMES
 from agents.iknet.train import MAX_BATCH_SIZE, MAX_DATA_SIZE, MAX_EPOCHS, MAX_SEED
+from agents.iknet.training import SCHEDULES, STOPS
 from evaluation.results_io import check_file_name, check_relative_path
 from evaluation.sweep import MAX_EPISODES, MAX_STEPS
 from sim.errors import InvalidInputError, UnknownNameError, invalid_value, show_value
@@ -40,9 +41,13 @@ class Training:
 
     seeds: tuple[int, ...]
     data_size: int
-    epochs: int
+    epochs: int  #: the epochs run (``stop = "patience"``) or the most run (``stop = "converged"``)
     batch_size: int = 512
     checkpoint_dir: str = "assets/study"
+    schedule: str = "cosine"  #: learning-rate schedule (agents.iknet.training.SCHEDULES)
+    stop: str = "patience"  #: when a run ends (agents.iknet.training.STOPS)
+    dropout_epochs: int | None = None  #: a fixed dropout phase (None: the recipe's fraction of ``epochs``)
+    min_epochs: int = 20  #: the fewest epochs a ``stop = "converged"`` run takes
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class StudyDesign:
         episode_balance_steps: steps per episode explained for episode-level balance (0: off).
         bootstrap_resamples: resamples of every bootstrap interval.
         negligible_clearance_mm: an effect on clearance smaller than this (both CI ends) is negligible.
+        registry: the paper-claims registry the v2 analysis answers (a path inside the repository).
+        registry_sha256: the registry's SHA-256 when the design was registered ("" = not pinned):
+            :func:`registry_problem` says when the registry has changed since (a deviation).
         registration: when the design was written relative to results (``[study] registration``):
             ``pre-registered`` unless the file says otherwise (e.g. a replication written after a
             first study's results were read); ``claims.md`` repeats it.
@@ -100,6 +108,8 @@ class StudyDesign:
     bootstrap_resamples: int = 2000
     negligible_clearance_mm: float = 1.0
     registration: str = "pre-registered"
+    registry: str = "studies/paper_claims.toml"
+    registry_sha256: str = ""
     source: str = ""
 
     def variant(self, name: str) -> Variant:
@@ -129,11 +139,13 @@ DESIGN_KEYS: dict[str, tuple[str, ...]] = {
     "": ("study", "outcomes", "training", "variants", "scenarios", "analysis", "small"),
     "study": ("name", "seed", "max_steps", "safe_variants", "reference_policies", "registration"),
     "outcomes": ("primary", "secondary"),
-    "training": ("seeds", "data_size", "epochs", "batch_size", "checkpoint_dir"),
+    "training": ("seeds", "data_size", "epochs", "batch_size", "checkpoint_dir", "schedule", "stop",
+                 "dropout_epochs", "min_epochs"),
     "variants": ("name", "architecture", "balance_weight"),
     "scenarios": ("name", "episodes"),
     "analysis": ("alpha", "correction", "balance_measure", "explained_poses", "background_poses",
-                 "episode_balance_steps", "bootstrap_resamples", "negligible_clearance_mm"),
+                 "episode_balance_steps", "bootstrap_resamples", "negligible_clearance_mm", "registry",
+                 "registry_sha256"),
     "small": ("seeds", "data_size", "epochs", "episodes", "variants", "reference_policies", "explained_poses",
               "background_poses", "episode_balance_steps", "bootstrap_resamples", "checkpoint_dir"),
 }
@@ -239,6 +251,10 @@ def _check(design: StudyDesign) -> StudyDesign:
         raise UnknownNameError(f"{where}: balance measure", design.balance_measure, BALANCE_MEASURES)
     if design.correction not in CORRECTIONS:
         raise UnknownNameError(f"{where}: correction", design.correction, CORRECTIONS)
+    if design.training.schedule not in SCHEDULES:
+        raise UnknownNameError(f"{where}: [training] schedule", design.training.schedule, SCHEDULES)
+    if design.training.stop not in STOPS:
+        raise UnknownNameError(f"{where}: [training] stop", design.training.stop, STOPS)
     if not design.variants:
         raise InvalidInputError(f"{where}: no [[variants]]")
     names = [v.name for v in design.variants]
@@ -300,7 +316,12 @@ def parse_design(data: dict[str, Any], source: str = "", *, small: bool = False)
                           read.integer(training, "data_size", "[training]", 100, MAX_DATA_SIZE, _REQUIRED),
                           read.integer(training, "epochs", "[training]", 1, MAX_EPOCHS, _REQUIRED),
                           read.integer(training, "batch_size", "[training]", 1, MAX_BATCH_SIZE, 512),
-                          read.checkpoint_dir(training, "[training]", "assets/study")),
+                          read.checkpoint_dir(training, "[training]", "assets/study"),
+                          read.text(training, "schedule", "[training]", "cosine"),
+                          read.text(training, "stop", "[training]", "patience"),
+                          (read.integer(training, "dropout_epochs", "[training]", 0, MAX_EPOCHS)
+                           if "dropout_epochs" in training else None),
+                          read.integer(training, "min_epochs", "[training]", 5, MAX_EPOCHS, 20)),
         scenarios=scenarios,
         safe_variants=read.strings(study, "safe_variants", "[study]"),
         reference_policies=read.strings(study, "reference_policies", "[study]"),
@@ -316,6 +337,9 @@ def parse_design(data: dict[str, Any], source: str = "", *, small: bool = False)
                                          MAX_BOOTSTRAP_RESAMPLES, 2000),
         negligible_clearance_mm=read.number(analysis, "negligible_clearance_mm", "[analysis]", 0.0, 1e6, 1.0),
         registration=read.text(study, "registration", "[study]", "pre-registered"),
+        registry=check_relative_path(f"{read.source}: [analysis] registry",
+                                     read.text(analysis, "registry", "[analysis]", "studies/paper_claims.toml")),
+        registry_sha256=read.text(analysis, "registry_sha256", "[analysis]", ""),
         source=source,
     )
     reduced = _apply_small(read, _check(design), read.table(data, "small"))  # checked even when not asked for
@@ -371,6 +395,29 @@ def _apply_small(read: _Reader, design: StudyDesign, small: dict[str, Any]) -> S
                                                       design.episode_balance_steps),
                    bootstrap_resamples=read.integer(small, "bootstrap_resamples", "[small]", MIN_BOOTSTRAP_RESAMPLES,
                                                     MAX_BOOTSTRAP_RESAMPLES, design.bootstrap_resamples))
+
+
+def registry_path(design: StudyDesign) -> Path:
+    """The design's paper-claims registry (relative paths are the repository's)."""
+    return Path(__file__).resolve().parents[2] / design.registry
+
+
+def registry_problem(design: StudyDesign) -> str | None:
+    """None when the registry's bytes are those the design pinned (or it pins none), else what differs:
+    a registry changed after registration is a deviation that claims.md must list."""
+    if not design.registry_sha256:
+        return None
+    import hashlib
+
+    path = registry_path(design)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        return f"the registry {design.registry} cannot be read: {error.strerror or error}"
+    if digest != design.registry_sha256:
+        return (f"the registry {design.registry} has changed since the design pinned it "
+                f"(sha256 {design.registry_sha256[:12]}..., now {digest[:12]}...)")
+    return None
 
 
 def load_design(path: str | Path, *, small: bool = False) -> StudyDesign:

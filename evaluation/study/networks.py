@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from agents.iknet.checkpoint import MANIFEST_NAME, load_checkpoint
@@ -42,6 +43,7 @@ from agents.iknet.train import (
     train,
     write_manifest_entry,
 )
+from agents.iknet.training import convergence_record, learning_curve_entry
 from evaluation.explain.balance import attribution_balance, global_importance
 from evaluation.explain.shapley import explain
 from evaluation.explain.study import fresh_poses
@@ -91,6 +93,11 @@ class NetworkBalance:
     z_share_j34: float = float("nan")  #: z's share of joints 3-4's mean |SHAP|
     concentration: float = float("nan")  #: largest single-feature share per joint, averaged over the 4 joints
     parameter_count: int = 0  #: trainable parameters of the network
+    #: Training facts from the checkpoint's entry (the convergence criterion of agents.iknet.training):
+    epochs_run: int = 0
+    best_epoch: int = 0
+    converged: bool = False  #: the criterion held at the run's end (False when the entry predates it)
+    convergence_improvement: float = float("nan")  #: best validation loss gain over the final window
 
 
 def joint34_facts(importance: np.ndarray) -> dict[str, float | int]:
@@ -127,8 +134,11 @@ def joint34_facts(importance: np.ndarray) -> dict[str, float | int]:
 def train_config(design: StudyDesign, variant: Variant, seed: int) -> TrainConfig:
     """The paper's recipe at the design's shared budget (data seed = training seed)."""
     budget = design.training
+    dropout_epochs = None if budget.dropout_epochs is None else min(budget.dropout_epochs, budget.epochs)
     return TrainConfig(model=variant.architecture, data_size=budget.data_size, data_seed=seed, seed=seed,
-                       epochs=budget.epochs, batch_size=budget.batch_size, balance_weight=variant.balance_weight)
+                       epochs=budget.epochs, batch_size=budget.batch_size, balance_weight=variant.balance_weight,
+                       schedule=budget.schedule, stop=budget.stop, dropout_epochs=dropout_epochs,
+                       min_epochs=budget.min_epochs)
 
 
 def checkpoint_dir(design: StudyDesign, out_dir: Path) -> Path:
@@ -237,6 +247,8 @@ def train_network(splits_by_seed: dict[int, DatasetSplits], task: TrainingTask) 
         "data": {"seed": config.data_seed, "size": config.data_size, "train": len(splits.train),
                  "test": len(splits.test)},
         "epochs_run": len(result.history), "best_epoch": result.best_epoch,
+        "convergence": convergence_record(result.history),
+        "learning_curve": learning_curve_entry(result.history),
         "wall_time_s": round(wall_time_s, 1), "threads": 1,
         "held_out": {"position_error_mm_median": round(plain.position_error_mm_median, 4),
                      "position_error_mm_p95": round(plain.position_error_mm_p95, 4),
@@ -291,6 +303,22 @@ def ensure_networks(design: StudyDesign, out_dir: Path, *, command: str, backend
     return networks
 
 
+def learning_curves(networks: list[Network]) -> pd.DataFrame:
+    """Every network's learning curve (:func:`agents.iknet.curves.curves_frame`), from its checkpoint."""
+    from agents.iknet.curves import curves_frame
+
+    return curves_frame({network.name: load_checkpoint(network.path).checkpoint_metadata for network in networks})
+
+
+def _training_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    """The epochs and convergence columns of a network's row, from its checkpoint entry."""
+    record = entry.get("convergence") or {}
+    improvement = record.get("relative_improvement")
+    return {"epochs_run": int(entry.get("epochs_run", 0)), "best_epoch": int(entry.get("best_epoch", 0)),
+            "converged": bool(record.get("converged", False)),
+            "convergence_improvement": float("nan") if improvement is None else float(improvement)}
+
+
 def network_balance(networks: list[Network], design: StudyDesign) -> list[NetworkBalance]:
     """Exact-Shapley balance of every network on one shared set of explained and background poses."""
     pool = fresh_poses(design.seed + 10_007, BALANCE_POSE_POOL)
@@ -316,5 +344,6 @@ def network_balance(networks: list[Network], design: StudyDesign) -> list[Networ
                                            .get("position_error_mm_median", float("nan"))),
             **joint34_facts(importance),
             parameter_count=int(sum(parameter.numel() for parameter in model.parameters())),
+            **_training_facts(model.checkpoint_metadata),
         ))
     return rows

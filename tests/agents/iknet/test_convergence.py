@@ -57,3 +57,37 @@ def test_a_real_run_reports_its_curve_and_whether_it_converged():
     verdict = convergence(result.history)
     assert verdict.best_after == pytest.approx(min(row["validation_loss"] for row in rows))
     assert verdict.window_epochs == 2
+
+
+def test_a_converged_stop_waits_for_the_floor_learning_rate_and_the_criterion():
+    """``stop="converged"`` ends a run only when the criterion holds with the learning rate at its floor
+    (a plateau seen at the initial step size is not convergence), and records the verdict it stopped on."""
+    from agents.iknet.training import at_floor, convergence_record, dropout_off_epoch
+
+    config = TrainConfig(model="improved", data_size=3000, epochs=60, schedule="plateau", stop="converged",
+                         dropout_epochs=2, min_epochs=6, patience=3, learning_rate=1e-3, min_learning_rate=3e-4)
+    assert dropout_off_epoch(config) == 3  # a fixed phase: independent of --epochs
+    assert dropout_off_epoch(TrainConfig(epochs=40, dropout_off_fraction=0.75)) == 11
+    assert not at_floor(1e-3, config) and at_floor(3e-4, config)
+    result = train(config, progress=False)
+    history = result.history
+    stopped_converged = len(history) < config.epochs
+    if stopped_converged:  # it stopped on the criterion, at the floor, after the minimum
+        assert len(history) >= config.min_epochs
+        assert at_floor(history[-1].learning_rate, config)
+        assert convergence(history).converged
+        assert convergence_record(history)["converged"] is True
+    # at every earlier epoch past the minimum, one of the two conditions failed (else it would have stopped)
+    for end in range(config.min_epochs, len(history)):
+        assert not (at_floor(history[end - 1].learning_rate, config) and convergence(history[:end]).converged)
+
+
+def test_a_converged_stop_and_a_fixed_dropout_phase_are_checked():
+    from sim.errors import InvalidInputError, UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="stop"):
+        TrainConfig(stop="never").validate()
+    with pytest.raises(InvalidInputError, match="dropout-epochs"):
+        TrainConfig(epochs=10, dropout_epochs=11).validate()
+    with pytest.raises(InvalidInputError, match="min-epochs"):
+        TrainConfig(min_epochs=2).validate()
