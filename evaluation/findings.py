@@ -48,6 +48,18 @@ def _last_if_nan(value: float) -> float:
     return math.inf if math.isnan(value) else value
 
 
+def _safety_key(entry: Mapping[str, Any]) -> tuple[float, float]:
+    """Sorts safest first: the contact rate, then the larger median clearance; NaN last."""
+    return (_last_if_nan(_number(entry.get("collision_rate"))),
+            _last_if_nan(-_number(entry.get("min_clearance_mm_median"))))
+
+
+def _accuracy_key(entry: Mapping[str, Any]) -> tuple[float, float]:
+    """Sorts most accurate first: the median goal error, then its 95th percentile; NaN last."""
+    return (_last_if_nan(_number(entry.get("target_error_mm_median"))),
+            _last_if_nan(_number(entry.get("target_error_mm_p95"))))
+
+
 def safest_policies(policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The policies that rank first on safety (several only when tied on both keys).
 
@@ -58,12 +70,7 @@ def safest_policies(policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     Returns:
         Names, in ``policies`` order; empty when ``policies`` is.
     """
-    def key(name: str) -> tuple[float, float]:
-        entry = policies[name]
-        return (_last_if_nan(_number(entry.get("collision_rate"))),
-                _last_if_nan(-_number(entry.get("min_clearance_mm_median"))))
-
-    return _firsts(list(policies), key)
+    return _firsts(list(policies), lambda name: _safety_key(policies[name]))
 
 
 def most_accurate_policies(policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -75,12 +82,7 @@ def most_accurate_policies(policies: Mapping[str, Mapping[str, Any]]) -> list[st
     Returns:
         Names, in ``policies`` order; empty when ``policies`` is.
     """
-    def key(name: str) -> tuple[float, float]:
-        entry = policies[name]
-        return (_last_if_nan(_number(entry.get("target_error_mm_median"))),
-                _last_if_nan(_number(entry.get("target_error_mm_p95"))))
-
-    return _firsts(list(policies), key)
+    return _firsts(list(policies), lambda name: _accuracy_key(policies[name]))
 
 
 def contact_rate_interval(contacts: int, episodes: int) -> tuple[float, float]:
@@ -201,6 +203,10 @@ def _safety_sentences(policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     first = policies[safest[0]]
     rate, clearance = _number(first.get("collision_rate")), _number(first.get("min_clearance_mm_median"))
     label = "Safest" if len(safest) == 1 else "Tied safest"
+    rule = (" (rule: the lowest share of episodes with any CAD contact; ties broken by the larger median "
+            "clearance)")
+    if len(policies) == 1:
+        label, rule = "Safety of the run's one policy", ""
     episodes = _number(first.get("episodes"))
     interval = ""
     if math.isfinite(episodes) and episodes >= 1 and math.isfinite(rate):
@@ -209,12 +215,10 @@ def _safety_sentences(policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     count = f" {int(episodes)}" if math.isfinite(episodes) else ""
     sentences = [f"{label}: {_names(safest)}, with a contact in {_percent(rate)} of "
                  f"{'its' if len(safest) == 1 else 'their'}{count} episodes{interval} and a median minimum "
-                 f"clearance of {_mm(clearance)} (rule: the lowest share of episodes with any CAD contact; ties "
-                 f"broken by the larger median clearance)."]
+                 f"clearance of {_mm(clearance)}{rule}."]
     others = [name for name in policies if name not in safest]
     if others:
-        worst = max(others, key=lambda name: (_last_if_nan(_number(policies[name].get("collision_rate"))),
-                                              _last_if_nan(-_number(policies[name].get("min_clearance_mm_median")))))
+        worst = max(others, key=lambda name: _safety_key(policies[name]))
         sentences.append(f"Least safe by the same rule: {_names([worst])} "
                          f"({_percent(_number(policies[worst].get('collision_rate')))} of episodes with contact, "
                          f"median clearance {_mm(_number(policies[worst].get('min_clearance_mm_median')))}).")
@@ -226,13 +230,15 @@ def _accuracy_sentences(policies: Mapping[str, Mapping[str, Any]], safest: list[
     first = policies[accurate[0]]
     label = "Most accurate" if len(accurate) == 1 else "Tied most accurate"
     same = " (also the safest)" if accurate == safest else ""
+    rule = " (rule: the lowest median goal position error; ties broken by the lower 95th percentile)"
+    if len(policies) == 1:
+        label, same, rule = "Goal accuracy", "", ""
     sentences = [f"{label}: {_names(accurate)}{same}, median final goal error "
                  f"{_mm(_number(first.get('target_error_mm_median')), 2)}, 95th percentile "
-                 f"{_mm(_number(first.get('target_error_mm_p95')), 2)} (rule: the lowest median goal position "
-                 f"error; ties broken by the lower 95th percentile)."]
+                 f"{_mm(_number(first.get('target_error_mm_p95')), 2)}{rule}."]
     success = {name: _number(entry.get("success_rate")) for name, entry in policies.items()}
     finite = [value for value in success.values() if not math.isnan(value)]
-    if finite:
+    if finite and len(policies) > 1:
         best = max(finite)
         leaders = [name for name, value in success.items() if value == best]
         sentences.append(f"Highest success rate (goal reached without any contact): {_names(leaders)}, "
@@ -240,18 +246,17 @@ def _accuracy_sentences(policies: Mapping[str, Mapping[str, Any]], safest: list[
     return sentences
 
 
-def _contact_sentences(out_dir: Path, places: ContactPlaces, total_episodes: int) -> list[str]:
+def _contact_sentences(out_dir: Path, places: ContactPlaces, total_episodes: int, sweep: bool) -> list[str]:
     if not places.logged:
         return ["Where contacts happened is not known: steps.csv is missing or was written without the "
                 "clearance columns."]
     if not places.episodes:
         return [f"No contact in any of the {total_episodes} episodes (CAD meshes of the arm against obstacles, the "
                 "table and its own links)."]
-    several_scenarios = len({entry.scenario for entry in places.episodes}) > 1
     files = recordings(out_dir)
     items = []
     for entry in places.episodes[:_LISTED_EPISODES]:
-        where = f"{entry.scenario} seed {entry.seed} " if several_scenarios else ""
+        where = f"{entry.scenario} seed {entry.seed} " if sweep else ""
         text = (f"{html.escape(entry.policy)} {html.escape(where)}episode {entry.episode}: first contact at "
                 f"{entry.first_contact_s:.2f} s, {entry.contact_steps} step{'s' if entry.contact_steps != 1 else ''}"
                 f"{'' if math.isinf(entry.deepest_mm) else ', deepest obstacle clearance ' + _mm(entry.deepest_mm)}")
@@ -337,7 +342,12 @@ def findings_html(out_dir: Path, summary: Mapping[str, Any]) -> str:
     total = sum(int(count) for entry in policies.values() if math.isfinite(count := _number(entry.get("episodes"))))
     sentences = _safety_sentences(policies)
     sentences += _accuracy_sentences(policies, safest_policies(policies))
-    sentences += _contact_sentences(out_dir, contact_places(out_dir), total)
+    by_scenario = summary.get("by_scenario", {})
+    if len(by_scenario) > 1:
+        parts = [f"{html.escape(scenario)}: {_names(safest_policies(table))}"
+                 for scenario, table in by_scenario.items() if table]
+        sentences.append(f"Safest in each scenario of the sweep, by the same rule: {'; '.join(parts)}.")
+    sentences += _contact_sentences(out_dir, contact_places(out_dir), total, sweep=bool(by_scenario))
     if summary.get("shap"):
         sentences += _balance_sentences(summary["shap"])
     sentences += _look_closer(out_dir, summary)

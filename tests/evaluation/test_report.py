@@ -211,3 +211,21 @@ def test_contact_steps_become_bars_over_their_stretch(tmp_path):
         assert first.size == second.size
         difference = np.abs(np.asarray(first.convert("L"), float) - np.asarray(second.convert("L"), float))
     assert (difference > 100).sum() > 200, "the contact bar is drawn"
+
+
+def test_a_sweep_names_the_safest_of_each_scenario_and_one_policy_no_ranking(tmp_path):
+    from evaluation.findings import findings_html
+
+    def entry(rate: float, clearance: float) -> dict[str, float]:
+        return {"episodes": 4, "collision_rate": rate, "min_clearance_mm_median": clearance,
+                "target_error_mm_median": 1.0, "target_error_mm_p95": 2.0, "success_rate": 1.0 - rate}
+
+    summary = {"policies": {"a": entry(0.25, 9.0), "b": entry(0.25, 8.0)},
+               "by_scenario": {"cluttered": {"a": entry(0.5, 5.0), "b": entry(0.0, 6.0)},
+                               "narrow": {"a": entry(0.0, 13.0), "b": entry(0.5, 10.0)}}}
+    items = re.findall(r"<li>(.*?)</li>", findings_html(tmp_path, summary), re.S)
+    assert _bold(_sentence(items, "Safest:")) == ["a"]
+    per_scenario = _sentence(items, "Safest in each scenario")
+    assert "cluttered: <b>b</b>; narrow: <b>a</b>" in per_scenario
+    one = re.findall(r"<li>(.*?)</li>", findings_html(tmp_path, {"policies": {"a": entry(0.0, 1.0)}}), re.S)
+    assert not [item for item in one if "rule:" in item or "Least safe" in item]
