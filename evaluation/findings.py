@@ -18,17 +18,14 @@ from __future__ import annotations
 import csv
 import html
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evaluation.results_io import read_header
-from evaluation.schema import STEPS_FILE, VIDEOS_DIR
+from evaluation.schema import RECORDINGS_DIR, STEPS_FILE, VIDEOS_DIR
 
-#: Where a run's Rerun recordings live inside its results folder (``recordings/*.rrd``).
-RECORDINGS_DIR = "recordings"
 #: Contact episodes named one by one before "and N more".
 _LISTED_EPISODES = 6
 #: The per-step clearances that say which surface was nearest at a contact step, with their names.
@@ -177,12 +174,16 @@ def _video_of(out_dir: Path, policy: str, episode: int) -> str | None:
 
 
 def _recording_of(files: Sequence[str], scenario: str, seed: str, episode: int) -> str | None:
-    """The recording of the episode's scene among ``files``: named ``<scenario>_s<seed>_ep<k>.rrd`` (``k``
-    zero-padded) by :mod:`evaluation.rerun_recording`, the scenario made a safe file name."""
-    label = Path(scenario).stem if scenario.lower().endswith(".toml") else scenario
-    safe = re.escape("".join(char if char.isalnum() or char in "-_" else "_" for char in label)[:80])
-    pattern = re.compile(rf"{safe}_s{re.escape(seed)}_ep0*{episode}\.rrd")
-    return next((name for name in files if pattern.fullmatch(Path(name).name)), None)
+    """The recording of the episode's scene among ``files`` (the name :mod:`evaluation.rerun_recording` gives it)."""
+    if not files:
+        return None
+    from evaluation.rerun_recording import SceneKey  # imports torch through the attributions: only when needed
+
+    try:
+        name = SceneKey(scenario, int(seed), episode).file_name()
+    except ValueError:
+        return None
+    return next((path for path in files if Path(path).name == name), None)
 
 
 def _percent(value: float) -> str:
