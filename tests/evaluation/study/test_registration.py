@@ -96,3 +96,22 @@ def test_every_committed_study_results_folder_began_after_its_registration():
     records = sorted(ROOT.glob(f"docs/**/{STUDY_START_FILE}"))
     for path in records:
         assert check_started_after_registration(json.loads(path.read_text())) == [], path
+
+
+def test_a_design_that_pins_its_registry_reports_a_changed_registry_as_a_deviation(tmp_path):
+    """The registered v2 design pins the paper-claims registry by SHA-256: today's registry is the pinned
+    one or its deviations file lists the change; a registry edited after registration is reported."""
+    import dataclasses
+
+    from evaluation.study.analysis import read_deviations
+    from evaluation.study.design import load_design, registry_problem
+
+    design_path = Path(__file__).resolve().parents[3] / "studies" / "paper_claims_v2.toml"
+    design = load_design(design_path)
+    assert design.registry_sha256, "the v2 design must pin its registry"
+    problem = registry_problem(design)
+    assert problem is None or problem in (read_deviations(design_path) or "")
+    changed = registry_problem(dataclasses.replace(design, registry_sha256="0" * 64))
+    assert changed is not None and "has changed since the design pinned it" in changed
+    missing = registry_problem(dataclasses.replace(design, registry="studies/no_such_registry.toml"))
+    assert missing is not None and "cannot be read" in missing
