@@ -134,6 +134,17 @@ _CAPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _file_stem(policy: str) -> str:
+    """A policy name as the run's figures and videos spell it in file names."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in policy)
+
+
+def _video_label(stem: str, names: dict[str, str]) -> str:
+    """``POLICY_epK`` -> ``POLICY, episode K`` with the policy's own name when the run has it."""
+    match = re.fullmatch(r"(.+)_ep(\d+)", stem)
+    return f"{names.get(match.group(1), match.group(1))}, episode {match.group(2)}" if match else stem
+
+
 def figure_caption(path: str | Path, policies: tuple[str, ...] = ()) -> str:
     """One line for the figure ``path``: what it shows and what to look for (a generic line if unknown).
 
@@ -142,7 +153,7 @@ def figure_caption(path: str | Path, policies: tuple[str, ...] = ()) -> str:
         policies: the run's policy names, to name a policy whose file name had its ``:`` and ``+`` replaced.
     """
     stem = Path(path).stem
-    by_file_name = {"".join(c if c.isalnum() or c in "-_" else "_" for c in name): name for name in policies}
+    by_file_name = {_file_stem(name): name for name in policies}
     for pattern, caption in _CAPTIONS:
         match = re.fullmatch(pattern, stem)
         if match:
@@ -288,13 +299,17 @@ def _optional_sections(out_dir: Path, summary: dict) -> list[str]:
             "scene side by side, with goal error and clearance overlaid. Look for: which arm touches first, and "
             "where.</figcaption></figure>"
             for v in comparison)
-        singles = ", ".join(f'<a href="{html.escape(v.as_posix())}">{html.escape(v.stem)}</a>' for v in per_episode)
+        names = {_file_stem(name): name for name in summary.get("policies", {})}
+        singles = "; ".join(f'<a href="{html.escape(v.as_posix())}">{html.escape(_video_label(v.stem, names))}</a>'
+                            for v in per_episode)
         sections.append("<h2>Videos</h2>" + grids + (f"<p>Each episode alone: {singles}.</p>" if singles else ""))
     files = recordings(out_dir)
     if files:
         items = "".join(f'<li><a href="{html.escape(name)}">{html.escape(name)}</a>: '
                         f"<code>rerun {html.escape(name)}</code></li>" for name in files)
-        sections.append("<h2>Recordings</h2><p>Rerun recordings of the run (the arm's CAD meshes, obstacles, "
-                        "contacts and the time series on one timeline). Open one in Rerun's viewer with the command "
-                        f"beside it, run from this folder.</p><ul>{items}</ul>")
+        sections.append("<h2>Recordings</h2><p>Rerun recordings of the run, one per scene with every policy (the "
+                        "arm's CAD meshes, obstacles, contacts and the time series on one timeline). Open one in "
+                        "Rerun's viewer with the command beside it, run from this folder (the viewer comes with "
+                        "the project's extra: <code>pip install \".[viz]\"</code>).</p>"
+                        f"<ul>{items}</ul>")
     return sections
