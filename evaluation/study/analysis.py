@@ -55,12 +55,17 @@ EPISODES_FILE = "episodes.csv.gz"
 NETWORKS_FILE = "networks.csv"
 START_FILE = STUDY_START_FILE  #: "study.json", as in the run's --out (the suite checks docs/**/study.json)
 RUN_FILE = "run.json"
+#: The networks' learning curves (:func:`evaluation.study.networks.learning_curves`), gzip: an optional
+#: input (folders of runs before it lack it); the analysis draws ``learning_curves.png`` from it.
+CURVES_FILE = "learning_curves.csv.gz"
+#: Inputs read when present (:data:`INPUT_FILES` are required).
+OPTIONAL_INPUT_FILES: tuple[str, ...] = (CURVES_FILE,)
 #: The inputs of :func:`analyse_folder`, in the order a missing one is named.
 INPUT_FILES: tuple[str, ...] = (EPISODES_FILE, NETWORKS_FILE, START_FILE, RUN_FILE)
 #: What :func:`analyse_folder` writes (every one recomputed from the inputs; none is written through a link).
 OUTPUT_FILES: tuple[str, ...] = ("claims.md", "claims_v1.md", "paper_claims.md", "paper_claims.csv", "claims.csv",
                                  "variants.csv", "comparisons.csv", "pareto.csv", "pareto.png", "variants.png",
-                                 "balance_vs_clearance.png", "intervention.png")
+                                 "balance_vs_clearance.png", "intervention.png", "learning_curves.png")
 #: A design whose ``[study] name`` starts with this writes the v2 answer as ``claims.md``.
 V2_PREFIX = "paper_claims"
 #: Packages whose versions ``run.json`` records.
@@ -119,13 +124,24 @@ def _json_bytes(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, indent=1) + "\n").encode("utf-8")
 
 
-def write_inputs(folder: Path, frame: pd.DataFrame, networks: pd.DataFrame, start: dict[str, Any]) -> None:
-    """Write the episode table (gzip, time stamp 0), the network table and the start record into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _gzip_csv(path: Path, frame: pd.DataFrame) -> None:
+    """``frame`` as CSV, gzip with time stamp 0 and no file name (the same table gives the same bytes)."""
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as handle:
         handle.write(frame.to_csv(index=False).encode("utf-8"))
-    _write_bytes(folder / EPISODES_FILE, buffer.getvalue())
+    _write_bytes(path, buffer.getvalue())
+
+
+def write_curves_input(folder: Path, curves: pd.DataFrame) -> None:
+    """Write the networks' learning curves (:data:`CURVES_FILE`) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _gzip_csv(folder / CURVES_FILE, curves)
+
+
+def write_inputs(folder: Path, frame: pd.DataFrame, networks: pd.DataFrame, start: dict[str, Any]) -> None:
+    """Write the episode table (gzip, time stamp 0), the network table and the start record into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _gzip_csv(folder / EPISODES_FILE, frame)
     _write_bytes(folder / NETWORKS_FILE, networks.to_csv(index=False).encode("utf-8"))
     _write_bytes(folder / START_FILE, _json_bytes(start))
 
@@ -240,7 +256,7 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
             written and returns it (so the wall time covers the analysis); None reads ``run.json``.
     """
     from evaluation.study.claims import run_claims
-    from evaluation.study.claims_v2 import analyse, claims_markdown
+    from evaluation.study.claims_v2 import analyse, claims_markdown, training_markdown
     from evaluation.study.design import registry_path
     from evaluation.study.paper_claims import load_paper_claims
     from evaluation.study.report import claims_v1_markdown, write_tables
@@ -264,8 +280,15 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
     run = finish_run() if finish_run is not None else inputs.run  # type: ignore[union-attr]
     v1 = claims_v1_markdown(design, tables, command=run["command"], wall_time_s=float(run["wall_time_s"]),
                             failures=run.get("failures", ()))
+    curves_figure = None
+    if (folder / CURVES_FILE).is_file():
+        from agents.iknet.curves import plot_curves
+
+        curves_figure = plot_curves(_read_csv(folder / CURVES_FILE), folder / "learning_curves.png",
+                                    title=f"{design.name}: learning curves of every network").name
     v2 = claims_markdown(results, registry, registration=start, run=run,
-                         deviations_text=_deviations(design, design_path))
+                         deviations_text=_deviations(design, design_path),
+                         training_text=training_markdown(networks, curves_figure=curves_figure))
     first, second = (("claims.md", v2), ("claims_v1.md", v1)) if is_v2(design) else (
         ("claims.md", v1), ("paper_claims.md", v2))
     for name, text in (first, second):
@@ -295,6 +318,7 @@ def finish_full_run(folder: Path, *, command: str, started: dt.datetime, clock_s
     return record
 
 
-__all__ = ["EPISODES_FILE", "INPUT_FILES", "NETWORKS_FILE", "OUTPUT_FILES", "RUN_FILE", "START_FILE", "V2_PREFIX",
-           "StudyInputs", "analyse_folder", "deviations_path", "find_folder", "finish_full_run", "is_v2",
-           "read_deviations", "read_inputs", "run_record", "write_inputs"]
+__all__ = ["CURVES_FILE", "EPISODES_FILE", "INPUT_FILES", "NETWORKS_FILE", "OPTIONAL_INPUT_FILES", "OUTPUT_FILES",
+           "RUN_FILE", "START_FILE", "V2_PREFIX", "StudyInputs", "analyse_folder", "deviations_path", "find_folder",
+           "finish_full_run", "is_v2", "read_deviations", "read_inputs", "run_record", "write_curves_input",
+           "write_inputs"]

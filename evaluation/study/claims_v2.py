@@ -781,9 +781,9 @@ def paper_table(results: Sequence[ClaimResult], registry: PaperClaims) -> list[s
 
 def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, registration: object = None,
                     deviations: Sequence[str] | None = None, run: Mapping[str, object] | None = None,
-                    deviations_text: str | None = None) -> str:
+                    deviations_text: str | None = None, training_text: str | None = None) -> str:
     """The body of claims.md v2: registration and run lines, the primary, one row per statement, the paper's
-    table beside ours, and the deviations.
+    table beside ours, the networks' training (when given) and the deviations.
 
     Args:
         results: :func:`analyse`'s output for ``registry``.
@@ -793,6 +793,8 @@ def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, re
         run: the run record (``run.json``: command, wall time, machine); None leaves the run line out.
         deviations_text: the Deviations section's body verbatim (the design's deviations file); it takes
             the place of ``deviations``.
+        training_text: the body of a "Networks: training and convergence" section
+            (:func:`training_markdown`), or None to leave it out.
     """
     by_id = {result.id: result for result in results}
     missing = [claim.id for claim in registry.claims if claim.id not in by_id]
@@ -822,6 +824,8 @@ def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, re
     for claim in registry.claims:
         if claim.test in ("table", "pareto"):
             out += ["", f"{claim.id}: " + "; ".join(by_id[claim.id].notes)]
+    if training_text is not None:
+        out += ["", "## Networks: training and convergence", "", training_text.strip("\n")]
     out += ["", "## Deviations", ""]
     if deviations_text is not None:
         out += [deviations_text.strip("\n") or "None."]
@@ -830,6 +834,37 @@ def claims_markdown(results: Sequence[ClaimResult], registry: PaperClaims, *, re
     return "\n".join(out) + "\n"
 
 
+
+
+def training_markdown(networks: pd.DataFrame, *, curves_figure: str | None = None) -> str:
+    """Per variant: how many networks met the convergence criterion, the epochs they ran and their held-out
+    error (a network table with ``converged`` and ``epochs_run`` columns; older tables without them give
+    a line saying so)."""
+    from agents.iknet.training import CONVERGENCE_TOLERANCE, CONVERGENCE_WINDOW
+
+    if not {"converged", "epochs_run"} <= set(networks.columns):
+        return "The network table records no convergence verdicts (trained before they were recorded)."
+    converged = networks["converged"].astype(str).str.lower().isin(("true", "1", "1.0"))
+    lines = [f"Criterion (agents/iknet/training.py): the best validation loss improved by less than "
+             f"{100 * CONVERGENCE_TOLERANCE:g}% over the last {100 * CONVERGENCE_WINDOW:g}% of the epochs run; "
+             f"a run with `stop = \"converged\"` ends when it holds with the learning rate at its floor. "
+             f"**{int(converged.sum())} of {len(networks)} networks met it.**", "",
+             "| variant | networks | converged | epochs run (median, range) | best epoch (median) | "
+             "held-out median error (mm), mean [min, max] |", "|---|---|---|---|---|---|"]
+    for variant, rows in networks.groupby("variant", sort=False):
+        ok = converged[rows.index]
+        epochs, error = rows["epochs_run"], rows["position_error_mm_median"]
+        lines.append(f"| {variant} | {len(rows)} | {int(ok.sum())} | {epochs.median():g} ({epochs.min():g}-"
+                     f"{epochs.max():g}) | {rows['best_epoch'].median():g} | {error.mean():.3g} "
+                     f"[{error.min():.3g}, {error.max():.3g}] |")
+    failing = list(networks.loc[~converged, "network"])
+    if failing:
+        lines += ["", f"Not converged: {', '.join(map(str, failing))}."]
+    if curves_figure:
+        lines += ["", f"Learning curves of every network: `{curves_figure}` (table: `learning_curves.csv.gz`)."]
+    return "\n".join(lines)
+
+
 __all__ = ["EPISODE_OUTCOMES", "FRAME_COLUMNS", "NETWORK_OUTCOMES", "SPECS", "ClaimResult", "ReadingResult",
            "adjusted_slope", "analyse", "claims_markdown", "one_sample", "paper_table", "registration_line", "run_line",
-           "tost_p", "variant_mean", "what_would_change"]
+           "tost_p", "training_markdown", "variant_mean", "what_would_change"]

@@ -253,9 +253,9 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
          start: float, started: dt.datetime) -> Path:
     import torch
 
-    from evaluation.study.analysis import analyse_folder, finish_full_run, write_inputs
+    from evaluation.study.analysis import analyse_folder, finish_full_run, write_curves_input, write_inputs
     from evaluation.study.episodes import collect, episode_balance, policy_roles, run_design
-    from evaluation.study.networks import ensure_networks, network_balance
+    from evaluation.study.networks import ensure_networks, learning_curves, network_balance
     from evaluation.study.registration import check_started_after_registration, write_study_start
     from evaluation.study.report import STUDY_DIR
     from sim.errors import InvalidInputError
@@ -272,6 +272,7 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
     try:
         networks = ensure_networks(design, out, command=command, backend=tasks, progress=progress)
         balance = pd.DataFrame([asdict(b) for b in network_balance(networks, design)])
+        write_curves_input(out / STUDY_DIR, learning_curves(networks))
         roles = policy_roles(design, networks)
         failures = run_design(design, roles, out, resume=resume, workers=workers, backend=backend,
                               ray_address=ray_address, progress=progress)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evaluation.study.analysis import INPUT_FILES, write_inputs
+from evaluation.study.analysis import INPUT_FILES, OPTIONAL_INPUT_FILES, write_inputs
 from evaluation.study.cli import main
 
 DESIGN = Path(__file__).resolve().parents[3] / "studies" / "claims.toml"
@@ -27,16 +27,17 @@ def _inputs_only(source: Path, folder: Path) -> dict[str, str]:
     shutil.copytree(source, folder)
     before = _hashes(folder)
     for path in folder.iterdir():
-        if path.name not in INPUT_FILES:
+        if path.name not in INPUT_FILES + OPTIONAL_INPUT_FILES:
             path.unlink()
-    assert sorted(path.name for path in folder.iterdir()) == sorted(INPUT_FILES)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(INPUT_FILES + OPTIONAL_INPUT_FILES)
     return before
 
 
 def test_analyse_only_regenerates_every_file_byte_for_byte(small_study, tmp_path, capsys):
     before = _inputs_only(small_study / "study", tmp_path / "out" / "study")
     assert {"claims.md", "paper_claims.md", "paper_claims.csv", "claims.csv", "variants.csv", "comparisons.csv",
-            "pareto.csv", "pareto.png", "variants.png", "balance_vs_clearance.png"} <= set(before)
+            "pareto.csv", "pareto.png", "variants.png", "balance_vs_clearance.png",
+            "learning_curves.png"} <= set(before)
     assert main([str(DESIGN), "--small", "--analyse-only", "--out", str(tmp_path / "out")]) == 0
     assert _hashes(tmp_path / "out" / "study") == before  # the same files, the same bytes
     assert "recomputed" in capsys.readouterr().out
