@@ -267,3 +267,21 @@ def test_analyse_on_the_small_study(small_study: Path):
     residual = by_id(results)["residual-avoidance"]  # the small design has no improved_noresidual
     assert residual.verdict == "inconclusive"
     assert "## Deviations" in claims_markdown(results, REGISTRY)
+
+
+def test_training_section_counts_converged_networks_and_says_whether_the_intervention_matched_accuracy():
+    from evaluation.study.claims_v2 import training_markdown
+
+    rows = []
+    for variant, error, shift in (("improved", 2.9, 0.0), ("balanced_w3", 3.5, 0.05), ("original", 1.3, -0.02)):
+        for seed in range(5):
+            rows.append({"network": f"{variant}-s{seed}", "variant": variant, "seed": seed,
+                         "entropy_joint_mean": 0.7 + shift + 0.004 * seed,
+                         "position_error_mm_median": error + 0.02 * seed,
+                         "epochs_run": 50 + seed, "best_epoch": 45 + seed, "converged": seed != 2})
+    text = training_markdown(pd.DataFrame(rows))
+    assert "**12 of 15 networks met it.**" in text
+    assert "Not converged: improved-s2, balanced_w3-s2, original-s2." in text
+    row = [line for line in text.splitlines() if line.startswith("| balanced_w3 |")][-1]  # the intervention table
+    assert "0.6 [" in row and "no: the interval reaches beyond +-0.5 mm" in row  # +0.6 mm: accuracy not matched
+    assert "no convergence verdicts" in training_markdown(pd.DataFrame(rows).drop(columns=["converged"]))
