@@ -256,7 +256,13 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
             written and returns it (so the wall time covers the analysis); None reads ``run.json``.
     """
     from evaluation.study.claims import run_claims
-    from evaluation.study.claims_v2 import analyse, claims_markdown, training_markdown
+    from evaluation.study.claims_v2 import (
+        analyse,
+        claims_markdown,
+        converged_networks,
+        sensitivity_markdown,
+        training_markdown,
+    )
     from evaluation.study.design import registry_path
     from evaluation.study.paper_claims import load_paper_claims
     from evaluation.study.report import claims_v1_markdown, write_tables
@@ -286,9 +292,15 @@ def analyse_folder(folder: Path, design: StudyDesign, *, design_path: str | Path
 
         curves_figure = plot_curves(_read_csv(folder / CURVES_FILE), folder / "learning_curves.png",
                                     title=f"{design.name}: learning curves of every network").name
+    training_text = training_markdown(networks, curves_figure=curves_figure)
+    kept = converged_networks(networks)
+    excluded = [name for name in networks["network"] if name not in kept]
+    if excluded and kept:  # the registered sensitivity analysis: the claims without unconverged networks
+        again = analyse(frame[~frame["network"].isin(excluded)], networks[networks["network"].isin(kept)], registry,
+                        alpha=design.alpha, balance_column=design.balance_measure)
+        training_text += "\n\n" + sensitivity_markdown(results, again, excluded)
     v2 = claims_markdown(results, registry, registration=start, run=run,
-                         deviations_text=_deviations(design, design_path),
-                         training_text=training_markdown(networks, curves_figure=curves_figure))
+                         deviations_text=_deviations(design, design_path), training_text=training_text)
     first, second = (("claims.md", v2), ("claims_v1.md", v1)) if is_v2(design) else (
         ("claims.md", v1), ("paper_claims.md", v2))
     for name, text in (first, second):

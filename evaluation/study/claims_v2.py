@@ -894,6 +894,38 @@ def _intervention_lines(networks: pd.DataFrame, *, alpha: float = 0.05) -> list[
     return lines
 
 
+def converged_networks(networks: pd.DataFrame) -> list[str]:
+    """The networks whose training met the convergence criterion (all of them when the table has no
+    ``converged`` column)."""
+    if "converged" not in networks.columns:
+        return list(networks["network"])
+    flags = networks["converged"].astype(str).str.lower().isin(("true", "1", "1.0"))
+    return list(networks.loc[flags, "network"])
+
+
+def sensitivity_markdown(every: Sequence[ClaimResult], converged_only: Sequence[ClaimResult],
+                         excluded: Sequence[str]) -> str:
+    """The registered sensitivity analysis (studies/paper_claims_v2.toml: a network that reaches the epoch
+    cap unconverged is reported and the claims are read with and without it): each tested claim's verdict
+    and estimate on every network beside the same without ``excluded``."""
+    if not excluded:
+        return ""
+    others = {result.id: result for result in converged_only}
+    lines = [f"Read again without the {len(excluded)} network(s) that did not converge ({', '.join(excluded)}; "
+             "their episodes dropped too), as the design registered:", "",
+             "| id | every network: verdict, estimate [95% CI] | converged networks only | verdict moved? |",
+             "|---|---|---|---|"]
+    for result in every:
+        if result.family in ("descriptive", "untestable"):
+            continue
+        other = others[result.id]
+        lines.append(f"| {result.id} | {_cell(result.verdict)}, {_interval(result.estimate, result.low, result.high)}"
+                     f" | {_cell(other.verdict)}, {_interval(other.estimate, other.low, other.high)} | "
+                     f"{'**yes**' if other.verdict != result.verdict else 'no'} |")
+    return "\n".join(lines)
+
+
 __all__ = ["EPISODE_OUTCOMES", "FRAME_COLUMNS", "NETWORK_OUTCOMES", "SPECS", "ClaimResult", "ReadingResult",
-           "adjusted_slope", "analyse", "claims_markdown", "one_sample", "paper_table", "registration_line", "run_line",
-           "tost_p", "training_markdown", "variant_mean", "what_would_change"]
+           "adjusted_slope", "analyse", "claims_markdown", "converged_networks", "one_sample", "paper_table",
+           "registration_line", "run_line", "sensitivity_markdown", "tost_p", "training_markdown", "variant_mean",
+           "what_would_change"]

@@ -285,3 +285,25 @@ def test_training_section_counts_converged_networks_and_says_whether_the_interve
     row = [line for line in text.splitlines() if line.startswith("| balanced_w3 |")][-1]  # the intervention table
     assert "0.6 [" in row and "no: the interval reaches beyond +-0.5 mm" in row  # +0.6 mm: accuracy not matched
     assert "no convergence verdicts" in training_markdown(pd.DataFrame(rows).drop(columns=["converged"]))
+
+
+def test_the_registered_sensitivity_reads_the_claims_again_without_unconverged_networks():
+    """A network that did not converge is dropped with its episodes and every tested claim is answered
+    again; the table shows both verdicts and flags a moved one."""
+    from evaluation.study.claims_v2 import converged_networks, sensitivity_markdown
+
+    frame, networks = study_tables(3)
+    networks["converged"] = ~networks["network"].isin(["original-s0", "improved-s1"])
+    kept = converged_networks(networks)
+    assert len(kept) == len(networks) - 2 and "original-s0" not in kept
+    assert converged_networks(networks.drop(columns=["converged"])) == list(networks["network"])
+    every = analyse(frame, networks, REGISTRY)
+    again = analyse(frame[frame["network"].isin(kept)], networks[networks["network"].isin(kept)], REGISTRY)
+    text = sensitivity_markdown(every, again, ["original-s0", "improved-s1"])
+    assert "without the 2 network(s) that did not converge (original-s0, improved-s1" in text
+    tested = [r for r in every if r.family not in ("descriptive", "untestable")]
+    assert len([line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| id")]) \
+        == len(tested)
+    primary = next(r for r in again if r.id == "balance-clearance")
+    assert "9 networks" not in primary.n and str(len(kept)) in primary.n  # the estimate rests on the kept ones
+    assert sensitivity_markdown(every, every, []) == ""
