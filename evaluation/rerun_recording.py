@@ -5,7 +5,7 @@ episodes ran; ``python -m evaluation.replay RESULTS_DIR`` writes the same files 
 an existing folder. Both call :func:`record_results`, which reads only what the run logged:
 
 * the scene of episode k is rebuilt from its seed by the runner's own reset
-  (:func:`evaluation.runner.reset_episode` in a headless env: obstacles, their motions, goal);
+  (:func:`evaluation.sweep.reset_episode` in a headless env: obstacles, their motions, goal);
 * the arm's link poses are the forward kinematics (:func:`sim.robot.kinematics.link_frames`) of
   the joint angles in ``steps.csv``: nothing is simulated again;
 * contacts are measured on ROBOTIS' CAD at those logged angles, obstacles where they were then,
@@ -447,7 +447,7 @@ def record_results(out_dir: str | os.PathLike[str], *, episodes: Iterable[int] |
     """
     from tqdm import tqdm
 
-    from evaluation.runner import EpisodeWorker, reset_episode
+    from evaluation.sweep import make_run_env, reset_episode
 
     import_rerun()
     out = Path(out_dir)
@@ -469,18 +469,19 @@ def record_results(out_dir: str | os.PathLike[str], *, episodes: Iterable[int] |
     except OSError as error:
         raise write_error(folder, error) from None
     traces = _read_traces(out)
-    worker = EpisodeWorker()
+    envs: dict[str, Any] = {}
     written = []
     try:
         for key, by_policy in tqdm(scenes.items(), unit="scene", desc="rerun", disable=not progress):
-            env = worker.env(key.scenario, 1)
+            env = envs.get(key.scenario) or envs.setdefault(key.scenario, make_run_env(key.scenario, 1))
             reset_episode(env, key.seed, key.episode)
             scene = env.unwrapped.scene
             policy_episodes = [_policy_episode(policy, rows, traces.get((policy, key.episode)))
                                for policy, rows in by_policy.items()]
             written.append(write_scene_recording(folder / key.file_name(), key, scene, policy_episodes))
     finally:
-        worker.close()
+        for env in envs.values():
+            env.close()
     return written
 
 

@@ -39,7 +39,7 @@ from evaluation.schema import (
     read_episodes,
     remove_unstarted_run,
 )
-from evaluation.sweep import EpisodeKey
+from evaluation.sweep import EpisodeKey, make_run_env, reset_episode
 from sim.errors import InvalidInputError, OutputFolderError, ProjectError
 from sim.robot.kinematics import forward_kinematics
 
@@ -72,13 +72,7 @@ class EpisodeWorker:
         """The env of scenario label ``scenario`` (built from ``spec``, a ``ScenarioSpec``, if given)."""
         key = (scenario, max_steps)
         if key not in self._envs:
-            import gymnasium as gym
-
-            import sim  # registers the environment
-
-            self._envs[key] = gym.make(sim.ENV_IDS[0], scenario=scenario if spec is None else spec,
-                                       max_episode_steps=max_steps, terminate_on_success=False,
-                                       renderer=self.renderer)
+            self._envs[key] = make_run_env(scenario if spec is None else spec, max_steps, renderer=self.renderer)
         return self._envs[key]
 
     def policy(self, name: str) -> Any:
@@ -162,15 +156,6 @@ class EpisodeWorker:
             env.close()
         for policy in self._policies.values():
             policy.close()
-
-
-def reset_episode(env: Any, seed: int, episode: int) -> tuple[Any, dict[str, Any]]:
-    """Reset ``env`` to episode ``episode`` of a run of base seed ``seed`` (the one place that says how):
-    seeded ``seed + episode``; scenarios of n fixed scenes (``benchmark``) cycle through them, episode k
-    is scene k mod n. Every policy's episode k thus gets the same scene. Returns ``(observation, info)``."""
-    fixed = len(env.unwrapped.scenario.fixed_scenes)
-    options = {"scene_index": episode % fixed} if fixed else None
-    return env.reset(seed=seed + episode, options=options)
 
 
 def _record(step: int, base: Any, target: np.ndarray, info: dict[str, Any], ik_time: float) -> StepRecord:

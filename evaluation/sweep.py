@@ -303,3 +303,23 @@ def _check_scene_seeds(spec: SweepSpec, fail: Any) -> None:
             if seed + episodes > next_seed:
                 raise fail(f"scenario {scenario!r}: seeds {seed} ({episodes} episodes) and {next_seed} share scenes "
                            f"(episode k of seed s uses scene seed s + k); space the seeds at least {episodes} apart")
+
+def make_run_env(scenario: Any, max_steps: int, *, renderer: str | None = None) -> Any:
+    """The env a run steps for scenario ``scenario`` (a name, a scene file or a ``ScenarioSpec``): the
+    registered environment, ``max_steps`` steps, no early stop at success; ``renderer`` as
+    :class:`~sim.env.world.World`'s (None: no drawing)."""
+    import gymnasium as gym
+
+    import sim  # registers the environment
+
+    return gym.make(sim.ENV_IDS[0], scenario=scenario, max_episode_steps=max_steps, terminate_on_success=False,
+                    renderer=renderer)
+
+
+def reset_episode(env: Any, seed: int, episode: int) -> tuple[Any, dict[str, Any]]:
+    """Reset ``env`` to episode ``episode`` of a run of base seed ``seed`` (the one place that says how):
+    seeded ``seed + episode``; scenarios of n fixed scenes (``benchmark``) cycle through them, episode k
+    is scene k mod n. Every policy's episode k thus gets the same scene. Returns ``(observation, info)``."""
+    fixed = len(env.unwrapped.scenario.fixed_scenes)
+    options = {"scene_index": episode % fixed} if fixed else None
+    return env.reset(seed=seed + episode, options=options)

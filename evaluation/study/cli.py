@@ -272,7 +272,6 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
     try:
         networks = ensure_networks(design, out, command=command, backend=tasks, progress=progress)
         balance = pd.DataFrame([asdict(b) for b in network_balance(networks, design)])
-        write_curves_input(out / STUDY_DIR, learning_curves(networks))
         roles = policy_roles(design, networks)
         failures = run_design(design, roles, out, resume=resume, workers=workers, backend=backend,
                               ray_address=ray_address, progress=progress)
@@ -288,6 +287,7 @@ def _run(design: StudyDesign, out: Path, tasks: TaskBackend, *, resume: bool, sm
                                     zip(frame["policy"], frame["scenario"], frame["episode"], strict=True)]
         folder = out / STUDY_DIR
         write_inputs(folder, frame, balance, record)
+        write_curves_input(folder, learning_curves(networks))
         return analyse_folder(folder, design, design_path=design_path, finish_run=lambda: finish_full_run(
             folder, command=command, started=started, clock_start=start, workers=workers, backend=backend,
             small=small, failures=failures))
