@@ -473,7 +473,9 @@ def record_results(out_dir: str | os.PathLike[str], *, episodes: Iterable[int] |
     written = []
     try:
         for key, by_policy in tqdm(scenes.items(), unit="scene", desc="rerun", disable=not progress):
-            env = envs.get(key.scenario) or envs.setdefault(key.scenario, make_run_env(key.scenario, 1))
+            if key.scenario not in envs:
+                envs[key.scenario] = make_run_env(key.scenario, 1)
+            env = envs[key.scenario]
             reset_episode(env, key.seed, key.episode)
             scene = env.unwrapped.scene
             policy_episodes = [_policy_episode(policy, rows, traces.get((policy, key.episode)))

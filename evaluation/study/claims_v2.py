@@ -844,7 +844,7 @@ def training_markdown(networks: pd.DataFrame, *, curves_figure: str | None = Non
 
     if not {"converged", "epochs_run"} <= set(networks.columns):
         return "The network table records no convergence verdicts (trained before they were recorded)."
-    converged = networks["converged"].astype(str).str.lower().isin(("true", "1", "1.0"))
+    converged = networks["network"].isin(converged_networks(networks))
     lines = [f"Criterion (agents/iknet/training.py): the best validation loss improved by less than "
              f"{100 * CONVERGENCE_TOLERANCE:g}% over the last {100 * CONVERGENCE_WINDOW:g}% of the epochs run; "
              f"a run with `stop = \"converged\"` ends when it holds with the learning rate at its floor. "
