@@ -233,14 +233,12 @@ def contacts_at(scene: Any, joints_rad: np.ndarray, time_s: float) -> list[StepC
     Columns are named as the env names them: the obstacles, the table, then ``robot:LINK`` for the
     SRDF link pairs.
     """
-    from sim.env.world import SELF_CONTACT_PREFIX, TABLE_NAME
+    from sim.env.world import contact_body_names
     from sim.robot.cad import step_contacts
-    from sim.robot.robot_geometry import self_collision_pairs
 
     obstacles = scene.obstacle_set(float(time_s))
     found = step_contacts(np.asarray(joints_rad, dtype=np.float64)[None], obstacles.positions[None], obstacles)
-    names = [obstacle.name for obstacle in scene.obstacles] + [TABLE_NAME] + [
-        SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs()]
+    names = contact_body_names([obstacle.name for obstacle in scene.obstacles])
     contacts = []
     for link, column in zip(*np.nonzero(np.isfinite(found.cad_m)), strict=True):
         contacts.append(StepContact(COLLISION_LINKS[link], names[column], tuple(found.witness[link, column].tolist()),

@@ -40,7 +40,7 @@ from sim.env.env_spaces import (
     observation_space,
     obstacle_features,
 )
-from sim.env.world import SELF_CONTACT_PREFIX, TABLE_NAME, Contact, World, gui_available
+from sim.env.world import SELF_CONTACT_PREFIX, TABLE_NAME, Contact, World, contact_body_names, gui_available
 from sim.errors import InvalidInputError, show_value
 from sim.robot.cad import (
     BOUND_SLACK_M,
@@ -54,7 +54,6 @@ from sim.robot.cad import (
 )
 from sim.robot.collision import COLLISION_LINKS, ObstacleSet, arm_clearances
 from sim.robot.kinematics import MAX_JOINT_VELOCITY_RAD_S, forward_kinematics
-from sim.robot.robot_geometry import self_collision_pairs
 from sim.robot.transforms import quat_to_matrix
 from sim.scene.obstacles import MAX_SCENE_OBSTACLES, Scene
 from sim.scene.scenario_spec import ScenarioSpec
@@ -592,8 +591,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         the table, the link pairs' second links), built once per scene."""
         scene = self.scene
         if self._names_scene is not scene:
-            self._names = [obstacle.name for obstacle in scene.obstacles] + [TABLE_NAME] + [
-                SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs()]
+            self._names = contact_body_names([obstacle.name for obstacle in scene.obstacles])
             self._names_scene = scene
         return self._names
 

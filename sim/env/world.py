@@ -42,6 +42,13 @@ _FINGERS_AT_REST = [[0.0], [0.0]]  #: both fingers' velocities after a reset (m/
 SELF_CONTACT_PREFIX = "robot:"
 
 
+def contact_body_names(obstacle_names: Sequence[str]) -> list[str]:
+    """The other body of each column of :func:`sim.robot.cad.step_contacts`, as contacts name it: the
+    scene's obstacles (``obstacle_names``, in the scene's order), the table, then ``robot:LINK`` for the
+    second link of each SRDF link pair (:func:`sim.robot.robot_geometry.self_collision_pairs`)."""
+    return [*obstacle_names, TABLE_NAME, *(SELF_CONTACT_PREFIX + second for _, second in self_collision_pairs())]
+
+
 class Contact(NamedTuple):
     """One contact point between a robot link and another body."""
 
@@ -764,5 +771,5 @@ class World:
 __all__ = [
     "ClientProxy", "ClosestPoint", "Contact", "GRIPPER_JOINT_NAMES", "SELF_CONTACT_PREFIX", "TABLE_CENTRE_M",
     "TABLE_HALF_EXTENTS_M", "TABLE_NAME",
-    "World", "gui_available",
+    "World", "contact_body_names", "gui_available",
 ]
