@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -80,6 +80,15 @@ EPISODES_PER_CLIENT: int = 100
 _RENDER_MODES = ("human", "rgb_array")
 #: The default view: the robot and its reach in front and to the sides, from above the front right.
 DEFAULT_CAMERA = Camera(target=(0.06, 0.0, 0.1), distance_m=0.72, yaw_deg=40.0, pitch_deg=-32.0)
+
+
+class _SceneLookup(NamedTuple):
+    """A scene's contact-column names (:func:`sim.env.world.contact_body_names`) and each obstacle's
+    column (its slot in the scene's order)."""
+
+    scene: Scene
+    names: list[str]
+    slots: dict[str, int]
 
 
 class ObstacleReachEnv(gym.Env, EzPickle):
@@ -341,10 +350,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         self._saved: dict[int, tuple[int, int, tuple]] = {}
         self._contacts: tuple = ()
         self._bound_contacts: tuple = ()
-        self._slots: dict[str, int] = {}
-        self._slots_scene: Scene | None = None
-        self._names: list[str] = []
-        self._names_scene: Scene | None = None
+        self._scene_lookup: _SceneLookup | None = None
         self._goal_reference: tuple[list[float], list[float]] | None = None
 
     # ----------------------------------------------------------------------------- Gymnasium API
@@ -567,7 +573,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         else:
             obstacles = scene.obstacle_set(first_substep / PHYSICS_FREQUENCY_HZ)
             origins = np.repeat(obstacles.positions[None], len(angles), axis=0)
-            slots = self._obstacle_slots()
+            slots = self._lookup().slots
             for name, positions, _ in moves:
                 origins[:, slots[name]] = positions
         found = step_contacts(angles, origins, obstacles)
@@ -575,7 +581,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         touching, cad_touching = np.isfinite(found.bound_m), np.isfinite(found.cad_m)
         if not (touching.any() or cad_touching.any()):
             return (), ()
-        names = self._contact_names()
+        names = self._lookup().names
         zero = (0.0, 0.0, 0.0)
         contacts, bound_contacts = [], []
         for link, column in zip(*np.nonzero(cad_touching), strict=True):
@@ -586,14 +592,14 @@ class ObstacleReachEnv(gym.Env, EzPickle):
                                           float(found.bound_m[link, column]), 0.0))
         return tuple(contacts), tuple(bound_contacts)
 
-    def _contact_names(self) -> list[str]:
-        """The other body of each column of :func:`sim.robot.cad.step_contacts` (this scene's obstacles,
-        the table, the link pairs' second links), built once per scene."""
+    def _lookup(self) -> _SceneLookup:
+        """This scene's contact-column names and obstacle slots, built once per scene."""
         scene = self.scene
-        if self._names_scene is not scene:
-            self._names = contact_body_names([obstacle.name for obstacle in scene.obstacles])
-            self._names_scene = scene
-        return self._names
+        if self._scene_lookup is None or self._scene_lookup.scene is not scene:
+            obstacles = [obstacle.name for obstacle in scene.obstacles]
+            self._scene_lookup = _SceneLookup(scene, contact_body_names(obstacles),
+                                              {name: index for index, name in enumerate(obstacles)})
+        return self._scene_lookup
 
     def _refresh_contacts(self, contacts: list[Contact], bound_contacts: list[Contact]) -> None:
         """The step's contacts (CAD-confirmed and PyBullet's touching ones on the bound) from the
@@ -613,7 +619,7 @@ class ObstacleReachEnv(gym.Env, EzPickle):
         obstacles = self._static_obstacles if self._static_obstacles is not None else scene.obstacle_set(time_s)
         model = cad_model()
         positions, rotations = frames(world.joint_positions())
-        slots = self._obstacle_slots()
+        slots = self._lookup().slots
         measured: dict[tuple[str, str], tuple[float, tuple[float, ...] | None]] = {}
         confirmed = []
         for contact in near:
@@ -639,13 +645,6 @@ class ObstacleReachEnv(gym.Env, EzPickle):
             if distance <= 0.0:
                 confirmed.append(contact._replace(distance_m=distance, position=point or contact.position))
         return confirmed
-
-    def _obstacle_slots(self) -> dict[str, int]:
-        scene = self.scene
-        if self._slots_scene is not scene:
-            self._slots = {obstacle.name: index for index, obstacle in enumerate(scene.obstacles)}
-            self._slots_scene = scene
-        return self._slots
 
     def _observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         world, scene = self._live_world(), self.scene
