@@ -48,6 +48,8 @@ class Training:
     stop: str = "patience"  #: when a run ends (agents.iknet.training.STOPS)
     dropout_epochs: int | None = None  #: a fixed dropout phase (None: the recipe's fraction of ``epochs``)
     min_epochs: int = 20  #: the fewest epochs a ``stop = "converged"`` run takes
+    patience: int = 10  #: epochs without improvement (the plateau schedule cuts after ``patience // 3``)
+    min_learning_rate: float = 1e-5  #: the schedule's floor (``stop = "converged"`` waits for it)
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ DESIGN_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("name", "seed", "max_steps", "safe_variants", "reference_policies", "registration"),
     "outcomes": ("primary", "secondary"),
     "training": ("seeds", "data_size", "epochs", "batch_size", "checkpoint_dir", "schedule", "stop",
-                 "dropout_epochs", "min_epochs"),
+                 "dropout_epochs", "min_epochs", "patience", "min_learning_rate"),
     "variants": ("name", "architecture", "balance_weight"),
     "scenarios": ("name", "episodes"),
     "analysis": ("alpha", "correction", "balance_measure", "explained_poses", "background_poses",
@@ -321,7 +323,9 @@ def parse_design(data: dict[str, Any], source: str = "", *, small: bool = False)
                           read.text(training, "stop", "[training]", "patience"),
                           (read.integer(training, "dropout_epochs", "[training]", 0, MAX_EPOCHS)
                            if "dropout_epochs" in training else None),
-                          read.integer(training, "min_epochs", "[training]", 5, MAX_EPOCHS, 20)),
+                          read.integer(training, "min_epochs", "[training]", 5, MAX_EPOCHS, 20),
+                          read.integer(training, "patience", "[training]", 1, MAX_EPOCHS, 10),
+                          read.number(training, "min_learning_rate", "[training]", 1e-9, 1e-3, 1e-5)),
         scenarios=scenarios,
         safe_variants=read.strings(study, "safe_variants", "[study]"),
         reference_policies=read.strings(study, "reference_policies", "[study]"),

@@ -138,7 +138,8 @@ def train_config(design: StudyDesign, variant: Variant, seed: int) -> TrainConfi
     return TrainConfig(model=variant.architecture, data_size=budget.data_size, data_seed=seed, seed=seed,
                        epochs=budget.epochs, batch_size=budget.batch_size, balance_weight=variant.balance_weight,
                        schedule=budget.schedule, stop=budget.stop, dropout_epochs=dropout_epochs,
-                       min_epochs=budget.min_epochs)
+                       min_epochs=budget.min_epochs, patience=budget.patience,
+                       min_learning_rate=budget.min_learning_rate)
 
 
 def checkpoint_dir(design: StudyDesign, out_dir: Path) -> Path:

@@ -130,6 +130,9 @@ def test_fractional_counts_and_bools_are_refused_not_truncated(tmp_path, old, ne
     ("seeds = [0, 1, 2, 3, 4]", "seeds = [0, 4294967296]", "seeds"),
     ("episodes = 40", "episodes = 100001", "episodes"),
     ("data_size = 100000", "data_size = 1000000000000", "data_size"),
+    ("data_size = 100000", "data_size = 100000\npatience = 0", "patience"),
+    ("data_size = 100000", "data_size = 100000\nmin_learning_rate = 0.0", "min_learning_rate"),
+    ("data_size = 100000", "data_size = 100000\nmin_learning_rate = 0.01", "min_learning_rate"),
     ('variants = ["original"', 'variants = ["orignal"', "orignal"),
 ])
 def test_out_of_range_values_are_refused_when_the_design_is_read(tmp_path, old, new, fragment):
@@ -231,3 +234,15 @@ def test_a_checkpoint_folder_holding_a_users_files_is_refused_and_left_alone(tmp
     networks = ensure_networks(design, out, command="test")
     assert [n.path.name for n in networks] == ["focused-s0.pt"]
     assert sorted(os.listdir(checkpoints)) == ["focused-s0.pt", "manifest.json"]
+
+
+def test_the_schedules_patience_and_floor_reach_every_network_and_default_to_the_recipe(tmp_path):
+    from evaluation.study.networks import train_config
+
+    default = load_design(write(tmp_path / "default.toml", TINY))
+    assert (default.training.patience, default.training.min_learning_rate) == (10, 1e-5)
+    tuned = load_design(write(tmp_path / "tuned.toml", TINY.replace(
+        "epochs = 1\n", "epochs = 1\npatience = 3\nmin_learning_rate = 1e-6\n")))
+    config = train_config(tuned, tuned.variants[0], 0)
+    assert (config.patience, config.min_learning_rate) == (3, 1e-6)
+    config.validate()
