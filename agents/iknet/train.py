@@ -305,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--position-weight", type=float, default=d.position_weight, help="weight of the FK position error (per m)")
     add("--orientation-weight", type=float, default=d.orientation_weight,
         help="weight of the FK chordal quaternion distance")
-    add("--patience", type=int, default=d.patience, help="epochs without validation improvement before stopping")
+    add("--patience", type=int, default=d.patience,
+        help="epochs without validation improvement before stopping (--stop patience); the plateau schedule "
+             "cuts the learning rate x0.3 once more than max(1, patience // 3) such epochs run in a row")
     add("--dropout-off-fraction", type=float, default=d.dropout_off_fraction,
         help="share of the last epochs trained with dropout switched off (the modules keep their declared rate)")
     add("--dropout-epochs", type=int, default=d.dropout_epochs,
