@@ -16,7 +16,7 @@ from typing import Any
 
 from agents.iknet.models import MODEL_NAMES
 from agents.iknet.train import MAX_BATCH_SIZE, MAX_DATA_SIZE, MAX_EPOCHS, MAX_SEED
-from agents.iknet.training import SCHEDULES, STOPS
+from agents.iknet.training import SCHEDULES, STOPS, TrainConfig
 from evaluation.results_io import check_file_name, check_relative_path
 from evaluation.sweep import MAX_EPISODES, MAX_STEPS
 from sim.errors import InvalidInputError, UnknownNameError, invalid_value, show_value
@@ -48,7 +48,7 @@ class Training:
     stop: str = "patience"  #: when a run ends (agents.iknet.training.STOPS)
     dropout_epochs: int | None = None  #: a fixed dropout phase (None: the recipe's fraction of ``epochs``)
     min_epochs: int = 20  #: the fewest epochs a ``stop = "converged"`` run takes
-    patience: int = 10  #: epochs without improvement (the plateau schedule cuts after ``patience // 3``)
+    patience: int = 10  #: sets the plateau schedule's cut (agents.iknet.train's ``--patience``)
     min_learning_rate: float = 1e-5  #: the schedule's floor (``stop = "converged"`` waits for it)
 
 
@@ -325,7 +325,8 @@ def parse_design(data: dict[str, Any], source: str = "", *, small: bool = False)
                            if "dropout_epochs" in training else None),
                           read.integer(training, "min_epochs", "[training]", 5, MAX_EPOCHS, 20),
                           read.integer(training, "patience", "[training]", 1, MAX_EPOCHS, 10),
-                          read.number(training, "min_learning_rate", "[training]", 1e-9, 1e-3, 1e-5)),
+                          read.number(training, "min_learning_rate", "[training]", 1e-9,
+                                      TrainConfig.learning_rate, 1e-5)),
         scenarios=scenarios,
         safe_variants=read.strings(study, "safe_variants", "[study]"),
         reference_policies=read.strings(study, "reference_policies", "[study]"),
